@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261126043845 } from './Migration20261126043845';
+
+/** Every control-plane migration, in order. A test checks this list against the files in this folder. */
+export const CONTROL_MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261126043845', class: Migration20261126043845 },
+];

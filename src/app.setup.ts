@@ -1,0 +1,21 @@
+import { ContextIdFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import { AppConfig } from './config/app-config';
+import { buildOpenApiDocument } from './openapi';
+import { TenantContextIdStrategy } from './tenancy/tenant-context-id.strategy';
+
+/** JSON bodies above this size are refused with 413. */
+export const JSON_BODY_LIMIT = '100kb';
+
+/** Everything an application needs beyond its module graph; shared by main.ts and the e2e tests. */
+export function configureApp(app: NestExpressApplication): void {
+  ContextIdFactory.apply(new TenantContextIdStrategy());
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  app.enableShutdownHooks();
+  const config = app.get(AppConfig);
+  if (config.SWAGGER_ENABLED) {
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+  }
+}

@@ -1,0 +1,41 @@
+import 'reflect-metadata';
+import { AppConfig, ConfigError, loadConfig, loadDotEnv } from '../config/app-config';
+import { DatabaseServer } from '../database/database-server';
+import { FleetResult, TenantFleet } from '../tenancy/tenant-fleet';
+import { TenantOrmFactory } from '../tenancy/tenant-orm.factory';
+
+/**
+ * Shared runner of the fleet commands: one line per tenant as it finishes, a summary, exit code 1 when any
+ * tenant failed. Each tenant ORM gets a single connection, so at most TENANT_MIGRATE_CONCURRENCY x 2 (with the
+ * lock connection) are open at once.
+ */
+export async function runFleetCommand(
+  describe: (result: FleetResult) => string,
+  run: (fleet: TenantFleet, onResult: (result: FleetResult) => void) => Promise<FleetResult[]>,
+): Promise<void> {
+  loadDotEnv();
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+  const server = await DatabaseServer.fromConfig(config);
+  let failed = 0;
+  try {
+    const factory = new TenantOrmFactory(server, { ...config, TENANT_POOL_MAX: 1 });
+    const started = Date.now();
+    const results = await run(new TenantFleet(server, config, factory), (result) => {
+      if (!result.ok) failed++;
+      console.log(result.ok ? describe(result) : `${result.tenantId}: FAILED ${result.error ?? ''}`);
+    });
+    console.log(
+      `${results.length} database(s), ${results.length - failed} ok, ${failed} failed in ${Date.now() - started} ms`,
+    );
+  } finally {
+    await server.stop();
+  }
+  process.exitCode = failed > 0 ? 1 : 0;
+}

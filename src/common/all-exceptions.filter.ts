@@ -1,0 +1,102 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  DriverException,
+  ForeignKeyConstraintViolationException,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
+import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+import { DomainError } from './domain-errors';
+import { ErrorResponseDto } from './error-response.dto';
+
+const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
+  not_found: HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  invalid: HttpStatus.BAD_REQUEST,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+/**
+ * The one funnel from exceptions to `{ statusCode, error, message, code? }`. Internals (SQL, stack traces) never
+ * reach the client; unexpected errors are logged with the request and tenant and answered with a bare 500.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<Request>();
+    const response = http.getResponse<Response>();
+    const body = this.toBody(exception, request);
+    if (response.headersSent) return;
+    response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, request: Request): ErrorResponseDto {
+    if (exception instanceof DomainError) {
+      return errorBody(DOMAIN_STATUS[exception.kind], exception.message, exception.code);
+    }
+    if (exception instanceof HttpException) {
+      return fromHttpException(exception);
+    }
+    if (exception instanceof UniqueConstraintViolationException) {
+      return errorBody(
+        HttpStatus.CONFLICT,
+        'A record with the same unique value already exists',
+        'UNIQUE_VIOLATION',
+      );
+    }
+    if (exception instanceof ForeignKeyConstraintViolationException) {
+      return errorBody(
+        HttpStatus.CONFLICT,
+        'The record is referenced by or refers to another record',
+        'FOREIGN_KEY_VIOLATION',
+      );
+    }
+    const bodyParserError = fromBodyParser(exception);
+    if (bodyParserError) return bodyParserError;
+    const tenant = request.headers['x-tenant-id'];
+    this.logger.error(
+      `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}: ` +
+        (exception instanceof DriverException ? `database error ${exception.code ?? ''}` : ''),
+      exception instanceof Error ? exception.stack : String(exception),
+    );
+    return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error', 'INTERNAL_ERROR');
+  }
+}
+
+export function errorBody(statusCode: number, message: string, code?: string): ErrorResponseDto {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(code ? { code } : {}) };
+}
+
+function fromHttpException(exception: HttpException): ErrorResponseDto {
+  const statusCode = exception.getStatus();
+  const response = exception.getResponse();
+  if (typeof response === 'string') return errorBody(statusCode, response);
+  const { message, code } = response as { message?: unknown; code?: unknown };
+  const text = Array.isArray(message)
+    ? message.join('; ')
+    : typeof message === 'string'
+      ? message
+      : exception.message;
+  return errorBody(statusCode, text, typeof code === 'string' ? code : undefined);
+}
+
+/** Express's body parser reports malformed JSON and oversized bodies as errors with a `type` and `status`. */
+function fromBodyParser(exception: unknown): ErrorResponseDto | undefined {
+  const { type, status } = (exception ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status >= 500)
+    return undefined;
+  const messages: Record<string, string> = {
+    'entity.parse.failed': 'Request body is not valid JSON',
+    'entity.too.large': 'Request body is too large',
+    'encoding.unsupported': 'Unsupported request body encoding',
+    'charset.unsupported': 'Unsupported request body charset',
+  };
+  return errorBody(
+    status,
+    messages[type] ?? 'Malformed request body',
+    type.toUpperCase().replace(/\./g, '_'),
+  );
+}

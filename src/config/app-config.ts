@@ -1,0 +1,178 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const toBool = ({ value }: { value: unknown }): unknown =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
+
+/**
+ * Every setting of the process, parsed and validated once at start. Defaults live here and in `.env.example`.
+ * Property names are the environment variable names, so an error names the variable to fix.
+ */
+export class AppConfig {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  /** Unset: an embedded PostgreSQL is started with its data under `EMBEDDED_PG_DIR`. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  DB_HOST?: string = undefined;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  DB_PORT = 5432;
+
+  /** The control-plane database (the tenant registry). */
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, {
+    message: 'DB_NAME must be 1-63 characters of lowercase letters, digits and _, not starting with a digit',
+  })
+  DB_NAME = 'farm_tenants';
+
+  @IsString()
+  @MinLength(1)
+  DB_USER = 'postgres';
+
+  @IsString()
+  DB_PASSWORD = 'postgres';
+
+  @Matches(/^[a-z][a-z0-9_]{0,14}$/, {
+    message:
+      'TENANT_DB_PREFIX must be 1-15 characters of lowercase letters, digits and _, starting with a letter',
+  })
+  TENANT_DB_PREFIX = 'tenant_';
+
+  /** Requests to `<tenant>.<TENANT_BASE_DOMAIN>` resolve the tenant from the host. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+    message: 'TENANT_BASE_DOMAIN must be a lowercase host name such as farms.example.com',
+  })
+  TENANT_BASE_DOMAIN?: string = undefined;
+
+  /** Most tenant ORMs open at once; the least recently used idle one is closed first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  TENANT_MAX_OPEN = 30;
+
+  /** Connections in one tenant's pool. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  TENANT_POOL_MAX = 2;
+
+  /** A pooled tenant connection idle this long is closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  TENANT_POOL_IDLE_MS = 10_000;
+
+  /** A tenant ORM unused this long is closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  TENANT_IDLE_CLOSE_MS = 300_000;
+
+  /** How long a registry lookup (tenant id -> status, database) is trusted. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  TENANT_CACHE_TTL_MS = 5_000;
+
+  /** Tenants migrated at once by `tenants:migrate`. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  TENANT_MIGRATE_CONCURRENCY = 4;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  CONTROL_POOL_MAX = 5;
+
+  /** Upper bound for every pool of this process together; must stay below the server's max_connections. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(5)
+  DB_CONNECTION_BUDGET = 80;
+
+  @IsString()
+  @MinLength(1)
+  EMBEDDED_PG_DIR = '.data/postgres';
+
+  /** 0 picks a free port. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  EMBEDDED_PG_PORT = 0;
+
+  @Transform(toBool)
+  @IsBoolean()
+  SWAGGER_ENABLED = true;
+
+  /** Connections this process may hold at most: control pool, one admin connection, every tenant pool. */
+  get connectionCeiling(): number {
+    return this.CONTROL_POOL_MAX + 1 + this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX;
+  }
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws a ConfigError naming every invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const known = Object.keys(new AppConfig());
+  const raw = Object.fromEntries(known.filter((key) => env[key] !== undefined).map((key) => [key, env[key]]));
+  const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
+  const errors = validateSync(config, { forbidUnknownValues: true });
+  const problems = errors.flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(e.value)}: ${m}`),
+  );
+  if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
+    problems.push(
+      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 1 ` +
+        `(${config.connectionCeiling}) exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return config;
+}
+
+/** Loads `.env` from the working directory into process.env when present (real environment wins). */
+export function loadDotEnv(path = '.env'): void {
+  try {
+    process.loadEnvFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

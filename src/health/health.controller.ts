@@ -1,0 +1,37 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.decorator';
+
+class HealthDto {
+  @ApiProperty({ example: 'ok' })
+  status!: string;
+}
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly controlOrm: MikroORM) {}
+
+  @Get()
+  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness: the process answers' })
+  @ApiOkResponse({ type: HealthDto })
+  live(): HealthDto {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness: the control-plane database answers' })
+  @ApiOkResponse({ type: HealthDto })
+  @ApiErrors(503)
+  async ready(): Promise<HealthDto> {
+    const connected = await this.controlOrm.checkConnection();
+    if (!connected.ok) {
+      throw new ServiceUnavailableException({
+        message: 'Control-plane database unreachable',
+        code: 'NOT_READY',
+      });
+    }
+    return { status: 'ok' };
+  }
+}

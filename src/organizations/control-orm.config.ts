@@ -1,0 +1,38 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { AppConfig } from '../config/app-config';
+import type { DatabaseServer } from '../database/database-server';
+import { CONTROL_MIGRATIONS } from '../../migrations/control';
+import { Organization } from './organization.entity';
+
+/** The control-plane database: the registry of organizations (tenants). */
+export function controlOrmOptions(
+  server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
+  config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX'>,
+): Options {
+  return {
+    driver: PostgreSqlDriver,
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    dbName: config.DB_NAME,
+    entities: [Organization],
+    extensions: [Migrator],
+    allowGlobalContext: false,
+    ensureDatabase: false,
+    pool: { min: 0, max: config.CONTROL_POOL_MAX, idleTimeoutMillis: 30_000 },
+    driverOptions: { connection: { application_name: 'farm-management:control' } },
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      path: 'migrations/control',
+      pathTs: 'migrations/control',
+      snapshotName: '.snapshot-control',
+      migrationsList: CONTROL_MIGRATIONS,
+      transactional: true,
+      allOrNothing: true,
+      emit: 'ts',
+      silent: true,
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { ApiProperty } from '@nestjs/swagger';
+import {
+  FARM_TYPES,
+  FarmType,
+  Organization,
+  ORGANIZATION_STATUSES,
+  OrganizationStatus,
+} from '../organization.entity';
+
+export class OrganizationDto {
+  @ApiProperty({ format: 'uuid', example: '4b6f0c7e-1c43-4a53-9a59-5d3c2a1f2b10' })
+  id!: string;
+
+  @ApiProperty({ example: 'Green Valley Co-op' })
+  name!: string;
+
+  @ApiProperty({ example: 'green-valley-co-op', description: 'Send it as X-Tenant-ID on tenant routes' })
+  tenantId!: string;
+
+  @ApiProperty({ enum: FARM_TYPES, example: 'vegetable' })
+  farmType!: FarmType;
+
+  @ApiProperty({ type: String, nullable: true, example: null })
+  logoUrl!: string | null;
+
+  @ApiProperty({ enum: ORGANIZATION_STATUSES, example: 'active' })
+  status!: OrganizationStatus;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  updatedAt!: string;
+
+  static from(org: Organization): OrganizationDto {
+    return {
+      id: org.id,
+      name: org.name,
+      tenantId: org.tenantId,
+      farmType: org.farmType,
+      logoUrl: org.logoUrl,
+      status: org.status,
+      createdAt: org.createdAt.toISOString(),
+      updatedAt: org.updatedAt.toISOString(),
+    };
+  }
+}

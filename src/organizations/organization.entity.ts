@@ -1,0 +1,39 @@
+import { Entity, Enum, Index, Opt, PrimaryKey, Property } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { Timestamped } from '../common/timestamps';
+
+export const FARM_TYPES = ['vegetable', 'dairy', 'orchard', 'mixed'] as const;
+export type FarmType = (typeof FARM_TYPES)[number];
+
+export const ORGANIZATION_STATUSES = ['provisioning', 'active', 'failed'] as const;
+export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
+
+/** A tenant in the control-plane registry: who it is and where its database lives. */
+@Entity({ tableName: 'organizations' })
+@Index({ properties: ['status'] })
+export class Organization extends Timestamped {
+  @PrimaryKey({ type: 'uuid' })
+  id: string & Opt = randomUUID();
+
+  @Property({ type: 'string', length: 200, unique: true })
+  name!: string;
+
+  /** The slug clients send in X-Tenant-ID. */
+  @Property({ type: 'string', length: 48, unique: true })
+  tenantId!: string;
+
+  @Enum({ items: () => FARM_TYPES })
+  farmType!: FarmType;
+
+  @Property({ type: 'text', nullable: true })
+  logoUrl: string | null = null;
+
+  @Enum({ items: () => ORGANIZATION_STATUSES })
+  status: OrganizationStatus & Opt = 'provisioning';
+
+  @Property({ type: 'string', length: 63, unique: true })
+  databaseName!: string;
+
+  @Property({ type: 'text', nullable: true })
+  lastError: string | null = null;
+}

@@ -1,0 +1,55 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiErrors } from '../common/api-errors.decorator';
+import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
+import { CreateOrganizationDto } from './dto/create-organization.dto';
+import { OrganizationDto } from './dto/organization.dto';
+import { OrganizationsService } from './organizations.service';
+
+@ApiTags('organizations')
+@Controller('organizations')
+export class OrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({
+    operationId: 'createOrganization',
+    summary: 'Sign up an organization',
+    description:
+      'Registers the organization and creates its tenant database; answers once the database exists and is ' +
+      'migrated (status `active`). Repeating the request after a failed sign-up finishes it.',
+  })
+  @ApiCreatedResponse({ type: OrganizationDto })
+  @ApiErrors(400, 409, 413, 503)
+  async create(@Body() dto: CreateOrganizationDto): Promise<OrganizationDto> {
+    return OrganizationDto.from(await this.organizations.create(dto));
+  }
+
+  @Get()
+  @ApiOperation({ operationId: 'listOrganizations', summary: 'List organizations, newest first' })
+  @ApiOkResponse({ type: [OrganizationDto], headers: totalCountHeaderDoc })
+  @ApiErrors(400)
+  async list(
+    @Query() query: PaginationQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OrganizationDto[]> {
+    const [organizations, total] = await this.organizations.list(query.limit, query.offset);
+    setTotalCount(res, total);
+    return organizations.map((org) => OrganizationDto.from(org));
+  }
+
+  @Get(':id')
+  @ApiOperation({ operationId: 'getOrganization', summary: 'Get an organization by id or tenant id' })
+  @ApiParam({
+    name: 'id',
+    description: 'The organization id (uuid) or its tenant id',
+    example: 'green-valley-co-op',
+  })
+  @ApiOkResponse({ type: OrganizationDto })
+  @ApiErrors(404)
+  async get(@Param('id') id: string): Promise<OrganizationDto> {
+    return OrganizationDto.from(await this.organizations.get(id));
+  }
+}

@@ -1,0 +1,161 @@
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
+import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
+import { TenantProvisioner } from '../tenancy/tenant-provisioner';
+import { TenantRegistry } from '../tenancy/tenant-registry';
+import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
+import { CreateOrganizationDto } from './dto/create-organization.dto';
+import { Organization } from './organization.entity';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
+ * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization, and a restart
+ * that finds rows left in `provisioning`, finish the job. The unique name and tenantId columns make concurrent
+ * sign-ups for one name end in one 201 and one 409.
+ */
+@Injectable()
+export class OrganizationsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(OrganizationsService.name);
+  private readonly resumed = new Set<Promise<void>>();
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly names: TenantDatabaseNames,
+    private readonly provisioner: TenantProvisioner,
+    private readonly registry: TenantRegistry,
+  ) {}
+
+  async create(dto: CreateOrganizationDto): Promise<Organization> {
+    const tenantId = slugifyOrganizationName(dto.name);
+    if (!tenantId) {
+      throw new InvalidInputError(
+        'ORGANIZATION_NAME_INVALID',
+        'name must give a tenant id of 1-48 letters and digits (other characters become dashes)',
+      );
+    }
+    const org = (await this.insert(dto, tenantId)) ?? (await this.claimFailed(dto, tenantId));
+    await this.provision(org);
+    return org;
+  }
+
+  async list(limit: number, offset: number): Promise<[Organization[], number]> {
+    return this.em
+      .fork()
+      .findAndCount(Organization, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
+  }
+
+  async get(idOrTenantId: string): Promise<Organization> {
+    const where = UUID.test(idOrTenantId)
+      ? { id: idOrTenantId.toLowerCase() }
+      : isValidTenantSlug(idOrTenantId)
+        ? { tenantId: idOrTenantId }
+        : undefined;
+    const org = where && (await this.em.fork().findOne(Organization, where));
+    if (!org) throw new NotFoundError('ORGANIZATION_NOT_FOUND', `Organization ${idOrTenantId} not found`);
+    return org;
+  }
+
+  /**
+   * In the background: brings the template database to the latest tenant migration (so sign-ups clone a current
+   * one) and finishes sign-ups a previous run of the process left in `provisioning`.
+   */
+  onApplicationBootstrap(): void {
+    const resume = this.resumeUnfinished().catch((error: unknown) =>
+      this.logger.error(`Preparing the template or resuming provisioning failed: ${String(error)}`),
+    );
+    this.resumed.add(resume);
+    void resume.finally(() => this.resumed.delete(resume));
+  }
+
+  /** Resolves when the start-up work (template, resumed provisioning) has finished. */
+  async resumedProvisioning(): Promise<void> {
+    await Promise.all([...this.resumed]);
+  }
+
+  private async resumeUnfinished(): Promise<void> {
+    await this.provisioner.ensureTemplate();
+    const unfinished = await this.em.fork().find(Organization, { status: 'provisioning' });
+    for (const org of unfinished) {
+      this.logger.log(`Resuming provisioning of ${org.tenantId}`);
+      await this.provision(org).catch(() => undefined);
+    }
+  }
+
+  /** Inserts the row in `provisioning`; undefined when the name or tenant id is already taken. */
+  private async insert(dto: CreateOrganizationDto, tenantId: string): Promise<Organization | undefined> {
+    const em = this.em.fork();
+    const org = em.create(Organization, {
+      name: dto.name,
+      tenantId,
+      farmType: dto.farmType,
+      logoUrl: dto.logoUrl ?? null,
+      databaseName: this.names.forTenant(tenantId),
+    });
+    try {
+      await em.flush();
+      return org;
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
+   * wins); anything else is a conflict.
+   */
+  private async claimFailed(dto: CreateOrganizationDto, tenantId: string): Promise<Organization> {
+    const em = this.em.fork();
+    const existing = await em.findOne(Organization, { $or: [{ name: dto.name }, { tenantId }] });
+    if (existing && existing.status === 'failed' && existing.name === dto.name) {
+      const claimed = await em.nativeUpdate(
+        Organization,
+        { id: existing.id, status: 'failed' },
+        { status: 'provisioning', farmType: dto.farmType, logoUrl: dto.logoUrl ?? null, lastError: null },
+      );
+      if (claimed === 1) {
+        await em.refresh(existing);
+        return existing;
+      }
+    }
+    if (existing?.name === dto.name) {
+      throw new ConflictError(
+        'ORGANIZATION_NAME_TAKEN',
+        `An organization named ${JSON.stringify(dto.name)} exists`,
+      );
+    }
+    throw new ConflictError(
+      'TENANT_ID_TAKEN',
+      `The tenant id ${tenantId} derived from the name is already taken`,
+    );
+  }
+
+  private async provision(org: Organization): Promise<void> {
+    try {
+      await this.provisioner.provision(org.tenantId);
+    } catch (error) {
+      const lastError = error instanceof Error ? error.message : String(error);
+      this.logger.error(`Provisioning ${org.tenantId} failed: ${lastError}`);
+      await this.setStatus(org, 'failed', lastError.slice(0, 2000));
+      throw new UnavailableError(
+        'PROVISIONING_FAILED',
+        "Creating the organization's database failed; repeat the request to retry",
+      );
+    }
+    await this.setStatus(org, 'active', null);
+  }
+
+  private async setStatus(
+    org: Organization,
+    status: 'active' | 'failed',
+    lastError: string | null,
+  ): Promise<void> {
+    const updatedAt = new Date();
+    await this.em.fork().nativeUpdate(Organization, { id: org.id }, { status, lastError, updatedAt });
+    Object.assign(org, { status, lastError, updatedAt });
+    this.registry.invalidate(org.tenantId);
+  }
+}

@@ -1,0 +1,55 @@
+import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { DatabaseServer } from '../database/database-server';
+import { TenantConnectionRegistry } from './tenant-connection-registry';
+import { TenantContextMiddleware } from './tenant-context.middleware';
+import { TenantDatabaseNames } from './tenant-database-names';
+import { tenantProviders } from './tenant-entity-manager';
+import { TenantOrmFactory } from './tenant-orm.factory';
+import { TenantProvisioner } from './tenant-provisioner';
+import { TenantRegistry } from './tenant-registry';
+import { TenantGuard } from './tenant.guard';
+
+/** Path prefix of every tenant route. */
+export const TENANT_ROUTE_PREFIX = 'api';
+
+/**
+ * Tenancy: resolving and validating the tenant of a request, the cached registry lookup, the tenant-connection
+ * registry, provisioning of tenant databases, and the durable-per-tenant EntityManager for feature modules.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: TenantOrmFactory,
+      inject: [DatabaseServer, AppConfig],
+      useFactory: (server: DatabaseServer, config: AppConfig) => new TenantOrmFactory(server, config),
+    },
+    {
+      provide: TenantDatabaseNames,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => TenantDatabaseNames.fromConfig(config),
+    },
+    TenantConnectionRegistry,
+    TenantRegistry,
+    TenantProvisioner,
+    TenantGuard,
+    ...tenantProviders,
+  ],
+  exports: [
+    TenantConnectionRegistry,
+    TenantRegistry,
+    TenantProvisioner,
+    TenantDatabaseNames,
+    TenantOrmFactory,
+    TenantGuard,
+    ...tenantProviders,
+  ],
+})
+export class TenancyModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(TenantContextMiddleware)
+      .forRoutes({ path: `${TENANT_ROUTE_PREFIX}/*path`, method: RequestMethod.ALL });
+  }
+}

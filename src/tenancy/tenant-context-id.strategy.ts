@@ -1,0 +1,32 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ContextId, ContextIdStrategy, HostComponentInfo } from '@nestjs/core';
+import type { TenantRequest } from './tenant-request';
+
+/** What durable tenant providers receive as REQUEST: the tenant, not the HTTP request. */
+export interface TenantPayload {
+  tenantId: string;
+  organizationId: string;
+  /** The tenant ORM's global EntityManager: every call resolves to the current request's fork. */
+  em: EntityManager;
+}
+
+/**
+ * Makes durable providers durable per tenant: their DI subtree is built once per open tenant ORM (keyed by the
+ * lease's ContextId, which is dropped when the ORM closes) instead of once per request. Only requests the tenant
+ * middleware has validated carry a tenant; any other request keeps its own per-request context.
+ */
+export class TenantContextIdStrategy implements ContextIdStrategy<TenantRequest> {
+  attach(contextId: ContextId, request: TenantRequest) {
+    const tenant = request.tenant;
+    if (!tenant) return () => contextId;
+    const payload: TenantPayload = {
+      tenantId: tenant.record.tenantId,
+      organizationId: tenant.record.organizationId,
+      em: tenant.lease.orm.em,
+    };
+    return {
+      resolve: (info: HostComponentInfo) => (info.isTreeDurable ? tenant.lease.contextId : contextId),
+      payload,
+    };
+  }
+}

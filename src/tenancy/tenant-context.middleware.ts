@@ -1,0 +1,53 @@
+import { BadRequestException, Injectable, NestMiddleware, NotFoundException } from '@nestjs/common';
+import { RequestContext } from '@mikro-orm/core';
+import type { NextFunction, Response } from 'express';
+import { AppConfig } from '../config/app-config';
+import { UnavailableError } from '../common/domain-errors';
+import { TenantConnectionRegistry } from './tenant-connection-registry';
+import { TenantRegistry } from './tenant-registry';
+import { TenantRequest } from './tenant-request';
+import { resolveTenantId } from './tenant-resolver';
+import { isValidTenantSlug } from './tenant-slug';
+
+/**
+ * Runs before every tenant route: resolve the tenant id, validate its grammar, check the registry, lease the
+ * tenant's ORM, and run the rest of the request in a RequestContext holding a fresh EntityManager fork bound to
+ * the tenant database. Nothing here creates a database.
+ */
+@Injectable()
+export class TenantContextMiddleware implements NestMiddleware {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: TenantRegistry,
+    private readonly connections: TenantConnectionRegistry,
+  ) {}
+
+  async use(req: TenantRequest, res: Response, next: NextFunction): Promise<void> {
+    const tenantId = resolveTenantId(req.headers, this.config.TENANT_BASE_DOMAIN);
+    if (tenantId === undefined) {
+      throw new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
+    }
+    if (!isValidTenantSlug(tenantId)) {
+      throw new BadRequestException({
+        message: 'Malformed tenant id: use 1-48 lowercase letters, digits and single dashes',
+        code: 'TENANT_ID_MALFORMED',
+      });
+    }
+    const record = await this.registry.find(tenantId);
+    if (!record) {
+      throw new NotFoundException({ message: `Unknown tenant ${tenantId}`, code: 'TENANT_NOT_FOUND' });
+    }
+    if (record.status !== 'active') {
+      throw new UnavailableError(
+        record.status === 'provisioning' ? 'TENANT_PROVISIONING' : 'TENANT_UNAVAILABLE',
+        record.status === 'provisioning'
+          ? `Tenant ${tenantId} is still being provisioned; retry shortly`
+          : `Tenant ${tenantId} is not available: its provisioning failed`,
+      );
+    }
+    const lease = await this.connections.acquire(record);
+    res.once('close', () => lease.release());
+    req.tenant = { record, lease };
+    RequestContext.create(lease.orm.em, next);
+  }
+}

@@ -1,0 +1,65 @@
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { Organization, OrganizationStatus } from '../organizations/organization.entity';
+
+/** What a tenant request needs to know about its organization. */
+export interface TenantRecord {
+  organizationId: string;
+  tenantId: string;
+  status: OrganizationStatus;
+  databaseName: string;
+}
+
+interface CacheEntry {
+  record: TenantRecord | null;
+  expires: number;
+}
+
+/**
+ * Cached lookups of the control-plane registry: tenant id -> organization, status and database. Entries live
+ * TENANT_CACHE_TTL_MS; status changes made by this process invalidate them at once. Concurrent lookups of one
+ * tenant share one query. Callers validate the tenant id's grammar first.
+ */
+@Injectable()
+export class TenantRegistry {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly lookups = new Map<string, Promise<TenantRecord | null>>();
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly config: AppConfig,
+  ) {}
+
+  async find(tenantId: string): Promise<TenantRecord | null> {
+    const cached = this.cache.get(tenantId);
+    if (cached && cached.expires > Date.now()) return cached.record;
+    let lookup = this.lookups.get(tenantId);
+    if (!lookup) {
+      lookup = this.load(tenantId).finally(() => this.lookups.delete(tenantId));
+      this.lookups.set(tenantId, lookup);
+    }
+    return lookup;
+  }
+
+  invalidate(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
+  private async load(tenantId: string): Promise<TenantRecord | null> {
+    const org = await this.em
+      .fork()
+      .findOne(
+        Organization,
+        { tenantId },
+        { fields: ['id', 'tenantId', 'status', 'databaseName'], disableIdentityMap: true },
+      );
+    const record = org
+      ? { organizationId: org.id, tenantId: org.tenantId, status: org.status, databaseName: org.databaseName }
+      : null;
+    if (this.config.TENANT_CACHE_TTL_MS > 0) {
+      this.cache.set(tenantId, { record, expires: Date.now() + this.config.TENANT_CACHE_TTL_MS });
+    }
+    return record;
+  }
+}

@@ -1,0 +1,20 @@
+/** The tenant id grammar: lowercase letters and digits in runs joined by single dashes, 1-48 characters. */
+export const TENANT_SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+export const TENANT_SLUG_MAX_LENGTH = 48;
+
+export function isValidTenantSlug(value: string): boolean {
+  return value.length >= 1 && value.length <= TENANT_SLUG_MAX_LENGTH && TENANT_SLUG_PATTERN.test(value);
+}
+
+/**
+ * Derives a tenant id from an organization name: lowercased, every run of characters outside a-z0-9 replaced by
+ * one dash, leading and trailing dashes trimmed ("Green Valley Co-op" -> "green-valley-co-op").
+ * Returns undefined when the result is empty or longer than 48 characters.
+ */
+export function slugifyOrganizationName(name: string): string | undefined {
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return isValidTenantSlug(slug) ? slug : undefined;
+}
