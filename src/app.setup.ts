@@ -1,6 +1,7 @@
 import { ContextIdFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import { bodyParserErrors } from './common/body-parser-errors';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
 import { TenantContextIdStrategy } from './tenancy/tenant-context-id.strategy';
@@ -13,6 +14,7 @@ export function configureApp(app: NestExpressApplication): void {
   ContextIdFactory.apply(new TenantContextIdStrategy());
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  app.use(bodyParserErrors);
   app.enableShutdownHooks();
   const config = app.get(AppConfig);
   if (config.SWAGGER_ENABLED) {

@@ -54,8 +54,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'FOREIGN_KEY_VIOLATION',
       );
     }
-    const bodyParserError = fromBodyParser(exception);
-    if (bodyParserError) return bodyParserError;
     const tenant = request.headers['x-tenant-id'];
     this.logger.error(
       `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}: ` +
@@ -81,22 +79,4 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
       ? message
       : exception.message;
   return errorBody(statusCode, text, typeof code === 'string' ? code : undefined);
-}
-
-/** Express's body parser reports malformed JSON and oversized bodies as errors with a `type` and `status`. */
-function fromBodyParser(exception: unknown): ErrorResponseDto | undefined {
-  const { type, status } = (exception ?? {}) as { type?: unknown; status?: unknown };
-  if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status >= 500)
-    return undefined;
-  const messages: Record<string, string> = {
-    'entity.parse.failed': 'Request body is not valid JSON',
-    'entity.too.large': 'Request body is too large',
-    'encoding.unsupported': 'Unsupported request body encoding',
-    'charset.unsupported': 'Unsupported request body charset',
-  };
-  return errorBody(
-    status,
-    messages[type] ?? 'Malformed request body',
-    type.toUpperCase().replace(/\./g, '_'),
-  );
 }

@@ -1,26 +1,44 @@
-import type { MikroORM } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/core';
+
+/** PostgreSQL's undefined_table: a database that has never been migrated. */
+const UNDEFINED_TABLE = '42P01';
 import type { Client } from 'pg';
 
 /**
- * Brings a database to the latest migration of its ORM's migration list. The pending check is one query on the
- * migrations table; only when something is pending is a cross-process lock taken (on a maintenance connection,
- * keyed by database name) so that two processes never run the same migration twice.
+ * Names of the migrations in the ORM's list that the database has not run, in one query. Unlike MikroORM's
+ * `getPendingMigrations()`, this never creates a missing database (the migrator's `ensureDatabase` would): a
+ * tenant whose database is gone fails instead of coming back empty.
+ */
+export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
+  const { tableName = 'mikro_orm_migrations', migrationsList = [] } = orm.config.get('migrations');
+  let executed: Set<string>;
+  try {
+    const rows = (await orm.em.getConnection().execute(`select name from "${tableName}"`)) as {
+      name: string;
+    }[];
+    executed = new Set(rows.map((row) => row.name));
+  } catch (error) {
+    if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
+    executed = new Set();
+  }
+  return migrationsList.map((m) => m.name).filter((name) => !executed.has(name));
+}
+
+/**
+ * Brings a database to the latest migration of its ORM's migration list. When something is pending, a
+ * cross-process lock is taken (on a maintenance connection, keyed by database name) so that two processes never
+ * run the same migration twice; the pending check is one query otherwise.
  */
 export async function migrateToLatest(orm: MikroORM, lockClient: () => Promise<Client>): Promise<string[]> {
-  const migrator = orm.getMigrator();
-  if ((await migrator.getPendingMigrations()).length === 0) return [];
+  if ((await pendingMigrations(orm)).length === 0) return [];
   const client = await lockClient();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [
       `farm-management:migrate:${orm.config.get('dbName')}`,
     ]);
-    const applied = await migrator.up();
+    const applied = await orm.getMigrator().up();
     return applied.map((m) => m.name);
   } finally {
     await client.end();
   }
-}
-
-export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
-  return (await orm.getMigrator().getPendingMigrations()).map((m) => m.name);
 }

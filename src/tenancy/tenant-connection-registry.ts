@@ -137,7 +137,11 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
       } catch (error) {
         await orm.close(true);
-        throw error;
+        this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
+        throw new UnavailableError(
+          'TENANT_UNAVAILABLE',
+          `Tenant ${tenant.tenantId} is temporarily unavailable`,
+        );
       }
       const entry = new OpenTenant(tenant.tenantId, orm);
       this.entries.set(tenant.tenantId, entry);

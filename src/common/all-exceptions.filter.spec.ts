@@ -1,0 +1,76 @@
+import { ArgumentsHost, BadRequestException, Logger } from '@nestjs/common';
+import { ForeignKeyConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { AllExceptionsFilter } from './all-exceptions.filter';
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from './domain-errors';
+
+function respond(exception: unknown): { status: number; body: unknown } {
+  const captured = { status: 0, body: undefined as unknown };
+  const response = {
+    headersSent: false,
+    status(code: number) {
+      captured.status = code;
+      return this;
+    },
+    json(body: unknown) {
+      captured.body = body;
+    },
+  };
+  const host = {
+    switchToHttp: () => ({
+      getRequest: () => ({ method: 'GET', originalUrl: '/x', headers: {} }),
+      getResponse: () => response,
+    }),
+  } as unknown as ArgumentsHost;
+  new AllExceptionsFilter().catch(exception, host);
+  return captured;
+}
+
+describe('AllExceptionsFilter', () => {
+  beforeAll(() => jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined));
+
+  it.each([
+    [new NotFoundError('CROP_NOT_FOUND', 'Crop x not found'), 404, 'Not Found', 'CROP_NOT_FOUND'],
+    [new ConflictError('NAME_TAKEN', 'taken'), 409, 'Conflict', 'NAME_TAKEN'],
+    [new InvalidInputError('BAD', 'bad'), 400, 'Bad Request', 'BAD'],
+    [new UnavailableError('LATER', 'later'), 503, 'Service Unavailable', 'LATER'],
+  ])('maps %p to %i', (error, status, name, code) => {
+    expect(respond(error)).toEqual({
+      status,
+      body: { statusCode: status, error: name, message: (error as Error).message, code },
+    });
+  });
+
+  it('keeps the message and code of an HttpException, joining message lists', () => {
+    expect(
+      respond(new BadRequestException({ message: ['a is wrong', 'b is wrong'], code: 'VALIDATION_FAILED' })),
+    ).toEqual({
+      status: 400,
+      body: {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'a is wrong; b is wrong',
+        code: 'VALIDATION_FAILED',
+      },
+    });
+  });
+
+  it('maps unique and foreign-key violations to 409 without the SQL', () => {
+    const sqlError = Object.assign(new Error('insert into "crops" ... duplicate key'), { code: '23505' });
+    const unique = respond(new UniqueConstraintViolationException(sqlError));
+    expect(unique.status).toBe(409);
+    expect(JSON.stringify(unique.body)).not.toMatch(/insert|duplicate key/);
+    expect(respond(new ForeignKeyConstraintViolationException(sqlError)).status).toBe(409);
+  });
+
+  it('answers anything else with a bare 500 and no internals', () => {
+    expect(respond(new TypeError('cannot read x of undefined at /src/secret.ts:1'))).toEqual({
+      status: 500,
+      body: {
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'Internal server error',
+        code: 'INTERNAL_ERROR',
+      },
+    });
+  });
+});

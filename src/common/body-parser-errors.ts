@@ -1,0 +1,31 @@
+import { BadRequestException, HttpException, PayloadTooLargeException } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+
+const MESSAGES: Record<string, [string, string]> = {
+  'entity.parse.failed': ['Request body is not valid JSON', 'INVALID_JSON'],
+  'entity.too.large': ['Request body is too large (limit 100 kB)', 'PAYLOAD_TOO_LARGE'],
+  'encoding.unsupported': ['Unsupported request body encoding', 'UNSUPPORTED_ENCODING'],
+  'charset.unsupported': ['Unsupported request body charset', 'UNSUPPORTED_CHARSET'],
+  'request.aborted': ['Request body was not received completely', 'REQUEST_ABORTED'],
+};
+
+/**
+ * Express error middleware placed right after the body parser: turns its errors (tagged with `type` and a 4xx
+ * `status`) into HttpExceptions with a clear message, before Nest would pass the parser's own wording through.
+ */
+export function bodyParserErrors(error: unknown, _req: Request, _res: Response, next: NextFunction): void {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status >= 500) {
+    next(error);
+    return;
+  }
+  const [message, code] = MESSAGES[type] ?? ['Malformed request body', 'MALFORMED_BODY'];
+  const body = { message, code };
+  next(
+    status === 413
+      ? new PayloadTooLargeException(body)
+      : status === 400
+        ? new BadRequestException(body)
+        : new HttpException(body, status),
+  );
+}

@@ -1,0 +1,51 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 3000,
+      DB_PORT: 5432,
+      DB_NAME: 'farm_tenants',
+      TENANT_DB_PREFIX: 'tenant_',
+      DB_HOST: undefined,
+      TENANT_BASE_DOMAIN: undefined,
+    });
+    expect(config.connectionCeiling).toBeLessThanOrEqual(config.DB_CONNECTION_BUDGET);
+  });
+
+  it('reads and converts the environment', () => {
+    const config = loadConfig({
+      DB_HOST: 'db',
+      PORT: '8080',
+      TENANT_BASE_DOMAIN: 'farms.example.com',
+      SWAGGER_ENABLED: 'false',
+    });
+    expect(config).toMatchObject({
+      DB_HOST: 'db',
+      PORT: 8080,
+      TENANT_BASE_DOMAIN: 'farms.example.com',
+      SWAGGER_ENABLED: false,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['DB_PORT', '70000'],
+    ['TENANT_DB_PREFIX', 'Tenant-'],
+    ['TENANT_DB_PREFIX', 'a_prefix_that_is_too_long'],
+    ['DB_NAME', 'bad"name'],
+    ['TENANT_BASE_DOMAIN', 'Not A Domain'],
+    ['NODE_ENV', 'staging'],
+    ['TENANT_POOL_MAX', '0'],
+  ])('stops with a message naming %s when it is %j', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));
+  });
+
+  it('refuses pools that could exceed the connection budget', () => {
+    expect(() =>
+      loadConfig({ TENANT_MAX_OPEN: '100', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' }),
+    ).toThrow(/TENANT_MAX_OPEN=100.*exceeds DB_CONNECTION_BUDGET/);
+  });
+});

@@ -1,0 +1,187 @@
+import { Controller, Get } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
+import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
+import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
+import { countConnections } from './support/test-database';
+import { startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+
+/** Reports which instance served the request: one per tenant subtree when durable, one per request otherwise. */
+@TenantRoute()
+@Controller('api/probe')
+class InstanceProbeController {
+  private readonly instanceId = randomUUID();
+
+  constructor(@InjectTenant() private readonly tenant: TenantPayload) {}
+
+  @Get('instance')
+  instance(): { instanceId: string; tenantId: string } {
+    return { instanceId: this.instanceId, tenantId: this.tenant.tenantId };
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await work(items[index]);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Samples the connections to this app's databases every 25 ms while `work` runs; returns the highest. */
+async function peakConnections(prefix: string, work: () => Promise<void>): Promise<number> {
+  return withMaintenanceClient(async (client) => {
+    let peak = 0;
+    let running = true;
+    const sampler = (async () => {
+      while (running) {
+        peak = Math.max(peak, await countConnections(client, prefix));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    try {
+      await work();
+    } finally {
+      running = false;
+      await sampler;
+    }
+    return peak;
+  });
+}
+
+describe('tenant connection registry', () => {
+  describe('with 300 tenants and room for 10 open at once', () => {
+    let t: TestApp;
+    const tenants = Array.from({ length: 300 }, (_, i) => `Farm ${String(i).padStart(3, '0')}`);
+
+    beforeAll(async () => {
+      t = await startTestApp({
+        env: {
+          TENANT_MAX_OPEN: '10',
+          TENANT_POOL_MAX: '2',
+          CONTROL_POOL_MAX: '3',
+          TENANT_POOL_IDLE_MS: '1000',
+        },
+        controllers: [InstanceProbeController],
+      });
+      await pool(tenants, 4, (name) => t.signUp(name));
+    }, 300_000);
+
+    afterAll(() => stopTestApp(t), 120_000);
+
+    it('serves traffic across 300 tenants without errors and within the connection ceiling', async () => {
+      const ceiling = t.config.connectionCeiling;
+      expect(ceiling).toBe(3 + 1 + 10 * 2);
+      const statuses: number[] = [];
+      const peak = await peakConnections(t.prefix, async () => {
+        const requests = [...tenants, ...tenants].map((name, i) => ({
+          tenantId: name.toLowerCase().replace(' ', '-'),
+          i,
+        }));
+        await pool(requests, 20, async ({ tenantId, i }) => {
+          const res =
+            i % 2 === 0
+              ? await t.http
+                  .post('/api/crops')
+                  .set('X-Tenant-ID', tenantId)
+                  .send({ name: `Crop ${i}`, plantingDate: '2025-04-01' })
+              : await t.http.get('/api/crops').set('X-Tenant-ID', tenantId);
+          statuses.push(res.status);
+        });
+      });
+      expect(statuses.filter((s) => s >= 400)).toEqual([]);
+      expect(statuses).toHaveLength(600);
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThanOrEqual(ceiling);
+      const stats = t.app.get(TenantConnectionRegistry).stats();
+      expect(stats.open).toBeLessThanOrEqual(10);
+      expect(stats.evictions).toBeGreaterThan(0);
+      expect(stats.opens).toBeGreaterThanOrEqual(300);
+    }, 300_000);
+
+    it('opens a tenant once when its first requests arrive together', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      await registry.evict('farm-007');
+      const opensBefore = registry.stats().opens;
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, () => t.http.get('/api/crops').set('X-Tenant-ID', 'farm-007')),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(12).fill(200));
+      expect(registry.stats().opens).toBe(opensBefore + 1);
+    });
+
+    it('builds the DI subtree once per open tenant, not once per request', async () => {
+      const instance = async (tenantId: string) => {
+        const res = await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200);
+        expect(res.body.tenantId).toBe(tenantId);
+        return res.body.instanceId as string;
+      };
+      const first = await instance('farm-001');
+      expect(await instance('farm-001')).toBe(first);
+      expect(await instance('farm-002')).not.toBe(first);
+      await t.app.get(TenantConnectionRegistry).evict('farm-001');
+      expect(await instance('farm-001')).not.toBe(first);
+    });
+
+    it('closes the least recently used idle tenant first', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const hit = (tenantId: string) => t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+      for (let i = 100; i < 110; i++) await hit(`farm-${i}`);
+      await hit('farm-100');
+      await hit('farm-110');
+      expect(registry.isOpen('farm-100')).toBe(true);
+      expect(registry.isOpen('farm-101')).toBe(false);
+      expect(registry.isOpen('farm-110')).toBe(true);
+    });
+  });
+
+  describe('idle close and shutdown', () => {
+    let t: TestApp | undefined;
+
+    afterEach(() => stopTestApp(t));
+
+    it('closes a tenant unused for TENANT_IDLE_CLOSE_MS, and its connections with it', async () => {
+      t = await startTestApp({ env: { TENANT_IDLE_CLOSE_MS: '300' } });
+      const { tenantId } = await t.signUp('Idle Farm');
+      await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+      const registry = t.app.get(TenantConnectionRegistry);
+      expect(registry.isOpen(tenantId)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(registry.isOpen(tenantId)).toBe(false);
+      expect(registry.stats().idleCloses).toBeGreaterThanOrEqual(1);
+      const database = `${t.prefix}${tenantId}`;
+      const open = await withMaintenanceClient((c) => countConnections(c, database));
+      expect(open).toBe(0);
+    });
+
+    it('closes every connection on shutdown', async () => {
+      const app = await startTestApp();
+      t = app;
+      const names = ['Shut A', 'Shut B', 'Shut C'];
+      for (const name of names) await app.signUp(name);
+      await Promise.all(
+        names.map((name) =>
+          app.http.get('/api/crops').set('X-Tenant-ID', name.toLowerCase().replace(' ', '-')).expect(200),
+        ),
+      );
+      expect(await withMaintenanceClient((c) => countConnections(c, app.prefix))).toBeGreaterThan(0);
+      await app.app.close();
+      t = { ...app, close: () => Promise.resolve() };
+      const deadline = Date.now() + 2000;
+      let open = Infinity;
+      while (open > 0 && Date.now() < deadline) {
+        open = await withMaintenanceClient((c) => countConnections(c, app.prefix));
+        if (open > 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(open).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,152 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Migration } from '@mikro-orm/migrations';
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CONTROL_MIGRATIONS } from '../migrations/control';
+import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import { DatabaseServer } from '../src/database/database-server';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
+import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
+import { TenantRegistry } from '../src/tenancy/tenant-registry';
+import { serverEnv } from './support/test-database';
+import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+
+class AddFleetProbeTable extends Migration {
+  override up(): void {
+    this.addSql('create table "fleet_probe" ("id" int primary key);');
+  }
+}
+
+const run = promisify(execFile);
+
+describe('migrations', () => {
+  let t: TestApp;
+  const tenantIds = ['north-field', 'south-field', 'east-field'];
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    for (const id of tenantIds) await t.signUp(id.replace('-', ' '));
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('lists every migration file of each folder in its index, in order', () => {
+    for (const [folder, list] of [
+      ['control', CONTROL_MIGRATIONS],
+      ['tenant', TENANT_MIGRATIONS],
+    ] as const) {
+      const files = readdirSync(join(__dirname, '..', 'migrations', folder))
+        .filter((f) => /^Migration\d+.*\.ts$/.test(f))
+        .map((f) => f.replace(/\.ts$/, ''))
+        .sort();
+      expect(list.map((m) => m.name)).toEqual(files);
+    }
+  });
+
+  it('leaves no difference between the entities and the migrated control-plane schema', async () => {
+    const sql = await t.app.get(MikroORM).getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
+    expect(sql.trim()).toBe('');
+  });
+
+  it('leaves no difference between the entities and a migrated tenant schema', async () => {
+    const record = await t.app.get(TenantRegistry).find('north-field');
+    const lease = await t.app.get(TenantConnectionRegistry).acquire(record!);
+    try {
+      const sql = await lease.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
+      expect(sql.trim()).toBe('');
+    } finally {
+      lease.release();
+    }
+  });
+
+  it('migrates a tenant database that is behind when the app first opens it', async () => {
+    const database = `${t.prefix}east-field`;
+    await t.app.get(TenantConnectionRegistry).evict('east-field');
+    await sqlIn(database, 'DROP TABLE crops; DELETE FROM mikro_orm_migrations');
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'east-field').expect(200);
+    const applied = await sqlIn(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id');
+    expect(applied.map((r) => r.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  });
+
+  describe('fleet', () => {
+    const fleetWith = (server: DatabaseServer, extra: boolean) =>
+      new TenantFleet(
+        server,
+        t.config,
+        new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, [
+          ...TENANT_MIGRATIONS,
+          ...(extra ? [{ name: 'Migration99990101000000', class: AddFleetProbeTable }] : []),
+        ]),
+      );
+    const server = () => {
+      const env = serverEnv();
+      return new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+    };
+
+    it('reports a new migration as pending everywhere, applies it to every tenant and the template', async () => {
+      const fleet = fleetWith(server(), true);
+      const lines: string[] = [];
+      const status = await fleet.status((r) => lines.push(r.tenantId));
+      expect(status.map((r) => r.tenantId).sort()).toEqual([TEMPLATE_TARGET_ID, ...tenantIds].sort());
+      expect(lines).toHaveLength(status.length);
+      expect(status.every((r) => r.ok && r.migrations.join() === 'Migration99990101000000')).toBe(true);
+
+      const migrated = await fleet.migrate(() => undefined);
+      expect(migrated.every((r) => r.ok && r.migrations.join() === 'Migration99990101000000')).toBe(true);
+      for (const id of tenantIds) {
+        expect(await sqlIn(`${t.prefix}${id}`, 'SELECT count(*)::int AS n FROM fleet_probe')).toEqual([
+          { n: 0 },
+        ]);
+      }
+      expect(await sqlIn(`${t.prefix}_template`, 'SELECT count(*)::int AS n FROM fleet_probe')).toEqual([
+        { n: 0 },
+      ]);
+      const after = await fleet.status(() => undefined);
+      expect(after.every((r) => r.ok && r.migrations.length === 0)).toBe(true);
+    });
+
+    it('goes on past a failing tenant and reports it', async () => {
+      await t.app.get(TenantConnectionRegistry).evict('south-field');
+      await withMaintenanceClient((c) => c.query(`DROP DATABASE "${t.prefix}south-field" WITH (FORCE)`));
+      const results = await fleetWith(server(), true).migrate(() => undefined);
+      const failed = results.filter((r) => !r.ok);
+      expect(failed.map((r) => r.tenantId)).toEqual(['south-field']);
+      expect(results.filter((r) => r.ok)).toHaveLength(tenantIds.length);
+    });
+
+    it('runs as npm run tenants:status / tenants:migrate: a line per tenant, exit code 1 when one failed', async () => {
+      const env = {
+        ...process.env,
+        ...serverEnv(),
+        TENANT_DB_PREFIX: t.prefix,
+        DB_NAME: t.config.DB_NAME,
+      };
+      const cli = (script: string) =>
+        run(process.execPath, [require.resolve('ts-node/dist/bin'), '-T', `src/cli/${script}.ts`], {
+          env,
+          cwd: join(__dirname, '..'),
+        }).then(
+          (r) => ({ code: 0, stdout: r.stdout }),
+          (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+        );
+      const status = await cli('tenants-status');
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/^north-field: up to date$/m);
+      expect(status.stdout).toMatch(/^south-field: FAILED /m);
+      expect(status.stdout).toMatch(/^\(template\): up to date$/m);
+      expect(status.stdout).toMatch(/4 database\(s\), 3 ok, 1 failed/);
+
+      await sqlIn(
+        t.config.DB_NAME,
+        "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'south-field'",
+      );
+      const migrate = await cli('tenants-migrate');
+      expect(migrate.code).toBe(0);
+      expect(migrate.stdout).toMatch(/^east-field: up to date$/m);
+      expect(migrate.stdout).not.toMatch(/south-field/);
+    }, 60_000);
+  });
+});

@@ -1,0 +1,165 @@
+import { countDatabases } from './support/test-database';
+import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+
+describe('organizations (control plane)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  const databasesOfThisApp = () => withMaintenanceClient((c) => countDatabases(c, t.prefix));
+
+  it('signs up an organization: 201 once its database exists and is migrated', async () => {
+    const res = await t.http
+      .post('/organizations')
+      .send({ name: 'Green Valley Co-op', farmType: 'vegetable', logoUrl: 'https://cdn.example.com/gv.png' })
+      .expect(201);
+    expect(res.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: 'Green Valley Co-op',
+      tenantId: 'green-valley-co-op',
+      farmType: 'vegetable',
+      logoUrl: 'https://cdn.example.com/gv.png',
+      status: 'active',
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    const tables = await sqlIn(
+      `${t.prefix}green-valley-co-op`,
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    );
+    expect(tables.map((r) => r.table_name)).toEqual(['crops', 'mikro_orm_migrations']);
+  });
+
+  it('gets an organization by id and by tenant id, 404 otherwise', async () => {
+    const { body: created } = await t.http
+      .post('/organizations')
+      .send({ name: 'Lookup Farm', farmType: 'dairy' });
+    const byId = await t.http.get(`/organizations/${created.id}`).expect(200);
+    const bySlug = await t.http.get('/organizations/lookup-farm').expect(200);
+    expect(byId.body).toEqual(created);
+    expect(bySlug.body).toEqual(created);
+    for (const missing of ['no-such-farm', '00000000-0000-4000-8000-000000000000', "x'; --", 'UPPER']) {
+      const res = await t.http.get(`/organizations/${encodeURIComponent(missing)}`).expect(404);
+      expect(res.body).toMatchObject({ statusCode: 404, error: 'Not Found', code: 'ORGANIZATION_NOT_FOUND' });
+    }
+  });
+
+  it('lists organizations newest first with limit/offset and X-Total-Count', async () => {
+    const all = await t.http.get('/organizations?limit=200').expect(200);
+    expect(all.headers['x-total-count']).toBe(String(all.body.length));
+    expect(all.body.length).toBeGreaterThanOrEqual(2);
+    const page = await t.http.get('/organizations?limit=1&offset=1').expect(200);
+    expect(page.body).toEqual([all.body[1]]);
+    await t.http.get('/organizations?limit=201').expect(400);
+    await t.http.get('/organizations?offset=-1').expect(400);
+  });
+
+  it('answers 409 for a taken name or a taken tenant id, creating nothing', async () => {
+    await t.http.post('/organizations').send({ name: 'Twin Oaks', farmType: 'orchard' }).expect(201);
+    const before = await databasesOfThisApp();
+    const sameName = await t.http
+      .post('/organizations')
+      .send({ name: 'Twin Oaks', farmType: 'orchard' })
+      .expect(409);
+    expect(sameName.body).toMatchObject({
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'ORGANIZATION_NAME_TAKEN',
+    });
+    const sameSlug = await t.http
+      .post('/organizations')
+      .send({ name: 'twin  oaks!', farmType: 'mixed' })
+      .expect(409);
+    expect(sameSlug.body).toMatchObject({ statusCode: 409, code: 'TENANT_ID_TAKEN' });
+    expect(await databasesOfThisApp()).toBe(before);
+  });
+
+  it('validates sign-ups: 400 naming the field, and nothing created', async () => {
+    const before = await databasesOfThisApp();
+    const cases: Array<[object, RegExp]> = [
+      [{ name: 'Farm', farmType: 'ranch' }, /farmType must be one of/],
+      [{ farmType: 'dairy' }, /name/],
+      [{ name: '', farmType: 'dairy' }, /name must be longer/],
+      [{ name: '!!!', farmType: 'dairy' }, /name must contain at least one letter or digit/],
+      [{ name: 'x'.repeat(201), farmType: 'dairy' }, /name must be shorter/],
+      [{ name: 'a'.repeat(49), farmType: 'dairy' }, /tenant id of 1-48/],
+      [
+        { name: 'Farm', farmType: 'dairy', logoUrl: 'javascript:alert(1)' },
+        /logoUrl must be an http\(s\) URL/,
+      ],
+      [{ name: 'Farm', farmType: 'dairy', owner: 'me' }, /property owner should not exist/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await t.http.post('/organizations').send(body);
+      expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      expect(res.body.message).toMatch(message);
+    }
+    expect(await databasesOfThisApp()).toBe(before);
+  });
+
+  it('settles two concurrent sign-ups of one name as one 201, one 409 and one database', async () => {
+    const before = await databasesOfThisApp();
+    const send = () => t.http.post('/organizations').send({ name: 'Race Farm', farmType: 'mixed' });
+    const statuses = (await Promise.all([send(), send()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 409]);
+    expect(await databasesOfThisApp()).toBe(before + 1);
+    const rows = await sqlIn(
+      t.config.DB_NAME,
+      "SELECT status FROM organizations WHERE tenant_id = 'race-farm'",
+    );
+    expect(rows).toEqual([{ status: 'active' }]);
+  });
+
+  it('leaves a failed sign-up as failed with lastError, and the same POST repeated completes it', async () => {
+    // A database in the way whose crops table makes the first migration fail.
+    const database = `${t.prefix}broken-barn`;
+    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
+    await sqlIn(database, 'CREATE TABLE crops (id int)');
+
+    const failed = await t.http
+      .post('/organizations')
+      .send({ name: 'Broken Barn', farmType: 'dairy' })
+      .expect(503);
+    expect(failed.body).toMatchObject({ statusCode: 503, code: 'PROVISIONING_FAILED' });
+    expect(JSON.stringify(failed.body)).not.toMatch(/relation|already exists|crops/);
+    const [row] = await sqlIn<{ status: string; last_error: string }>(
+      t.config.DB_NAME,
+      "SELECT status, last_error FROM organizations WHERE tenant_id = 'broken-barn'",
+    );
+    expect(row.status).toBe('failed');
+    expect(row.last_error).toMatch(/crops/);
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'broken-barn').expect(503);
+
+    await sqlIn(database, 'DROP TABLE crops');
+    const retried = await t.http
+      .post('/organizations')
+      .send({ name: 'Broken Barn', farmType: 'orchard' })
+      .expect(201);
+    expect(retried.body).toMatchObject({ tenantId: 'broken-barn', status: 'active', farmType: 'orchard' });
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'broken-barn').expect(200);
+    const rows = await sqlIn(
+      t.config.DB_NAME,
+      "SELECT status, last_error FROM organizations WHERE tenant_id = 'broken-barn'",
+    );
+    expect(rows).toEqual([{ status: 'active', last_error: null }]);
+  });
+
+  it('finishes, after a restart, a sign-up left in provisioning', async () => {
+    await sqlIn(
+      t.config.DB_NAME,
+      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name)
+       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1)`,
+      [`${t.prefix}half-done`],
+    );
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
+    await t.close();
+    t = await startTestApp({ prefix: t.prefix });
+    const res = await t.http.get('/organizations/half-done').expect(200);
+    expect(res.body.status).toBe('active');
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(200);
+  });
+});

@@ -1,0 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
+
+/**
+ * Gives the whole run one PostgreSQL: the configured one (DB_HOST) or an embedded one under .data/, and a run id
+ * that prefixes every database the run creates. Workers inherit process.env.
+ */
+export default async function globalSetup(): Promise<void> {
+  process.env.FARM_TEST_RUN_ID = randomBytes(3).toString('hex');
+  if (!process.env.DB_HOST) {
+    const server = await startEmbeddedPostgres('.data/test-postgres', 0);
+    process.env.DB_HOST = '127.0.0.1';
+    process.env.DB_PORT = String(server.port);
+    process.env.DB_USER = server.user;
+    process.env.DB_PASSWORD = server.password;
+    (globalThis as { farmEmbeddedPostgres?: typeof server }).farmEmbeddedPostgres = server;
+  }
+}

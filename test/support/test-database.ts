@@ -1,0 +1,65 @@
+import { Client } from 'pg';
+
+/** Every database a test run creates starts with this, so teardown can find them and nothing else. */
+export const TEST_DB_MARKER = 'ft';
+
+export function runId(): string {
+  const id = process.env.FARM_TEST_RUN_ID;
+  if (!id || !/^[a-z0-9]{6}$/.test(id))
+    throw new Error('FARM_TEST_RUN_ID is not set: run the tests through jest');
+  return id;
+}
+
+export function serverEnv(): Record<string, string> {
+  return {
+    DB_HOST: process.env.DB_HOST ?? '',
+    DB_PORT: process.env.DB_PORT ?? '5432',
+    DB_USER: process.env.DB_USER ?? 'postgres',
+    DB_PASSWORD: process.env.DB_PASSWORD ?? 'postgres',
+  };
+}
+
+export async function maintenanceClient(): Promise<Client> {
+  const env = serverEnv();
+  const client = new Client({
+    host: env.DB_HOST,
+    port: Number(env.DB_PORT),
+    user: env.DB_USER,
+    password: env.DB_PASSWORD,
+    database: 'postgres',
+  });
+  await client.connect();
+  return client;
+}
+
+/** Drops every database whose name starts with `prefix`, refusing any prefix that is not this run's. */
+export async function dropDatabases(client: Client, prefix: string): Promise<string[]> {
+  if (!prefix.startsWith(`${TEST_DB_MARKER}${runId()}`)) {
+    throw new Error(`Refusing to drop databases outside this test run: ${prefix}`);
+  }
+  const { rows } = await client.query<{ datname: string }>(
+    'SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname',
+    [prefix],
+  );
+  for (const { datname } of rows) {
+    await client.query(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
+  }
+  return rows.map((r) => r.datname);
+}
+
+export async function countDatabases(client: Client, prefix: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT count(*) AS n FROM pg_database WHERE starts_with(datname, $1)',
+    [prefix],
+  );
+  return Number(rows[0].n);
+}
+
+/** Connections PostgreSQL holds open to the databases whose names start with `prefix`. */
+export async function countConnections(client: Client, prefix: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT count(*) AS n FROM pg_stat_activity WHERE starts_with(datname, $1) AND pid <> pg_backend_pid()',
+    [prefix],
+  );
+  return Number(rows[0].n);
+}
