@@ -12,7 +12,7 @@ import { CropsModule } from './crops/crops.module';
 import { HealthModule } from './health/health.module';
 import { controlOrmOptions } from './organizations/control-orm.config';
 import { OrganizationsModule } from './organizations/organizations.module';
-import { TenancyModule } from './tenancy/tenancy.module';
+import { TenantModule } from './tenancy/tenant.module';
 
 @Module({
   imports: [
@@ -26,7 +26,7 @@ import { TenancyModule } from './tenancy/tenancy.module';
         registerRequestContext: false,
       }),
     }),
-    TenancyModule,
+    TenantModule,
     OrganizationsModule,
     CropsModule,
     HealthModule,

@@ -17,7 +17,7 @@ export class CropsController {
   @Post()
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCrop', summary: 'Add a crop' })
-  @ApiCreatedResponse({ type: CropDto })
+  @ApiCreatedResponse({ type: CropDto, description: 'The created crop' })
   @ApiErrors(400, 413)
   async create(@Body() dto: CreateCropDto): Promise<CropDto> {
     return CropDto.from(await this.crops.create(dto));
@@ -25,7 +25,7 @@ export class CropsController {
 
   @Get()
   @ApiOperation({ operationId: 'listCrops', summary: 'List crops, newest first' })
-  @ApiOkResponse({ type: [CropDto], headers: totalCountHeaderDoc })
+  @ApiOkResponse({ type: [CropDto], headers: totalCountHeaderDoc, description: 'A page of crops' })
   async list(
     @Query() query: PaginationQueryDto,
     @Res({ passthrough: true }) res: Response,

@@ -15,14 +15,14 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ operationId: 'getHealth', summary: 'Liveness: the process answers' })
-  @ApiOkResponse({ type: HealthDto })
+  @ApiOkResponse({ type: HealthDto, description: 'The process is up' })
   live(): HealthDto {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness: the control-plane database answers' })
-  @ApiOkResponse({ type: HealthDto })
+  @ApiOkResponse({ type: HealthDto, description: 'The control-plane database answers' })
   @ApiErrors(503)
   async ready(): Promise<HealthDto> {
     const connected = await this.controlOrm.checkConnection();

@@ -21,7 +21,7 @@ export class OrganizationsController {
       'Registers the organization and creates its tenant database; answers once the database exists and is ' +
       'migrated (status `active`). Repeating the request after a failed sign-up finishes it.',
   })
-  @ApiCreatedResponse({ type: OrganizationDto })
+  @ApiCreatedResponse({ type: OrganizationDto, description: 'Created; its tenant database is ready' })
   @ApiErrors(400, 409, 413, 503)
   async create(@Body() dto: CreateOrganizationDto): Promise<OrganizationDto> {
     return OrganizationDto.from(await this.organizations.create(dto));
@@ -29,7 +29,11 @@ export class OrganizationsController {
 
   @Get()
   @ApiOperation({ operationId: 'listOrganizations', summary: 'List organizations, newest first' })
-  @ApiOkResponse({ type: [OrganizationDto], headers: totalCountHeaderDoc })
+  @ApiOkResponse({
+    type: [OrganizationDto],
+    headers: totalCountHeaderDoc,
+    description: 'A page of organizations',
+  })
   @ApiErrors(400)
   async list(
     @Query() query: PaginationQueryDto,
@@ -47,7 +51,7 @@ export class OrganizationsController {
     description: 'The organization id (uuid) or its tenant id',
     example: 'green-valley-co-op',
   })
-  @ApiOkResponse({ type: OrganizationDto })
+  @ApiOkResponse({ type: OrganizationDto, description: 'The organization' })
   @ApiErrors(404)
   async get(@Param('id') id: string): Promise<OrganizationDto> {
     return OrganizationDto.from(await this.organizations.get(id));

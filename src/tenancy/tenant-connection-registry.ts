@@ -104,8 +104,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.openings.values()]);
-    await Promise.all([...this.entries.values()].map((entry) => this.close(entry)));
+    const open = [...this.entries.values()];
+    await Promise.all(open.map((entry) => this.close(entry)));
     await Promise.all([...this.closings]);
+    this.logger.log(`Shutdown: closed ${open.length} open tenant database pool(s)`);
   }
 
   private lease(entry: OpenTenant): TenantLease {

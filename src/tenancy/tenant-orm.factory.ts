@@ -55,7 +55,7 @@ export function tenantOrmOptions(
 /**
  * Entity metadata discovered once per process and shared by every tenant ORM: discovery costs ~19 ms per
  * `MikroORM.init`, an ORM built on shared metadata ~1 ms. This reaches into MikroORM internals (the private
- * `createEntityManager`), which is why @mikro-orm/* is pinned exactly and tenant-orm.factory.spec.ts covers it.
+ * `createEntityManager`), which is why @mikro-orm/* is pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
  */
 export class TenantOrmFactory {
   private readonly metadata: MetadataStorage;

@@ -46,7 +46,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
     ...tenantProviders,
   ],
 })
-export class TenancyModule implements NestModule {
+export class TenantModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer
       .apply(TenantContextMiddleware)

@@ -1,0 +1,69 @@
+import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+
+interface Operation {
+  operationId?: string;
+  tags?: string[];
+  parameters?: Array<{ name: string; in: string; required?: boolean }>;
+  responses: Record<
+    string,
+    { description?: string; content?: Record<string, { schema: { $ref?: string } }> }
+  >;
+}
+
+describe('OpenAPI document', () => {
+  let t: TestApp;
+  let paths: Record<string, Record<string, Operation>>;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    paths = (await t.http.get('/docs-json').expect(200)).body.paths;
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  const operations = () =>
+    Object.entries(paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+    );
+
+  it('describes every route', () => {
+    expect(
+      operations()
+        .map(({ method, path }) => `${method.toUpperCase()} ${path}`)
+        .sort(),
+    ).toEqual([
+      'GET /api/crops',
+      'GET /health',
+      'GET /health/ready',
+      'GET /organizations',
+      'GET /organizations/{id}',
+      'POST /api/crops',
+      'POST /organizations',
+    ]);
+  });
+
+  it('gives every operation an operationId, a tag and described responses', () => {
+    for (const { op } of operations()) {
+      expect(op.operationId).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(op.tags?.length).toBe(1);
+      for (const response of Object.values(op.responses)) expect(response.description).toBeTruthy();
+    }
+  });
+
+  it('declares the X-Tenant-ID header and the tenant errors on every tenant route', () => {
+    for (const { path, op } of operations().filter(({ path }) => path.startsWith('/api/'))) {
+      expect({
+        path,
+        header: op.parameters?.find((p) => p.name === 'X-Tenant-ID' && p.in === 'header'),
+      }).toEqual({
+        path,
+        header: expect.objectContaining({ required: true }),
+      });
+      for (const status of ['400', '404', '503']) {
+        expect(op.responses[status]?.content?.['application/json'].schema.$ref).toBe(
+          '#/components/schemas/ErrorResponseDto',
+        );
+      }
+    }
+  });
+});

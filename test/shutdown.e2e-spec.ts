@@ -1,0 +1,77 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import request from 'supertest';
+import { countConnections, dropDatabases, serverEnv } from './support/test-database';
+import { newPrefix, withMaintenanceClient } from './support/test-app';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the app did not become healthy');
+}
+
+describe('the app as a process', () => {
+  const prefix = newPrefix();
+
+  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix)));
+
+  it('closes every database connection and exits on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+      cwd: join(__dirname, '..'),
+      env: {
+        ...process.env,
+        ...serverEnv(),
+        PORT: String(port),
+        TENANT_DB_PREFIX: prefix,
+        DB_NAME: `${prefix}control`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, 'exit');
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHealth(url, child);
+      await request(url).post('/organizations').send({ name: 'Signal Farm', farmType: 'dairy' }).expect(201);
+      await request(url).get('/api/crops').set('X-Tenant-ID', 'signal-farm').expect(200);
+      expect(await withMaintenanceClient((c) => countConnections(c, prefix))).toBeGreaterThan(0);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(`${String(error)}\n${output}`);
+    }
+    child.kill('SIGTERM');
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+    expect(code === 0 || signal === 'SIGTERM').toBe(true);
+    expect(output).toMatch(/Shutdown: closed 1 open tenant database pool/);
+    expect(output).not.toMatch(/ERROR/);
+    const deadline = Date.now() + 2000;
+    let open = await withMaintenanceClient((c) => countConnections(c, prefix));
+    while (open > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      open = await withMaintenanceClient((c) => countConnections(c, prefix));
+    }
+    expect(open).toBe(0);
+  }, 90_000);
+});

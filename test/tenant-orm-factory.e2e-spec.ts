@@ -1,0 +1,59 @@
+import { RequestContext } from '@mikro-orm/core';
+import { Crop } from '../src/crops/crop.entity';
+import { DatabaseServer } from '../src/database/database-server';
+import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
+import { newPrefix, sqlIn, withMaintenanceClient } from './support/test-app';
+import { dropDatabases, serverEnv } from './support/test-database';
+
+/** Covers the one place that reaches into MikroORM internals: ORMs built on shared, once-discovered metadata. */
+describe('TenantOrmFactory', () => {
+  const prefix = newPrefix();
+  const env = serverEnv();
+  const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+  const factory = new TenantOrmFactory(server, { TENANT_POOL_MAX: 1, TENANT_POOL_IDLE_MS: 1000 });
+
+  beforeAll(async () => {
+    for (const name of ['a', 'b']) {
+      await server.ensureDatabase(`${prefix}${name}`);
+      await sqlIn(
+        `${prefix}${name}`,
+        'CREATE TABLE crops (id uuid primary key, created_at timestamptz, updated_at timestamptz, name varchar(200), planting_date date)',
+      );
+    }
+  });
+
+  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix)));
+
+  it('builds working ORMs that share one metadata storage but not their database or context', async () => {
+    const a = factory.create(`${prefix}a`, 'tenant:a');
+    const b = factory.create(`${prefix}b`, 'tenant:b');
+    try {
+      expect(a.getMetadata()).toBe(b.getMetadata());
+      expect(a.getMetadata().get('Crop').tableName).toBe('crops');
+      expect(a.em.name).toBe('tenant:a');
+      expect(b.em.name).toBe('tenant:b');
+
+      await RequestContext.create(a.em, async () => {
+        a.em.create(Crop, { name: 'Only in A', plantingDate: '2025-04-01' });
+        await a.em.flush();
+      });
+      const inA = await RequestContext.create(a.em, () => a.em.find(Crop, {}));
+      const inB = await RequestContext.create(b.em, () => b.em.find(Crop, {}));
+      expect(inA.map((c) => [c.name, c.plantingDate])).toEqual([['Only in A', '2025-04-01']]);
+      expect(inA[0]).toBeInstanceOf(Crop);
+      expect(inB).toEqual([]);
+    } finally {
+      await a.close(true);
+      await b.close(true);
+    }
+  });
+
+  it('refuses global EntityManager use outside a request context', async () => {
+    const orm = factory.create(`${prefix}a`, 'tenant:a');
+    try {
+      await expect(orm.em.find(Crop, {})).rejects.toThrow(/global EntityManager/);
+    } finally {
+      await orm.close(true);
+    }
+  });
+});
