@@ -9,10 +9,13 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DatabaseServer } from './database/database-server';
 import { CropsModule } from './crops/crops.module';
+import { HarvestsModule } from './harvests/harvests.module';
 import { HealthModule } from './health/health.module';
 import { controlOrmOptions } from './organizations/control-orm.config';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { ReportsModule } from './reports/reports.module';
 import { TenantModule } from './tenancy/tenant.module';
+import { UsersModule } from './users/users.module';
 
 @Module({
   imports: [
@@ -28,7 +31,10 @@ import { TenantModule } from './tenancy/tenant.module';
     }),
     TenantModule,
     OrganizationsModule,
+    UsersModule,
     CropsModule,
+    HarvestsModule,
+    ReportsModule,
     HealthModule,
   ],
   providers: [

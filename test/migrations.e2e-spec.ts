@@ -64,8 +64,16 @@ describe('migrations', () => {
 
   it('migrates a tenant database that is behind when the app first opens it', async () => {
     const database = `${t.prefix}east-field`;
-    await t.app.get(TenantConnectionRegistry).evict('east-field');
-    await sqlIn(database, 'DROP TABLE crops; DELETE FROM mikro_orm_migrations');
+    const connections = t.app.get(TenantConnectionRegistry);
+    const lease = await connections.acquire((await t.app.get(TenantRegistry).find('east-field'))!);
+    try {
+      await lease.orm.getMigrator().down();
+    } finally {
+      lease.release();
+    }
+    await connections.evict('east-field');
+    const behind = await sqlIn(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id');
+    expect(behind).toHaveLength(TENANT_MIGRATIONS.length - 1);
     await t.http.get('/api/crops').set('X-Tenant-ID', 'east-field').expect(200);
     const applied = await sqlIn(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id');
     expect(applied.map((r) => r.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));

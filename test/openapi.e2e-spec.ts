@@ -32,12 +32,27 @@ describe('OpenAPI document', () => {
         .map(({ method, path }) => `${method.toUpperCase()} ${path}`)
         .sort(),
     ).toEqual([
+      'DELETE /api/crops/{id}',
+      'DELETE /api/harvests/{id}',
+      'DELETE /api/users/{id}',
       'GET /api/crops',
+      'GET /api/crops/{id}',
+      'GET /api/crops/{id}/harvests',
+      'GET /api/harvests',
+      'GET /api/harvests/{id}',
+      'GET /api/reports/harvest-summary',
+      'GET /api/users',
+      'GET /api/users/{id}',
       'GET /health',
       'GET /health/ready',
       'GET /organizations',
       'GET /organizations/{id}',
+      'PATCH /api/crops/{id}',
+      'PATCH /api/harvests/{id}',
+      'PATCH /api/users/{id}',
       'POST /api/crops',
+      'POST /api/harvests',
+      'POST /api/users',
       'POST /organizations',
     ]);
   });

@@ -47,6 +47,9 @@ describe('tenant requests', () => {
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       name: 'Heirloom Tomatoes',
       plantingDate: '2025-04-15',
+      variety: null,
+      field: null,
+      notes: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

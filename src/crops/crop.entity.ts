@@ -5,6 +5,7 @@ import { Timestamped } from '../common/timestamps';
 /** A crop planted on the farm (tenant database). */
 @Entity({ tableName: 'crops' })
 @Index({ properties: ['createdAt', 'id'] })
+@Index({ properties: ['plantingDate'] })
 export class Crop extends Timestamped {
   @PrimaryKey({ type: 'uuid' })
   id: string & Opt = randomUUID();
@@ -15,4 +16,13 @@ export class Crop extends Timestamped {
   /** A calendar date, `YYYY-MM-DD`. */
   @Property({ type: 'date' })
   plantingDate!: string;
+
+  @Property({ type: 'string', length: 200, nullable: true })
+  variety: string | null = null;
+
+  @Property({ type: 'string', length: 200, nullable: true })
+  field: string | null = null;
+
+  @Property({ type: 'string', length: 2000, nullable: true })
+  notes: string | null = null;
 }

@@ -1,12 +1,19 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
+import { UuidParam } from '../common/fields';
+import { setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { TenantRoute } from '../tenancy/api-tenant.decorator';
 import { CropsService } from './crops.service';
-import { CreateCropDto } from './dto/create-crop.dto';
-import { CropDto } from './dto/crop.dto';
+import { CreateCropDto, CropDto, ListCropsQueryDto, UpdateCropDto } from './dto/crop.dto';
 
 @ApiTags('crops')
 @TenantRoute()
@@ -18,20 +25,47 @@ export class CropsController {
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCrop', summary: 'Add a crop' })
   @ApiCreatedResponse({ type: CropDto, description: 'The created crop' })
-  @ApiErrors(400, 413)
+  @ApiErrors(413)
   async create(@Body() dto: CreateCropDto): Promise<CropDto> {
     return CropDto.from(await this.crops.create(dto));
   }
 
   @Get()
-  @ApiOperation({ operationId: 'listCrops', summary: 'List crops, newest first' })
+  @ApiOperation({ operationId: 'listCrops', summary: 'List crops, newest first, with filters' })
   @ApiOkResponse({ type: [CropDto], headers: totalCountHeaderDoc, description: 'A page of crops' })
   async list(
-    @Query() query: PaginationQueryDto,
+    @Query() query: ListCropsQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CropDto[]> {
-    const [crops, total] = await this.crops.list(query.limit, query.offset);
+    const [crops, total] = await this.crops.list(query);
     setTotalCount(res, total);
     return crops.map((crop) => CropDto.from(crop));
+  }
+
+  @Get(':id')
+  @ApiOperation({ operationId: 'getCrop', summary: 'Get a crop' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: CropDto, description: 'The crop' })
+  async get(@UuidParam() id: string): Promise<CropDto> {
+    return CropDto.from(await this.crops.get(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ operationId: 'updateCrop', summary: 'Change some fields of a crop' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: CropDto, description: 'The updated crop' })
+  @ApiErrors(413)
+  async update(@UuidParam() id: string, @Body() dto: UpdateCropDto): Promise<CropDto> {
+    return CropDto.from(await this.crops.update(id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ operationId: 'deleteCrop', summary: 'Delete a crop that has no harvests' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(409)
+  async remove(@UuidParam() id: string): Promise<void> {
+    await this.crops.remove(id);
   }
 }

@@ -1,0 +1,120 @@
+import { applyDecorators, BadRequestException, Param, ParseUUIDPipe } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsEmail,
+  IsIn,
+  IsNumber,
+  IsOptional,
+  IsPositive,
+  IsString,
+  IsUUID,
+  Max,
+  MaxLength,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
+import { IsCalendarDate } from './is-calendar-date.decorator';
+
+/**
+ * Field decorators shared by request DTOs: each one carries the OpenAPI description and the validation rules, so a
+ * create DTO and its PATCH counterpart state a rule once. `required: false` makes a field optional (absent is
+ * fine, null is not); `nullable: true` also lets null through (PATCH uses it to clear an optional field).
+ */
+export interface FieldOptions {
+  required?: boolean;
+  nullable?: boolean;
+  description?: string;
+  example?: unknown;
+}
+
+function presence({ required = true, nullable = false }: FieldOptions): PropertyDecorator[] {
+  if (nullable) return [IsOptional()];
+  if (!required) return [ValidateIf((_object, value) => value !== undefined)];
+  return [];
+}
+
+function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorator {
+  return ApiProperty({
+    ...schema,
+    required: options.required ?? true,
+    ...(options.nullable ? { nullable: true } : {}),
+    ...(options.description ? { description: options.description } : {}),
+    ...(options.example !== undefined ? { example: options.example } : {}),
+  } as ApiPropertyOptions);
+}
+
+const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+
+/** A trimmed, non-empty string of at most `max` characters. */
+export function TextField(max: number, options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    doc(options, { type: String, minLength: 1, maxLength: max }),
+    trim,
+    ...presence(options),
+    IsString(),
+    MinLength(1),
+    MaxLength(max),
+  );
+}
+
+export function EmailField(options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    doc(options, { type: String, format: 'email', maxLength: 254 }),
+    trim,
+    ...presence(options),
+    IsString(),
+    MaxLength(254),
+    IsEmail({}, { message: '$property must be an email address' }),
+  );
+}
+
+/** A calendar date, `YYYY-MM-DD`. */
+export function DateField(options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    doc(options, { type: String, format: 'date' }),
+    ...presence(options),
+    IsCalendarDate(),
+  );
+}
+
+export function UuidField(options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(doc(options, { type: String, format: 'uuid' }), ...presence(options), IsUUID('all'));
+}
+
+export function EnumField(values: readonly string[], options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    doc(options, { enum: values, type: String }),
+    ...presence(options),
+    IsIn(values, { message: `$property must be one of: ${values.join(', ')}` }),
+  );
+}
+
+/** A JSON number greater than 0, at most `max`, with at most `decimals` decimal places. */
+export function PositiveDecimalField(
+  max: number,
+  decimals: number,
+  options: FieldOptions = {},
+): PropertyDecorator {
+  return applyDecorators(
+    doc(options, { type: Number, exclusiveMinimum: true, minimum: 0, maximum: max }),
+    ...presence(options),
+    IsNumber(
+      { allowNaN: false, allowInfinity: false, maxDecimalPlaces: decimals },
+      { message: `$property must be a number with at most ${decimals} decimal places` },
+    ),
+    IsPositive(),
+    Max(max),
+  );
+}
+
+/** A `:id` path parameter that must be a UUID (400 otherwise). */
+export function UuidParam(name = 'id'): ParameterDecorator {
+  return Param(
+    name,
+    new ParseUUIDPipe({
+      exceptionFactory: () =>
+        new BadRequestException({ message: `${name} must be a UUID`, code: 'INVALID_ID' }),
+    }),
+  );
+}

@@ -1,0 +1,16 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityClass } from '@mikro-orm/core';
+import { NotFoundError } from './domain-errors';
+
+/** Loads an entity by primary key or throws a 404 domain error (`CROP_NOT_FOUND`, "Crop <id> not found"). */
+export async function findByIdOrFail<T extends object>(
+  em: EntityManager,
+  entity: EntityClass<T>,
+  id: string,
+): Promise<T> {
+  const found = await em.findOne(entity, id as never);
+  if (!found) {
+    throw new NotFoundError(`${entity.name.toUpperCase()}_NOT_FOUND`, `${entity.name} ${id} not found`);
+  }
+  return found;
+}

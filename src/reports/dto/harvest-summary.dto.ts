@@ -1,0 +1,37 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { DateField, UuidField } from '../../common/fields';
+import { HARVEST_UNITS, HarvestUnit } from '../../harvests/harvest.entity';
+
+export class HarvestSummaryQueryDto {
+  @DateField({ required: false, description: 'Only harvests on or after this date' })
+  from?: string;
+
+  @DateField({ required: false, description: 'Only harvests on or before this date' })
+  to?: string;
+
+  @UuidField({ required: false, description: 'Only this crop' })
+  cropId?: string;
+}
+
+export class HarvestSummaryRowDto {
+  @ApiProperty({ format: 'uuid' })
+  cropId!: string;
+
+  @ApiProperty({ example: 'Heirloom Tomatoes' })
+  cropName!: string;
+
+  @ApiProperty({ enum: HARVEST_UNITS, example: 'kg' })
+  unit!: HarvestUnit;
+
+  @ApiProperty({ type: Number, example: 152.75, description: 'Sum of the quantities' })
+  totalQuantity!: number;
+
+  @ApiProperty({ type: 'integer', example: 9 })
+  harvestCount!: number;
+
+  @ApiProperty({ type: String, format: 'date', example: '2025-07-02' })
+  firstHarvestedAt!: string;
+
+  @ApiProperty({ type: String, format: 'date', example: '2025-09-14' })
+  lastHarvestedAt!: string;
+}

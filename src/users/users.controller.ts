@@ -1,0 +1,70 @@
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiErrors } from '../common/api-errors.decorator';
+import { UuidParam } from '../common/fields';
+import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
+import { TenantRoute } from '../tenancy/api-tenant.decorator';
+import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
+import { UsersService } from './users.service';
+
+@ApiTags('users')
+@TenantRoute()
+@Controller('api/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ operationId: 'createUser', summary: 'Add a user to the organization' })
+  @ApiCreatedResponse({ type: UserDto, description: 'The created user' })
+  @ApiErrors(409, 413)
+  async create(@Body() dto: CreateUserDto): Promise<UserDto> {
+    return UserDto.from(await this.users.create(dto));
+  }
+
+  @Get()
+  @ApiOperation({ operationId: 'listUsers', summary: 'List users, newest first' })
+  @ApiOkResponse({ type: [UserDto], headers: totalCountHeaderDoc, description: 'A page of users' })
+  async list(
+    @Query() query: PaginationQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<UserDto[]> {
+    const [users, total] = await this.users.list(query.limit, query.offset);
+    setTotalCount(res, total);
+    return users.map((user) => UserDto.from(user));
+  }
+
+  @Get(':id')
+  @ApiOperation({ operationId: 'getUser', summary: 'Get a user' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: UserDto, description: 'The user' })
+  async get(@UuidParam() id: string): Promise<UserDto> {
+    return UserDto.from(await this.users.get(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ operationId: 'updateUser', summary: 'Change some fields of a user' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: UserDto, description: 'The updated user' })
+  @ApiErrors(409, 413)
+  async update(@UuidParam() id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
+    return UserDto.from(await this.users.update(id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ operationId: 'deleteUser', summary: 'Delete a user' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  async remove(@UuidParam() id: string): Promise<void> {
+    await this.users.remove(id);
+  }
+}
