@@ -31,7 +31,7 @@ describe('organizations (control plane)', () => {
       `${t.prefix}green-valley-co-op`,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
-    expect(tables.map((r) => r.table_name)).toEqual(['crops', 'mikro_orm_migrations']);
+    expect(tables.map((r) => r.table_name)).toEqual(['crops', 'harvests', 'mikro_orm_migrations', 'users']);
   });
 
   it('gets an organization by id and by tenant id, 404 otherwise', async () => {

@@ -1,8 +1,9 @@
 import { RequestContext } from '@mikro-orm/core';
 import { Crop } from '../src/crops/crop.entity';
 import { DatabaseServer } from '../src/database/database-server';
+import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
-import { newPrefix, sqlIn, withMaintenanceClient } from './support/test-app';
+import { newPrefix, withMaintenanceClient } from './support/test-app';
 import { dropDatabases, serverEnv } from './support/test-database';
 
 /** Covers the one place that reaches into MikroORM internals: ORMs built on shared, once-discovered metadata. */
@@ -15,10 +16,9 @@ describe('TenantOrmFactory', () => {
   beforeAll(async () => {
     for (const name of ['a', 'b']) {
       await server.ensureDatabase(`${prefix}${name}`);
-      await sqlIn(
-        `${prefix}${name}`,
-        'CREATE TABLE crops (id uuid primary key, created_at timestamptz, updated_at timestamptz, name varchar(200), planting_date date)',
-      );
+      const orm = factory.create(`${prefix}${name}`, `tenant:setup-${name}`);
+      await migrateToLatest(orm, () => server.adminClient());
+      await orm.close(true);
     }
   });
 

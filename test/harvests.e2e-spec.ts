@@ -1,0 +1,196 @@
+import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+
+describe('harvests and the harvest summary', () => {
+  let t: TestApp;
+  const A = 'harvest-farm-a';
+  const B = 'harvest-farm-b';
+  const as = (tenant: string) => ({
+    post: (path: string, body: object) => t.http.post(path).set('X-Tenant-ID', tenant).send(body),
+    patch: (path: string, body: object) => t.http.patch(path).set('X-Tenant-ID', tenant).send(body),
+    get: (path: string) => t.http.get(path).set('X-Tenant-ID', tenant),
+    delete: (path: string) => t.http.delete(path).set('X-Tenant-ID', tenant),
+  });
+  let tomatoes: string;
+  let corn: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.signUp('Harvest Farm A');
+    await t.signUp('Harvest Farm B');
+    tomatoes = (await as(A).post('/api/crops', { name: 'Tomatoes', plantingDate: '2025-04-01' })).body.id;
+    corn = (await as(A).post('/api/crops', { name: 'Corn', plantingDate: '2025-04-02' })).body.id;
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('records a harvest with a decimal quantity as a JSON number, defaulting harvestedAt to today', async () => {
+    const res = await as(A)
+      .post('/api/harvests', { cropId: tomatoes, quantity: 12.345, unit: 'kg' })
+      .expect(201);
+    expect(res.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      cropId: tomatoes,
+      quantity: 12.345,
+      unit: 'kg',
+      harvestedAt: new Date().toISOString().slice(0, 10),
+      notes: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    const id = res.body.id as string;
+    expect((await as(A).get(`/api/harvests/${id}`).expect(200)).body).toEqual(res.body);
+    const moved = await as(A)
+      .patch(`/api/harvests/${id}`, {
+        cropId: corn,
+        quantity: 3,
+        unit: 'crate',
+        harvestedAt: '2025-08-01',
+        notes: 'x',
+      })
+      .expect(200);
+    expect(moved.body).toMatchObject({
+      cropId: corn,
+      quantity: 3,
+      unit: 'crate',
+      harvestedAt: '2025-08-01',
+      notes: 'x',
+    });
+    await as(A).delete(`/api/harvests/${id}`).expect(204);
+    await as(A).get(`/api/harvests/${id}`).expect(404);
+  });
+
+  it('validates harvests: quantity, unit, dates, crop', async () => {
+    const cases: Array<[object, number, RegExp]> = [
+      [{ cropId: tomatoes, quantity: 0, unit: 'kg' }, 400, /quantity must be a positive number/],
+      [{ cropId: tomatoes, quantity: -2, unit: 'kg' }, 400, /quantity must be a positive number/],
+      [{ cropId: tomatoes, quantity: '5', unit: 'kg' }, 400, /quantity must be a number/],
+      [{ cropId: tomatoes, quantity: 1.2345, unit: 'kg' }, 400, /at most 3 decimal places/],
+      [{ cropId: tomatoes, quantity: 1e12, unit: 'kg' }, 400, /quantity must not be greater than/],
+      [{ cropId: tomatoes, quantity: 1, unit: 'ton' }, 400, /unit must be one of: kg, bushel, crate/],
+      [
+        { cropId: tomatoes, quantity: 1, unit: 'kg', harvestedAt: '2025-13-01' },
+        400,
+        /harvestedAt must be a calendar date/,
+      ],
+      [{ cropId: 'tomatoes', quantity: 1, unit: 'kg' }, 400, /cropId must be a UUID/],
+      [{ quantity: 1, unit: 'kg' }, 400, /cropId/],
+      [{ cropId: '00000000-0000-4000-8000-000000000000', quantity: 1, unit: 'kg' }, 404, /Crop .* not found/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await as(A).post('/api/harvests', body);
+      expect({ body, status: res.status }).toEqual({ body, status });
+      expect(res.body.message).toMatch(message);
+    }
+  });
+
+  it("filters harvests by crop, unit and date range, and lists a crop's harvests", async () => {
+    const fixtures: Array<[string, number, string, string]> = [
+      [tomatoes, 10, 'kg', '2025-07-01'],
+      [tomatoes, 2, 'crate', '2025-07-10'],
+      [corn, 5, 'bushel', '2025-08-15'],
+      [corn, 7.5, 'bushel', '2025-09-01'],
+    ];
+    for (const [cropId, quantity, unit, harvestedAt] of fixtures) {
+      await as(A).post('/api/harvests', { cropId, quantity, unit, harvestedAt }).expect(201);
+    }
+    const quantities = (body: Array<{ quantity: number }>) =>
+      body.map((h) => h.quantity).sort((a, b) => a - b);
+    expect(quantities((await as(A).get(`/api/harvests?cropId=${corn}`).expect(200)).body)).toEqual([5, 7.5]);
+    expect(quantities((await as(A).get('/api/harvests?unit=crate').expect(200)).body)).toEqual([2]);
+    const july = await as(A).get('/api/harvests?from=2025-07-01&to=2025-07-31').expect(200);
+    expect(quantities(july.body)).toEqual([2, 10]);
+    expect(july.headers['x-total-count']).toBe('2');
+    const ofCrop = await as(A).get(`/api/crops/${tomatoes}/harvests?limit=1`).expect(200);
+    expect(ofCrop.body).toHaveLength(1);
+    expect(ofCrop.headers['x-total-count']).toBe('2');
+    await as(A).get('/api/crops/00000000-0000-4000-8000-000000000000/harvests').expect(404);
+    await as(A).get('/api/harvests?unit=ton').expect(400);
+    await as(A).get('/api/harvests?from=2025-09-01&to=2025-01-01').expect(400);
+  });
+
+  it('answers 404 for a harvest id of another tenant, for every route', async () => {
+    const { body: harvest } = await as(A).post('/api/harvests', {
+      cropId: tomatoes,
+      quantity: 1,
+      unit: 'kg',
+    });
+    await as(B).get(`/api/harvests/${harvest.id}`).expect(404);
+    await as(B).patch(`/api/harvests/${harvest.id}`, { quantity: 99 }).expect(404);
+    await as(B).delete(`/api/harvests/${harvest.id}`).expect(404);
+    expect((await as(B).get('/api/harvests').expect(200)).body).toEqual([]);
+    expect((await as(A).get(`/api/harvests/${harvest.id}`).expect(200)).body.quantity).toBe(1);
+  });
+
+  describe('GET /api/reports/harvest-summary', () => {
+    const C = 'report-farm';
+    let beans: string;
+    let peas: string;
+
+    beforeAll(async () => {
+      await t.signUp('Report Farm');
+      beans = (await as(C).post('/api/crops', { name: 'Beans', plantingDate: '2025-03-01' })).body.id;
+      peas = (await as(C).post('/api/crops', { name: 'Peas', plantingDate: '2025-03-02' })).body.id;
+      // 3,000 harvests with known sums: beans 0.125 kg on each day i (1..1000) of 2024-2026, peas 1 crate / 2 bushels.
+      await sqlIn(
+        `${t.prefix}${C}`,
+        `INSERT INTO harvests (id, crop_id, quantity, unit, harvested_at)
+         SELECT gen_random_uuid(), $1::uuid, 0.125, 'kg', date '2024-01-01' + i FROM generate_series(1, 1000) AS i
+         UNION ALL
+         SELECT gen_random_uuid(), $2::uuid, 1, 'crate', date '2024-01-01' + i FROM generate_series(1, 1000) AS i
+         UNION ALL
+         SELECT gen_random_uuid(), $2::uuid, 2.5, 'bushel', date '2025-01-01' + i FROM generate_series(1, 1000) AS i`,
+        [beans, peas],
+      );
+    });
+
+    it('sums thousands of harvests per crop and unit', async () => {
+      const res = await as(C).get('/api/reports/harvest-summary').expect(200);
+      expect(res.body).toEqual([
+        {
+          cropId: beans,
+          cropName: 'Beans',
+          unit: 'kg',
+          totalQuantity: 125,
+          harvestCount: 1000,
+          firstHarvestedAt: '2024-01-02',
+          lastHarvestedAt: '2026-09-27',
+        },
+        {
+          cropId: peas,
+          cropName: 'Peas',
+          unit: 'bushel',
+          totalQuantity: 2500,
+          harvestCount: 1000,
+          firstHarvestedAt: '2025-01-02',
+          lastHarvestedAt: '2027-09-28',
+        },
+        {
+          cropId: peas,
+          cropName: 'Peas',
+          unit: 'crate',
+          totalQuantity: 1000,
+          harvestCount: 1000,
+          firstHarvestedAt: '2024-01-02',
+          lastHarvestedAt: '2026-09-27',
+        },
+      ]);
+    });
+
+    it('restricts to a date range and a crop', async () => {
+      const res = await as(C)
+        .get(`/api/reports/harvest-summary?from=2024-01-02&to=2024-01-11&cropId=${peas}`)
+        .expect(200);
+      expect(res.body).toEqual([
+        expect.objectContaining({ cropId: peas, unit: 'crate', totalQuantity: 10, harvestCount: 10 }),
+      ]);
+      expect((await as(C).get('/api/reports/harvest-summary?from=2030-01-01').expect(200)).body).toEqual([]);
+      await as(C).get('/api/reports/harvest-summary?from=2025-01-02&to=2025-01-01').expect(400);
+      await as(C).get('/api/reports/harvest-summary?cropId=beans').expect(400);
+    });
+
+    it('sees only its own tenant', async () => {
+      const res = await as(A).get('/api/reports/harvest-summary').expect(200);
+      expect(res.body.map((r: { cropName: string }) => r.cropName)).not.toContain('Beans');
+    });
+  });
+});
