@@ -92,6 +92,7 @@ describe('organizations (control plane)', () => {
         /logoUrl must be an http\(s\) URL/,
       ],
       [{ name: 'Farm', farmType: 'dairy', owner: 'me' }, /property owner should not exist/],
+      [{ name: 'Nul\u0000Farm', farmType: 'dairy' }, /name must not contain NUL characters/],
     ];
     for (const [body, message] of cases) {
       const res = await t.http.post('/organizations').send(body);

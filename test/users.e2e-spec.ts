@@ -74,6 +74,7 @@ describe('users', () => {
       [{ firstName: 'A'.repeat(201), lastName: 'B', email: 'a@b.co' }, /firstName must be shorter/],
       [{ firstName: 7, lastName: 'B', email: 'a@b.co' }, /firstName must be a string/],
       [{ firstName: 'A', lastName: 'B', email: 'a@b.co', role: 'admin' }, /property role should not exist/],
+      [{ firstName: 'A\u0000B', lastName: 'B', email: 'a@b.co' }, /firstName must not contain NUL characters/],
     ];
     for (const [body, message] of cases) {
       const res = await as(A).post('/api/users', body);

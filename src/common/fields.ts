@@ -9,6 +9,7 @@ import {
   IsPositive,
   IsString,
   IsUUID,
+  Matches,
   Max,
   MaxLength,
   MinLength,
@@ -46,6 +47,11 @@ function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorat
 
 const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
+/** PostgreSQL text cannot hold NUL characters; refuse them instead of failing in the database. */
+export function NoNulCharacters(): PropertyDecorator {
+  return Matches(/^[^\u0000]*$/, { message: '$property must not contain NUL characters' });
+}
+
 /** A trimmed, non-empty string of at most `max` characters. */
 export function TextField(max: number, options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(
@@ -55,6 +61,7 @@ export function TextField(max: number, options: FieldOptions = {}): PropertyDeco
     IsString(),
     MinLength(1),
     MaxLength(max),
+    NoNulCharacters(),
   );
 }
 
@@ -65,6 +72,7 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
     ...presence(options),
     IsString(),
     MaxLength(254),
+    NoNulCharacters(),
     IsEmail({}, { message: '$property must be an email address' }),
   );
 }
