@@ -4,18 +4,10 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
-import { AppConfig, ConfigError, loadConfig, loadDotEnv } from './config/app-config';
+import { loadConfigOrExit } from './config/app-config';
 
 async function bootstrap(): Promise<void> {
-  loadDotEnv();
-  let config: AppConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   const app = await NestFactory.create<NestExpressApplication>(AppModule);
   configureApp(app);
   await app.listen(config.PORT);

@@ -1,15 +1,10 @@
-import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { asTenant, startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 describe('crops', () => {
   let t: TestApp;
   const A = 'crops-farm-a';
   const B = 'crops-farm-b';
-  const as = (tenant: string) => ({
-    post: (path: string, body: object) => t.http.post(path).set('X-Tenant-ID', tenant).send(body),
-    patch: (path: string, body: object) => t.http.patch(path).set('X-Tenant-ID', tenant).send(body),
-    get: (path: string) => t.http.get(path).set('X-Tenant-ID', tenant),
-    delete: (path: string) => t.http.delete(path).set('X-Tenant-ID', tenant),
-  });
+  const as = (tenant: string) => asTenant(t.http, tenant);
   const names = (body: Array<{ name: string }>) => body.map((c) => c.name);
 
   beforeAll(async () => {

@@ -1,15 +1,10 @@
-import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 describe('harvests and the harvest summary', () => {
   let t: TestApp;
   const A = 'harvest-farm-a';
   const B = 'harvest-farm-b';
-  const as = (tenant: string) => ({
-    post: (path: string, body: object) => t.http.post(path).set('X-Tenant-ID', tenant).send(body),
-    patch: (path: string, body: object) => t.http.patch(path).set('X-Tenant-ID', tenant).send(body),
-    get: (path: string) => t.http.get(path).set('X-Tenant-ID', tenant),
-    delete: (path: string) => t.http.delete(path).set('X-Tenant-ID', tenant),
-  });
+  const as = (tenant: string) => asTenant(t.http, tenant);
   let tomatoes: string;
   let corn: string;
 

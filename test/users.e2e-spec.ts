@@ -1,15 +1,10 @@
-import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { asTenant, startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 describe('users', () => {
   let t: TestApp;
   const A = 'users-farm-a';
   const B = 'users-farm-b';
-  const as = (tenant: string) => ({
-    post: (path: string, body: object) => t.http.post(path).set('X-Tenant-ID', tenant).send(body),
-    patch: (path: string, body: object) => t.http.patch(path).set('X-Tenant-ID', tenant).send(body),
-    get: (path: string) => t.http.get(path).set('X-Tenant-ID', tenant),
-    delete: (path: string) => t.http.delete(path).set('X-Tenant-ID', tenant),
-  });
+  const as = (tenant: string) => asTenant(t.http, tenant);
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -74,7 +69,10 @@ describe('users', () => {
       [{ firstName: 'A'.repeat(201), lastName: 'B', email: 'a@b.co' }, /firstName must be shorter/],
       [{ firstName: 7, lastName: 'B', email: 'a@b.co' }, /firstName must be a string/],
       [{ firstName: 'A', lastName: 'B', email: 'a@b.co', role: 'admin' }, /property role should not exist/],
-      [{ firstName: 'A\u0000B', lastName: 'B', email: 'a@b.co' }, /firstName must not contain NUL characters/],
+      [
+        { firstName: 'A\u0000B', lastName: 'B', email: 'a@b.co' },
+        /firstName must not contain NUL characters/,
+      ],
     ];
     for (const [body, message] of cases) {
       const res = await as(A).post('/api/users', body);

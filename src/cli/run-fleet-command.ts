@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { AppConfig, ConfigError, loadConfig, loadDotEnv } from '../config/app-config';
+import { loadConfigOrExit } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { FleetResult, TenantFleet } from '../tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../tenancy/tenant-orm.factory';
@@ -13,15 +13,7 @@ export async function runFleetCommand(
   describe: (result: FleetResult) => string,
   run: (fleet: TenantFleet, onResult: (result: FleetResult) => void) => Promise<FleetResult[]>,
 ): Promise<void> {
-  loadDotEnv();
-  let config: AppConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   const server = await DatabaseServer.fromConfig(config);
   let failed = 0;
   try {

@@ -9,10 +9,10 @@ import {
   IsPositive,
   IsString,
   IsUUID,
-  Matches,
   Max,
   MaxLength,
   MinLength,
+  NotContains,
   ValidateIf,
 } from 'class-validator';
 import { IsCalendarDate } from './is-calendar-date.decorator';
@@ -49,7 +49,7 @@ const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'str
 
 /** PostgreSQL text cannot hold NUL characters; refuse them instead of failing in the database. */
 export function NoNulCharacters(): PropertyDecorator {
-  return Matches(/^[^\u0000]*$/, { message: '$property must not contain NUL characters' });
+  return NotContains('\u0000', { message: '$property must not contain NUL characters' });
 }
 
 /** A trimmed, non-empty string of at most `max` characters. */

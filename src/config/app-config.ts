@@ -168,6 +168,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return config;
 }
 
+/** For entry points: loads `.env` and the configuration, or prints what is wrong and exits with 1. */
+export function loadConfigOrExit(): AppConfig {
+  loadDotEnv();
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
 /** Loads `.env` from the working directory into process.env when present (real environment wins). */
 export function loadDotEnv(path = '.env'): void {
   try {

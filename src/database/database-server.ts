@@ -1,3 +1,4 @@
+import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
@@ -12,6 +13,17 @@ export class DatabaseServer {
     readonly password: string,
     private readonly stopEmbedded?: () => Promise<void>,
   ) {}
+
+  /** Connection options of a MikroORM instance on this server. */
+  ormConnection(): Pick<Options, 'driver' | 'host' | 'port' | 'user' | 'password'> {
+    return {
+      driver: PostgreSqlDriver,
+      host: this.host,
+      port: this.port,
+      user: this.user,
+      password: this.password,
+    };
+  }
 
   /** A short-lived client on the `postgres` maintenance database, for CREATE/DROP/ALTER DATABASE. */
   async adminClient(): Promise<Client> {

@@ -1,5 +1,5 @@
 import { Migrator } from '@mikro-orm/migrations';
-import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import type { DatabaseServer } from '../database/database-server';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
@@ -7,15 +7,11 @@ import { Organization } from './organization.entity';
 
 /** The control-plane database: the registry of organizations (tenants). */
 export function controlOrmOptions(
-  server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
+  server: Pick<DatabaseServer, 'ormConnection'>,
   config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX'>,
 ): Options {
   return {
-    driver: PostgreSqlDriver,
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
+    ...server.ormConnection(),
     dbName: config.DB_NAME,
     entities: [Organization],
     extensions: [Migrator],

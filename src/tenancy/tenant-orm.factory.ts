@@ -1,6 +1,6 @@
 import { MetadataStorage, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { MikroORM, Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
@@ -16,18 +16,14 @@ interface MikroOrmInternals {
 
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
 export function tenantOrmOptions(
-  server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
+  server: Pick<DatabaseServer, 'ormConnection'>,
   config: Pick<AppConfig, 'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS'>,
   dbName: string,
   contextName: string,
   migrations: MigrationObject[] = TENANT_MIGRATIONS,
 ): Options {
   return {
-    driver: PostgreSqlDriver,
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
+    ...server.ormConnection(),
     dbName,
     contextName,
     entities: TENANT_ENTITIES,
@@ -61,7 +57,7 @@ export class TenantOrmFactory {
   private readonly metadata: MetadataStorage;
 
   constructor(
-    private readonly server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
+    private readonly server: Pick<DatabaseServer, 'ormConnection'>,
     private readonly config: Pick<AppConfig, 'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS'>,
     private readonly migrations: MigrationObject[] = TENANT_MIGRATIONS,
   ) {

@@ -2,14 +2,21 @@ import { Type } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
-import { dropDatabases, maintenanceClient, runId, serverEnv, TEST_DB_MARKER } from './test-database';
+import {
+  connectTo,
+  dropDatabases,
+  maintenanceClient,
+  runId,
+  serverEnv,
+  TEST_DB_MARKER,
+} from './test-database';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -97,18 +104,20 @@ export async function sqlIn<T extends object = Record<string, unknown>>(
   sql: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  const env = serverEnv();
-  const client = new Client({
-    host: env.DB_HOST,
-    port: Number(env.DB_PORT),
-    user: env.DB_USER,
-    password: env.DB_PASSWORD,
-    database,
-  });
-  await client.connect();
+  const client = await connectTo(database);
   try {
     return (await client.query<T>(sql, params)).rows;
   } finally {
     await client.end();
   }
+}
+
+/** Requests to one tenant's routes, with its X-Tenant-ID header set. */
+export function asTenant(http: TestAgent, tenantId: string) {
+  return {
+    post: (path: string, body: object) => http.post(path).set('X-Tenant-ID', tenantId).send(body),
+    patch: (path: string, body: object) => http.patch(path).set('X-Tenant-ID', tenantId).send(body),
+    get: (path: string) => http.get(path).set('X-Tenant-ID', tenantId),
+    delete: (path: string) => http.delete(path).set('X-Tenant-ID', tenantId),
+  };
 }

@@ -19,17 +19,22 @@ export function serverEnv(): Record<string, string> {
   };
 }
 
-export async function maintenanceClient(): Promise<Client> {
+/** A connected client on one database of the test server (the maintenance database by default). */
+export async function connectTo(database = 'postgres'): Promise<Client> {
   const env = serverEnv();
   const client = new Client({
     host: env.DB_HOST,
     port: Number(env.DB_PORT),
     user: env.DB_USER,
     password: env.DB_PASSWORD,
-    database: 'postgres',
+    database,
   });
   await client.connect();
   return client;
+}
+
+export function maintenanceClient(): Promise<Client> {
+  return connectTo('postgres');
 }
 
 /** Drops every database whose name starts with `prefix`, refusing any prefix that is not this run's. */
