@@ -1,5 +1,9 @@
 import { ArgumentsHost, BadRequestException, Logger } from '@nestjs/common';
-import { ForeignKeyConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  DriverException,
+  ForeignKeyConstraintViolationException,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from './domain-errors';
 
@@ -60,6 +64,24 @@ describe('AllExceptionsFilter', () => {
     expect(unique.status).toBe(409);
     expect(JSON.stringify(unique.body)).not.toMatch(/insert|duplicate key/);
     expect(respond(new ForeignKeyConstraintViolationException(sqlError)).status).toBe(409);
+  });
+
+  it('answers 503 when the database is unreachable or out of connections', () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const tooMany = Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
+    const timeout = Object.assign(new Error('Timeout acquiring a connection'), { name: 'KnexTimeoutError' });
+    for (const error of [new DriverException(refused), new DriverException(tooMany), timeout]) {
+      expect(respond(error)).toEqual({
+        status: 503,
+        body: {
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: 'The database is temporarily unavailable; retry shortly',
+          code: 'DATABASE_UNAVAILABLE',
+        },
+      });
+    }
   });
 
   it('answers anything else with a bare 500 and no internals', () => {

@@ -54,6 +54,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'FOREIGN_KEY_VIOLATION',
       );
     }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(
+        `${request.method} ${request.originalUrl}: database unavailable (${String(exception)})`,
+      );
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'The database is temporarily unavailable; retry shortly',
+        'DATABASE_UNAVAILABLE',
+      );
+    }
     const tenant = request.headers['x-tenant-id'];
     this.logger.error(
       `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}: ` +
@@ -79,4 +89,16 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
       ? message
       : exception.message;
   return errorBody(statusCode, text, typeof code === 'string' ? code : undefined);
+}
+
+/**
+ * Failures of the database server rather than of the request: refused or lost connections, PostgreSQL's
+ * connection exceptions (08xxx), insufficient resources such as too many connections (53xxx), shutdowns (57P0x),
+ * and a pool that timed out waiting for a connection.
+ */
+function isDatabaseUnavailable(exception: unknown): boolean {
+  const { code, name } = (exception ?? {}) as { code?: unknown; name?: unknown };
+  if (name === 'KnexTimeoutError') return true;
+  if (typeof code !== 'string') return false;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
 }

@@ -34,7 +34,7 @@ export class OrganizationsController {
     headers: totalCountHeaderDoc,
     description: 'A page of organizations',
   })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(
     @Query() query: PaginationQueryDto,
     @Res({ passthrough: true }) res: Response,
@@ -52,7 +52,7 @@ export class OrganizationsController {
     example: 'green-valley-co-op',
   })
   @ApiOkResponse({ type: OrganizationDto, description: 'The organization' })
-  @ApiErrors(404)
+  @ApiErrors(404, 503)
   async get(@Param('id') id: string): Promise<OrganizationDto> {
     return OrganizationDto.from(await this.organizations.get(id));
   }
