@@ -24,6 +24,7 @@ export class CreateOrganizationDto {
   farmType!: FarmType;
 
   @ApiPropertyOptional({
+    type: String,
     example: 'https://cdn.example.com/logos/green-valley.png',
     maxLength: 2000,
     nullable: true,
