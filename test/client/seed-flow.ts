@@ -10,8 +10,12 @@ import type { operations, paths } from '../../.data/openapi-client/schema';
 export type ApiClient = Client<paths>;
 
 /** The JSON body an operation answers with `status`, by operationId. */
-type JsonBody<Id extends keyof operations, Status extends keyof operations[Id]['responses']> =
-  operations[Id]['responses'][Status] extends { content: { 'application/json': infer Body } } ? Body : never;
+type JsonBody<
+  Id extends keyof operations,
+  Status extends keyof operations[Id]['responses'],
+> = operations[Id]['responses'][Status] extends { content: { 'application/json': infer Body } }
+  ? Body
+  : never;
 
 export type Organization = JsonBody<'createOrganization', 201>;
 export type Crop = JsonBody<'createCrop', 201>;

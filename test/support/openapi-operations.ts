@@ -51,7 +51,8 @@ export function operationMatcher(
     .sort((a, b) => a.params - b.params);
   return (method, path) => {
     const normalized = path.length > 1 ? path.replace(/\/+$/, '') : path;
-    return candidates.find(({ op, pattern }) => op.method === method.toLowerCase() && pattern.test(normalized))
-      ?.op;
+    return candidates.find(
+      ({ op, pattern }) => op.method === method.toLowerCase() && pattern.test(normalized),
+    )?.op;
   };
 }
