@@ -1,4 +1,4 @@
-import { ConflictException, Controller, Get } from '@nestjs/common';
+import { ConflictException, Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty } from '@nestjs/swagger';
 import { CropDto } from '../src/crops/dto/crop.dto';
 import { assertNoContractViolations } from './support/openapi-contract';
@@ -16,6 +16,12 @@ class ContractProbeController {
   @ApiOkResponse({ type: NullableDto, description: 'A nullable property holding null' })
   nullable(): NullableDto {
     return { note: null };
+  }
+
+  @Get('echo/:word')
+  @ApiOkResponse({ type: NullableDto, description: 'The path segment, as received' })
+  echo(@Param('word') word: string): NullableDto {
+    return { note: word };
   }
 
   @Get('wrong-shape')
@@ -44,6 +50,7 @@ describe('the OpenAPI contract check of every e2e response', () => {
 
   it('accepts documented answers, including errors from middleware, guards and the body parser', async () => {
     await t.http.get('/contract-probe/nullable').expect(200);
+    await t.http.get('/contract-probe/echo/..?x=1').expect(200, { note: '..' });
     await t.http.get('/api/crops').set('X-Tenant-ID', 'nobody-here').expect(404);
     await t.http.get('/api/crops').expect(400);
     await t.http.post('/organizations').set('Content-Type', 'application/json').send('{"name":').expect(400);

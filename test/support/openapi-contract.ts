@@ -37,7 +37,8 @@ export class OpenApiContract {
   };
 
   private check(req: Request, res: Response, payload: unknown): void {
-    const path = new URL(req.originalUrl, 'http://localhost').pathname;
+    // The raw path, as the router saw it: URL parsing would resolve `..` segments away.
+    const path = req.originalUrl.split('?')[0];
     if (DOCS_PATH.test(path)) return;
     const where = `${req.method} ${req.originalUrl} -> ${res.statusCode}`;
     const found = this.findOperation(req.method, path);
