@@ -1,21 +1,28 @@
 import { BadRequestException } from '@nestjs/common';
 import { IsString } from 'class-validator';
-import { createValidationPipe, findNulCharacter } from './validation.pipe';
+import { createValidationPipe, findUnstorableText } from './validation.pipe';
 
 class NoteDto {
   @IsString()
   note!: string;
 }
 
-describe('findNulCharacter', () => {
-  it('names the first string holding NUL, however deep', () => {
-    expect(findNulCharacter({ a: 'ok', b: { c: ['fine', 'x\u0000y'] } })).toBe('b.c.1');
-    expect(findNulCharacter('\u0000')).toBe('');
+describe('findUnstorableText', () => {
+  it('names the first string holding NUL or a lone surrogate, however deep', () => {
+    expect(findUnstorableText({ a: 'ok', b: { c: ['fine', 'x\u0000y'] } })).toEqual({
+      path: 'b.c.1',
+      problem: 'must not contain NUL characters',
+    });
+    expect(findUnstorableText({ email: '\ud800@example.com' })).toEqual({
+      path: 'email',
+      problem: 'must be well-formed Unicode',
+    });
+    expect(findUnstorableText('x\udc00')).toEqual({ path: '', problem: 'must be well-formed Unicode' });
   });
 
-  it('finds nothing in clean values', () => {
-    expect(findNulCharacter({ a: 'ok', b: [1, null, true, { c: 'NUL' }] })).toBeUndefined();
-    expect(findNulCharacter(undefined)).toBeUndefined();
+  it('finds nothing in clean values, surrogate pairs included', () => {
+    expect(findUnstorableText({ a: 'ok 🌽', b: [1, null, true, { c: 'NUL \\u0000' }] })).toBeUndefined();
+    expect(findUnstorableText(undefined)).toBeUndefined();
   });
 });
 
@@ -33,9 +40,9 @@ describe('the validation pipe', () => {
     });
   });
 
-  it('answers 400 for a NUL character in a query string', async () => {
-    await expect(pipe.transform({ note: '\u0000' }, { type: 'query', metatype: NoteDto })).rejects.toThrow(
-      'note must not contain NUL characters',
+  it('answers 400 for a lone surrogate in a query string', async () => {
+    await expect(pipe.transform({ note: '\ud800' }, { type: 'query', metatype: NoteDto })).rejects.toThrow(
+      'note must be well-formed Unicode',
     );
   });
 

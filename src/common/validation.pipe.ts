@@ -11,27 +11,38 @@ function messages(errors: ValidationError[], parent = ''): string[] {
   });
 }
 
-/** The path (`notes`, `items.0.name`) of the first string holding a NUL character, which PostgreSQL cannot store. */
-export function findNulCharacter(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+/**
+ * Text no route can accept: PostgreSQL cannot store NUL, and a lone surrogate is no Unicode at all (it makes
+ * validator's isEmail throw, and would be stored as U+FFFD).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_TEXT: Array<[(text: string) => boolean, string]> = [
+  [(text) => text.includes('\u0000'), 'must not contain NUL characters'],
+  [(text) => LONE_SURROGATE.test(text), 'must be well-formed Unicode'],
+];
+
+/** The first string holding unstorable text: its path (`notes`, `items.0.name`, '' for the value itself) and why. */
+export function findUnstorableText(value: unknown, path = ''): { path: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = UNSTORABLE_TEXT.find(([isFound]) => isFound(value))?.[1];
+    return problem ? { path, problem } : undefined;
+  }
   if (value === null || typeof value !== 'object') return undefined;
   for (const [key, item] of Object.entries(value)) {
-    const found = findNulCharacter(item, path ? `${path}.${key}` : key);
-    if (found !== undefined) return found;
+    const found = findUnstorableText(item, path ? `${path}.${key}` : key);
+    if (found) return found;
   }
   return undefined;
 }
 
-/**
- * Refuses NUL characters in bodies and query strings before DTO validation: PostgreSQL rejects them in any text
- * column, which would otherwise surface as a 500.
- */
+/** Refuses unstorable text in bodies and query strings before DTO validation, which would otherwise end in a 500. */
 class AppValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const field = metadata.type === 'body' || metadata.type === 'query' ? findNulCharacter(value) : undefined;
-    if (field !== undefined) {
+    const found =
+      metadata.type === 'body' || metadata.type === 'query' ? findUnstorableText(value) : undefined;
+    if (found) {
       throw new BadRequestException({
-        message: `${field || metadata.type} must not contain NUL characters`,
+        message: `${found.path || metadata.type} ${found.problem}`,
         code: 'VALIDATION_FAILED',
       });
     }
