@@ -1,6 +1,15 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ERROR_DESCRIPTIONS } from './common/api-errors.decorator';
+import { ErrorResponseDto } from './common/error-response.dto';
 
+/** Where the generated document is committed; `npm run openapi` writes it, CI checks it is current. */
+export const OPENAPI_FILE = 'openapi.json';
+
+/**
+ * The OpenAPI document of the app, served at /docs-json and written to openapi.json. It reads decorators only, so
+ * it also works on an app created in preview mode (no provider instantiated, no database started).
+ */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('farm-management')
@@ -10,8 +19,54 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         "organization's tenantId. Every error has the shape { statusCode, error, message, code? }.",
     )
     .setVersion('0.1.0')
+    .addServer('/', 'The server that serves this document')
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
+    extraModels: [ErrorResponseDto],
   });
+  document.info.license = { name: 'UNLICENSED' };
+  // No route requires authentication yet: say so explicitly rather than leave security undefined.
+  document.security = [];
+  declareCommonErrors(document);
+  return sortKeys(document);
+}
+
+/**
+ * Errors any route can answer whatever its decorators say: the exception filter's 500, and for a route with a
+ * request body the body parser's 400 (malformed JSON) and 413 (too large). Declared here once, so new routes get
+ * them too.
+ */
+function declareCommonErrors(document: OpenAPIObject): void {
+  const errorResponse = (status: number) => ({
+    description: ERROR_DESCRIPTIONS[status],
+    content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } },
+  });
+  for (const pathItem of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = pathItem[method];
+      if (!operation) continue;
+      if (operation.requestBody) {
+        operation.responses['400'] ??= errorResponse(400);
+        operation.responses['413'] ??= errorResponse(413);
+      }
+      operation.responses['500'] ??= errorResponse(500);
+    }
+  }
+}
+
+/** The document as committed: two-space indentation, a trailing newline. */
+export function serializeOpenApiDocument(document: object): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Object keys in code-point order at every level (arrays keep theirs), so the file does not churn on refactors. */
+function sortKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((item: unknown) => sortKeys(item)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  ) as T;
 }

@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
@@ -16,6 +17,14 @@ class InstanceProbeController {
   constructor(@InjectTenant() private readonly tenant: TenantPayload) {}
 
   @Get('instance')
+  @ApiOkResponse({
+    description: 'The instance that served the request and its tenant',
+    schema: {
+      type: 'object',
+      required: ['instanceId', 'tenantId'],
+      properties: { instanceId: { type: 'string', format: 'uuid' }, tenantId: { type: 'string' } },
+    },
+  })
   instance(): { instanceId: string; tenantId: string } {
     return { instanceId: this.instanceId, tenantId: this.tenant.tenantId };
   }

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OPENAPI_FILE, serializeOpenApiDocument } from '../src/openapi';
 import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 interface Operation {
@@ -12,11 +15,13 @@ interface Operation {
 
 describe('OpenAPI document', () => {
   let t: TestApp;
+  let served: { paths: Record<string, Record<string, Operation>> };
   let paths: Record<string, Record<string, Operation>>;
 
   beforeAll(async () => {
     t = await startTestApp();
-    paths = (await t.http.get('/docs-json').expect(200)).body.paths;
+    served = (await t.http.get('/docs-json').expect(200)).body;
+    paths = served.paths;
   });
 
   afterAll(() => stopTestApp(t));
@@ -25,6 +30,11 @@ describe('OpenAPI document', () => {
     Object.entries(paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ path, method, op })),
     );
+
+  it('is the committed openapi.json (after changing routes or DTOs, run `npm run openapi`)', () => {
+    const committed = readFileSync(join(__dirname, '..', OPENAPI_FILE), 'utf8');
+    expect(serializeOpenApiDocument(served)).toBe(committed);
+  });
 
   it('describes every route', () => {
     expect(

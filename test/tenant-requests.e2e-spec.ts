@@ -1,4 +1,5 @@
 import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOkResponse } from '@nestjs/swagger';
 import { RequestContext } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Crop } from '../src/crops/crop.entity';
@@ -16,6 +17,10 @@ class ProbeController {
   constructor(@InjectTenantEntityManager() private readonly em: EntityManager) {}
 
   @Get('crops/:id/rename-in-memory')
+  @ApiOkResponse({
+    description: 'The name after the change in memory',
+    schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+  })
   async renameInMemory(@Param('id') id: string): Promise<{ name: string }> {
     const crop = await this.em.findOneOrFail(Crop, id);
     crop.name = 'CHANGED IN MEMORY';

@@ -2,7 +2,8 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from './error-response.dto';
 
-const DESCRIPTIONS: Record<number, string> = {
+/** What each error status means here; also used for the errors the OpenAPI document declares on every route. */
+export const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (the message names the field)',
   403: 'Tenant suspended',
   404: 'Not found',
@@ -16,7 +17,7 @@ const DESCRIPTIONS: Record<number, string> = {
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
+      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
     ),
   );
 }

@@ -12,7 +12,7 @@ import {
   Max,
   MaxLength,
   MinLength,
-  NotContains,
+  ValidateBy,
   ValidateIf,
 } from 'class-validator';
 import { IsCalendarDate } from './is-calendar-date.decorator';
@@ -47,11 +47,6 @@ function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorat
 
 const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
-/** PostgreSQL text cannot hold NUL characters; refuse them instead of failing in the database. */
-export function NoNulCharacters(): PropertyDecorator {
-  return NotContains('\u0000', { message: '$property must not contain NUL characters' });
-}
-
 /** A trimmed, non-empty string of at most `max` characters. */
 export function TextField(max: number, options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(
@@ -61,7 +56,6 @@ export function TextField(max: number, options: FieldOptions = {}): PropertyDeco
     IsString(),
     MinLength(1),
     MaxLength(max),
-    NoNulCharacters(),
   );
 }
 
@@ -72,7 +66,6 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
     ...presence(options),
     IsString(),
     MaxLength(254),
-    NoNulCharacters(),
     IsEmail({}, { message: '$property must be an email address' }),
   );
 }
@@ -98,6 +91,14 @@ export function EnumField(values: readonly string[], options: FieldOptions = {})
   );
 }
 
+/**
+ * True for finite numbers with at most `decimals` decimal places. class-validator's `maxDecimalPlaces` throws on
+ * numbers it prints with an exponent (1e-7), so this compares with the value rounded instead.
+ */
+export function hasAtMostDecimals(value: unknown, decimals: number): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && Number(value.toFixed(decimals)) === value;
+}
+
 /** A JSON number greater than 0, at most `max`, with at most `decimals` decimal places. */
 export function PositiveDecimalField(
   max: number,
@@ -107,10 +108,14 @@ export function PositiveDecimalField(
   return applyDecorators(
     doc(options, { type: Number, exclusiveMinimum: true, minimum: 0, maximum: max }),
     ...presence(options),
-    IsNumber(
-      { allowNaN: false, allowInfinity: false, maxDecimalPlaces: decimals },
-      { message: `$property must be a number with at most ${decimals} decimal places` },
-    ),
+    IsNumber({ allowNaN: false, allowInfinity: false }),
+    ValidateBy({
+      name: 'hasAtMostDecimals',
+      validator: {
+        validate: (value) => hasAtMostDecimals(value, decimals),
+        defaultMessage: () => `$property must be a number with at most ${decimals} decimal places`,
+      },
+    }),
     IsPositive(),
     Max(max),
   );

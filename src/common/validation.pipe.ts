@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 
 /** Flattens nested class-validator errors into messages that name the field (`owner.email must be an email`). */
 function messages(errors: ValidationError[], parent = ''): string[] {
@@ -11,9 +11,48 @@ function messages(errors: ValidationError[], parent = ''): string[] {
   });
 }
 
+/**
+ * Text no route can accept: PostgreSQL cannot store NUL, and a lone surrogate is no Unicode at all (it makes
+ * validator's isEmail throw, and would be stored as U+FFFD).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_TEXT: Array<[(text: string) => boolean, string]> = [
+  [(text) => text.includes('\u0000'), 'must not contain NUL characters'],
+  [(text) => LONE_SURROGATE.test(text), 'must be well-formed Unicode'],
+];
+
+/** The first string holding unstorable text: its path (`notes`, `items.0.name`, '' for the value itself) and why. */
+export function findUnstorableText(value: unknown, path = ''): { path: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = UNSTORABLE_TEXT.find(([isFound]) => isFound(value))?.[1];
+    return problem ? { path, problem } : undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = findUnstorableText(item, path ? `${path}.${key}` : key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Refuses unstorable text in bodies and query strings before DTO validation, which would otherwise end in a 500. */
+class AppValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const found =
+      metadata.type === 'body' || metadata.type === 'query' ? findUnstorableText(value) : undefined;
+    if (found) {
+      throw new BadRequestException({
+        message: `${found.path || metadata.type} ${found.problem}`,
+        code: 'VALIDATION_FAILED',
+      });
+    }
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
 /** DTO validation for every route: unknown fields rejected, values transformed to the DTO's types. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

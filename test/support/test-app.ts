@@ -8,7 +8,9 @@ import TestAgent from 'supertest/lib/agent';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { buildOpenApiDocument } from '../../src/openapi';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
+import { assertNoContractViolations, OpenApiContract } from './openapi-contract';
 import {
   connectTo,
   dropDatabases,
@@ -24,6 +26,8 @@ export interface TestApp {
   config: AppConfig;
   /** TENANT_DB_PREFIX of this app: every database it creates starts with it. */
   prefix: string;
+  /** Every response this app sends is checked against its OpenAPI document; stopTestApp fails on violations. */
+  contract: OpenApiContract;
   /** Creates an organization through the API and returns its tenantId. */
   signUp(name: string, farmType?: string): Promise<{ id: string; tenantId: string }>;
   close(): Promise<void>;
@@ -63,6 +67,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     .useValue(config)
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error', 'warn'] });
+  const contract = new OpenApiContract(buildOpenApiDocument(app));
+  app.use(contract.middleware);
   configureApp(app);
   await app.init();
   await app.get(OrganizationsService).resumedProvisioning();
@@ -72,6 +78,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     http,
     config,
     prefix,
+    contract,
     async signUp(name, farmType = 'vegetable') {
       const res = await http.post('/organizations').send({ name, farmType });
       if (res.status !== 201)
@@ -82,11 +89,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
 }
 
-/** Closes the app and drops every database it created. */
+/** Closes the app, drops every database it created, then fails if any response broke the OpenAPI document. */
 export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
   await testApp.close();
   await withMaintenanceClient((client) => dropDatabases(client, testApp.prefix));
+  assertNoContractViolations(testApp.contract);
 }
 
 export async function withMaintenanceClient<T>(work: (client: Client) => Promise<T>): Promise<T> {

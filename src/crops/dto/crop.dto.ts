@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { DateField, NoNulCharacters, TextField, UuidField } from '../../common/fields';
+import { DateField, TextField, UuidField } from '../../common/fields';
 import { PaginationQueryDto } from '../../common/pagination.dto';
 import { Crop } from '../crop.entity';
 
@@ -56,7 +56,6 @@ export class ListCropsQueryDto extends PaginationQueryDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
-  @NoNulCharacters()
   name?: string;
 
   @DateField({ required: false, description: 'Only crops planted on or after this date' })

@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, IsUrl, Matches, MaxLength, MinLength } from 'class-validator';
-import { NoNulCharacters } from '../../common/fields';
 import { FARM_TYPES, FarmType } from '../organization.entity';
 
 const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
@@ -18,7 +17,6 @@ export class CreateOrganizationDto {
   @MinLength(1)
   @MaxLength(200)
   @Matches(/[A-Za-z0-9]/, { message: 'name must contain at least one letter or digit' })
-  @NoNulCharacters()
   name!: string;
 
   @ApiProperty({ enum: FARM_TYPES, example: 'vegetable' })
@@ -26,6 +24,7 @@ export class CreateOrganizationDto {
   farmType!: FarmType;
 
   @ApiPropertyOptional({
+    type: String,
     example: 'https://cdn.example.com/logos/green-valley.png',
     maxLength: 2000,
     nullable: true,

@@ -1,0 +1,57 @@
+import { BadRequestException } from '@nestjs/common';
+import { IsString } from 'class-validator';
+import { createValidationPipe, findUnstorableText } from './validation.pipe';
+
+class NoteDto {
+  @IsString()
+  note!: string;
+}
+
+describe('findUnstorableText', () => {
+  it('names the first string holding NUL or a lone surrogate, however deep', () => {
+    expect(findUnstorableText({ a: 'ok', b: { c: ['fine', 'x\u0000y'] } })).toEqual({
+      path: 'b.c.1',
+      problem: 'must not contain NUL characters',
+    });
+    expect(findUnstorableText({ email: '\ud800@example.com' })).toEqual({
+      path: 'email',
+      problem: 'must be well-formed Unicode',
+    });
+    expect(findUnstorableText('x\udc00')).toEqual({ path: '', problem: 'must be well-formed Unicode' });
+  });
+
+  it('finds nothing in clean values, surrogate pairs included', () => {
+    expect(findUnstorableText({ a: 'ok 🌽', b: [1, null, true, { c: 'NUL \\u0000' }] })).toBeUndefined();
+    expect(findUnstorableText(undefined)).toBeUndefined();
+  });
+});
+
+describe('the validation pipe', () => {
+  const pipe = createValidationPipe();
+
+  it('answers 400 naming the field for a NUL character in a body', async () => {
+    const error: unknown = await pipe
+      .transform({ note: 'a\u0000b' }, { type: 'body', metatype: NoteDto })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect((error as BadRequestException).getResponse()).toEqual({
+      message: 'note must not contain NUL characters',
+      code: 'VALIDATION_FAILED',
+    });
+  });
+
+  it('answers 400 for a lone surrogate in a query string', async () => {
+    await expect(pipe.transform({ note: '\ud800' }, { type: 'query', metatype: NoteDto })).rejects.toThrow(
+      'note must be well-formed Unicode',
+    );
+  });
+
+  it('validates clean bodies as before', async () => {
+    await expect(pipe.transform({ note: 'fine' }, { type: 'body', metatype: NoteDto })).resolves.toEqual({
+      note: 'fine',
+    });
+    await expect(pipe.transform({ note: 5 }, { type: 'body', metatype: NoteDto })).rejects.toThrow(
+      BadRequestException,
+    );
+  });
+});

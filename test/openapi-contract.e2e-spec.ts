@@ -1,0 +1,85 @@
+import { ConflictException, Controller, Get, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiProperty } from '@nestjs/swagger';
+import { CropDto } from '../src/crops/dto/crop.dto';
+import { assertNoContractViolations } from './support/openapi-contract';
+import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+
+class NullableDto {
+  @ApiProperty({ type: String, nullable: true })
+  note!: string | null;
+}
+
+/** Routes that keep or break their own documentation, to show what the contract check catches. */
+@Controller('contract-probe')
+class ContractProbeController {
+  @Get('nullable')
+  @ApiOkResponse({ type: NullableDto, description: 'A nullable property holding null' })
+  nullable(): NullableDto {
+    return { note: null };
+  }
+
+  @Get('echo/:word')
+  @ApiOkResponse({ type: NullableDto, description: 'The path segment, as received' })
+  echo(@Param('word') word: string): NullableDto {
+    return { note: word };
+  }
+
+  @Get('wrong-shape')
+  @ApiOkResponse({ type: CropDto, description: 'Documented as a crop' })
+  wrongShape(): unknown {
+    return { id: 'not-a-uuid', name: 5 };
+  }
+
+  @Get('undeclared-status')
+  @ApiOkResponse({ type: NullableDto, description: 'Documented with 200 only' })
+  undeclaredStatus(): never {
+    throw new ConflictException('not in the document');
+  }
+}
+
+describe('the OpenAPI contract check of every e2e response', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ controllers: [ContractProbeController] });
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  afterEach(() => t.contract.violations.splice(0));
+
+  it('accepts documented answers, including errors from middleware, guards and the body parser', async () => {
+    await t.http.get('/contract-probe/nullable').expect(200);
+    await t.http.get('/contract-probe/echo/..?x=1').expect(200, { note: '..' });
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'nobody-here').expect(404);
+    await t.http.get('/api/crops').expect(400);
+    await t.http.post('/organizations').set('Content-Type', 'application/json').send('{"name":').expect(400);
+    await t.http.post('/organizations').send({ name: 'x', farmType: 'spaceship' }).expect(400);
+    await t.http.get('/no/such/route').expect(404);
+    expect(t.contract.violations).toEqual([]);
+  });
+
+  it('records a body that does not match the schema, naming the fields', async () => {
+    await t.http.get('/contract-probe/wrong-shape').expect(200);
+    expect(t.contract.violations).toEqual([
+      expect.stringMatching(
+        /^GET \/contract-probe\/wrong-shape -> 200 \(wrongShape\): the body does not match the schema: .*must have required property 'plantingDate'.*\/id must match format "uuid".*\/name must be string/,
+      ),
+    ]);
+  });
+
+  it('records a status the operation does not declare', async () => {
+    await t.http.get('/contract-probe/undeclared-status').expect(409);
+    expect(t.contract.violations).toEqual([
+      'GET /contract-probe/undeclared-status -> 409 (undeclaredStatus): status 409 is not declared (declared: 200, 500)',
+    ]);
+  });
+
+  it('fails with a readable list of the violations', async () => {
+    await t.http.get('/contract-probe/undeclared-status').expect(409);
+    await t.http.get('/contract-probe/undeclared-status').expect(409);
+    expect(() => assertNoContractViolations(t.contract)).toThrow(
+      /^2 response\(s\) broke the OpenAPI document:\n {2}- GET \/contract-probe\/undeclared-status -> 409 .*not declared[^\n]*$/,
+    );
+  });
+});

@@ -1,0 +1,120 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { NextFunction, Request, Response } from 'express';
+import { DocumentedOperation, operationMatcher } from './openapi-operations';
+
+/** Paths that serve the document itself (Swagger UI and /docs-json) rather than the API it describes. */
+const DOCS_PATH = /^\/docs(-json|\/|$)/;
+
+/**
+ * Checks every response an e2e app sends against the app's own OpenAPI document: the operation (method + path
+ * template) must exist, the status must be declared for it, and a JSON body must match the declared schema.
+ * Responses from middleware, guards and filters pass through here too. Violations are collected, not thrown, so
+ * the test that caused them still runs; stopTestApp fails the suite with the list.
+ */
+export class OpenApiContract {
+  readonly violations: string[] = [];
+  private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly findOperation: ReturnType<typeof operationMatcher>;
+
+  constructor(private readonly document: OpenAPIObject) {
+    addFormats(this.ajv);
+    this.findOperation = operationMatcher(document);
+  }
+
+  /** Express middleware: install it before anything that can answer a request. */
+  readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
+    let body: unknown;
+    const send = res.send.bind(res);
+    res.send = (payload?: unknown) => {
+      body = payload;
+      return send(payload);
+    };
+    res.once('finish', () => this.check(req, res, body));
+    next();
+  };
+
+  private check(req: Request, res: Response, payload: unknown): void {
+    // The raw path, as the router saw it: URL parsing would resolve `..` segments away.
+    const path = req.originalUrl.split('?')[0];
+    if (DOCS_PATH.test(path)) return;
+    const where = `${req.method} ${req.originalUrl} -> ${res.statusCode}`;
+    const found = this.findOperation(req.method, path);
+    if (!found) {
+      if (res.statusCode !== 404) this.violations.push(`${where}: no operation in the document serves it`);
+      return;
+    }
+    const label = `${where} (${found.operation.operationId ?? `${found.method} ${found.path}`})`;
+    const status = String(res.statusCode);
+    const response = found.operation.responses[status] ?? found.operation.responses[`${status[0]}XX`];
+    if (!response) {
+      this.violations.push(
+        `${label}: status ${status} is not declared (declared: ${Object.keys(found.operation.responses).join(', ')})`,
+      );
+      return;
+    }
+    const schema = 'content' in response ? response.content?.['application/json']?.schema : undefined;
+    const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : '';
+    if (!schema) {
+      if (text !== '') this.violations.push(`${label}: answered a body, the document declares none`);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      this.violations.push(`${label}: the body is not JSON: ${excerpt(text)}`);
+      return;
+    }
+    const validate = this.validator(found, status, schema);
+    if (!validate(json)) {
+      const errors = (validate.errors ?? [])
+        .map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''}`.trim())
+        .join('; ');
+      this.violations.push(`${label}: the body does not match the schema: ${errors}; body: ${excerpt(text)}`);
+    }
+  }
+
+  /** One compiled validator per operation and status; `$ref`s resolve against the document's components. */
+  private validator(found: DocumentedOperation, status: string, schema: object): ValidateFunction {
+    const key = `${found.method} ${found.path} ${status}`;
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(
+        toJsonSchema({ components: this.document.components, allOf: [schema] }) as object,
+      );
+      this.validators.set(key, validate);
+    }
+    return validate;
+  }
+}
+
+/**
+ * OpenAPI 3.0 schemas are JSON Schema apart from a few keywords. Ajv understands `nullable` with `type`; an
+ * `enum` of a nullable property must list null itself.
+ */
+function toJsonSchema(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toJsonSchema);
+  if (value === null || typeof value !== 'object') return value;
+  const schema = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSchema(v)]));
+  if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null)) {
+    schema.enum = [...(schema.enum as unknown[]), null];
+  }
+  return schema;
+}
+
+function excerpt(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+/** Fails with the recorded violations, one per line (the first 50; the same one once). */
+export function assertNoContractViolations(contract: OpenApiContract): void {
+  const { violations } = contract;
+  if (violations.length === 0) return;
+  const distinct = [...new Set(violations)];
+  const shown = distinct.slice(0, 50).map((v) => `  - ${v}`);
+  if (distinct.length > shown.length) shown.push(`  … and ${distinct.length - shown.length} more`);
+  throw new Error(`${violations.length} response(s) broke the OpenAPI document:\n${shown.join('\n')}`);
+}

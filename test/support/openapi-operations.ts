@@ -1,0 +1,58 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+
+type PathItem = OpenAPIObject['paths'][string];
+export type Operation = NonNullable<PathItem['get']>;
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface DocumentedOperation {
+  method: Method;
+  /** The path template as the document writes it: `/api/crops/{id}`. */
+  path: string;
+  operation: Operation;
+}
+
+/** Every operation of the document, in document order. */
+export function listOperations(document: OpenAPIObject): DocumentedOperation[] {
+  return Object.entries(document.paths).flatMap(([path, item]) =>
+    METHODS.flatMap((method) => {
+      const operation = item[method];
+      return operation ? [{ method, path, operation }] : [];
+    }),
+  );
+}
+
+/** True for operations under the tenant prefix: they need an X-Tenant-ID of a signed-up organization. */
+export function isTenantOperation({ operation }: DocumentedOperation): boolean {
+  return (operation.parameters ?? []).some(
+    (parameter) => 'in' in parameter && parameter.in === 'header' && parameter.name === 'X-Tenant-ID',
+  );
+}
+
+/**
+ * Finds the operation serving a concrete request path: literal segments must match, `{param}` segments take any
+ * one segment, and the template with the fewest parameters wins (`/crops/summary` before `/crops/{id}`).
+ */
+export function operationMatcher(
+  document: OpenAPIObject,
+): (method: string, path: string) => DocumentedOperation | undefined {
+  const candidates = listOperations(document)
+    .map((op) => ({
+      op,
+      params: (op.path.match(/\{[^}]+\}/g) ?? []).length,
+      pattern: new RegExp(
+        `^${op.path
+          .split(/\{[^}]+\}/)
+          .map((literal) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+          .join('[^/]+')}$`,
+      ),
+    }))
+    .sort((a, b) => a.params - b.params);
+  return (method, path) => {
+    const normalized = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    return candidates.find(
+      ({ op, pattern }) => op.method === method.toLowerCase() && pattern.test(normalized),
+    )?.op;
+  };
+}
