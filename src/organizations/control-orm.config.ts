@@ -33,6 +33,8 @@ export function controlOrmOptions(
       allOrNothing: true,
       emit: 'ts',
       silent: true,
+      // Runtime migrations must not introspect the schema and rewrite the committed snapshot after each run.
+      snapshot: false,
     },
   };
 }

@@ -47,6 +47,8 @@ export function tenantOrmOptions(
       allOrNothing: true,
       emit: 'ts',
       silent: true,
+      // Runtime migrations must not introspect the schema and rewrite the committed snapshot after each run.
+      snapshot: false,
     },
     debug: false,
   };
