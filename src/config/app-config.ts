@@ -139,6 +139,11 @@ export class AppConfig {
   @IsBoolean()
   SWAGGER_ENABLED = true;
 
+  /** Serve `GET /internal/stats` (connection-registry counters, memory), left out of the OpenAPI document. */
+  @Transform(toBool)
+  @IsBoolean()
+  INTERNAL_STATS_ENABLED = false;
+
   /** Connections this process may hold at most: control pool, one admin connection, every tenant pool. */
   get connectionCeiling(): number {
     return this.CONTROL_POOL_MAX + 1 + this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX;

@@ -1,6 +1,7 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
+import { InternalStatsController } from './internal-stats.controller';
 import { TenantConnectionRegistry } from './tenant-connection-registry';
 import { TenantContextMiddleware } from './tenant-context.middleware';
 import { TenantDatabaseNames } from './tenant-database-names';
@@ -19,6 +20,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
  */
 @Global()
 @Module({
+  controllers: [InternalStatsController],
   providers: [
     {
       provide: TenantOrmFactory,
