@@ -3,9 +3,10 @@ import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import type { DatabaseServer } from '../database/database-server';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
+import { SpareDatabase } from '../tenancy/spare-database.entity';
 import { Organization } from './organization.entity';
 
-/** The control-plane database: the registry of organizations (tenants). */
+/** The control-plane database: the registry of organizations (tenants) and the pool of spare databases. */
 export function controlOrmOptions(
   server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
   config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX'>,
@@ -17,7 +18,7 @@ export function controlOrmOptions(
     user: server.user,
     password: server.password,
     dbName: config.DB_NAME,
-    entities: [Organization],
+    entities: [Organization, SpareDatabase],
     extensions: [Migrator],
     allowGlobalContext: false,
     ensureDatabase: false,

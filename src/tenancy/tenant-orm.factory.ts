@@ -71,6 +71,11 @@ export class TenantOrmFactory {
     this.metadata = prototype.getMetadata();
   }
 
+  /** The name of the last tenant migration this factory's ORMs apply. */
+  get latestMigration(): string {
+    return this.migrations[this.migrations.length - 1]?.name ?? '';
+  }
+
   /** An ORM for one tenant database, not yet connected (the pool opens connections on first use). */
   create(dbName: string, contextName: string): TenantOrm {
     const orm = new MikroORM(

@@ -9,6 +9,8 @@ import { tenantProviders } from './tenant-entity-manager';
 import { TenantOrmFactory } from './tenant-orm.factory';
 import { TenantProvisioner } from './tenant-provisioner';
 import { TenantRegistry } from './tenant-registry';
+import { TenantSparePool } from './tenant-spare-pool';
+import { TenantTemplate } from './tenant-template';
 import { TenantGuard } from './tenant.guard';
 
 /** Path prefix of every tenant route. */
@@ -16,7 +18,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
 
 /**
  * Tenancy: resolving and validating the tenant of a request, the cached registry lookup, the tenant-connection
- * registry, provisioning of tenant databases, and the durable-per-tenant EntityManager for feature modules.
+ * registry, provisioning of tenant databases (template and spares), and the durable-per-tenant EntityManager for feature modules.
  */
 @Global()
 @Module({
@@ -34,6 +36,8 @@ export const TENANT_ROUTE_PREFIX = 'api';
     },
     TenantConnectionRegistry,
     TenantRegistry,
+    TenantTemplate,
+    TenantSparePool,
     TenantProvisioner,
     TenantGuard,
     ...tenantProviders,
@@ -42,6 +46,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
     TenantConnectionRegistry,
     TenantRegistry,
     TenantProvisioner,
+    TenantSparePool,
     TenantDatabaseNames,
     TenantOrmFactory,
     TenantGuard,

@@ -9,6 +9,7 @@ import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
+import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
 import { dropDatabases, maintenanceClient, runId, serverEnv, TEST_DB_MARKER } from './test-database';
 
 export interface TestApp {
@@ -59,6 +60,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   configureApp(app);
   await app.init();
   await app.get(OrganizationsService).resumedProvisioning();
+  await app.get(TenantSparePool).settled();
   const http = request(app.getHttpServer());
   return {
     app,
