@@ -1,11 +1,12 @@
 'use strict';
 /**
- * npm run bench [-- --quick] [-- --only=warm,cold]
+ * npm run bench [-- --quick] [-- --only=warm,cold] [-- --profile]
  *
  * Starts the built app (dist/) as child processes against PostgreSQL (DB_HOST when set, else an embedded server
  * under .data/bench-postgres) with a control database and tenant prefix of its own, seeds tenants, runs the
  * scenarios, prints a table, writes bench/results/latest.json, and drops every database of the run, also when
- * something fails.
+ * something fails. --profile runs the tenant app of the warm scenario under V8's sampling profiler and writes the
+ * processed profile to bench/results/profiles/.
  */
 const { execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -19,11 +20,13 @@ const SCENARIOS = ['warm', 'cold', 'zipf', 'memory', 'signup', 'fleet'];
 
 function parseArgs(argv) {
   const quick = argv.includes('--quick');
+  const profile = argv.includes('--profile');
   const only = argv.find((arg) => arg.startsWith('--only='));
   const scenarios = only ? only.slice('--only='.length).split(',') : SCENARIOS;
   const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
-  if (unknown.length > 0) throw new Error(`Unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
-  return { quick, scenarios };
+  if (unknown.length > 0)
+    throw new Error(`Unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  return { quick, profile, scenarios };
 }
 
 const log = (message) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -97,11 +100,17 @@ function printTable(results, targets) {
     }
   }
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
-  for (const row of rows) console.log(row.map((cell, col) => cell.padEnd(widths[col])).join('  ').trimEnd());
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, col) => cell.padEnd(widths[col]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 async function main() {
-  const { quick, scenarios } = parseArgs(process.argv.slice(2));
+  const { quick, profile, scenarios } = parseArgs(process.argv.slice(2));
   assertBuilt();
   const server = await startServer();
   const runPrefix = `bench${randomBytes(3).toString('hex')}`;
@@ -112,12 +121,18 @@ async function main() {
     runPrefix,
     prefix,
     quick,
+    profile,
     log,
     expectOk,
     results: {},
     tenants: [],
     async startApp(name, options = {}) {
-      const app = await startApp({ server, prefix: options.prefix || prefix, name: `${runPrefix}-${name}`, ...options });
+      const app = await startApp({
+        server,
+        prefix: options.prefix || prefix,
+        name: `${runPrefix}-${name}`,
+        ...options,
+      });
       apps.add(app);
       const stop = app.stop;
       app.stop = async () => {
@@ -144,7 +159,8 @@ async function main() {
   const started = Date.now();
   try {
     log(`${quick ? 'quick' : 'full'} run, prefix ${runPrefix}, PostgreSQL ${server.host}:${server.port}`);
-    ctx.tenants = await seedTenants(ctx, quick ? 20 : 1000);
+    const thousand = scenarios.some((name) => ['zipf', 'memory', 'fleet'].includes(name));
+    ctx.tenants = await seedTenants(ctx, quick ? 20 : thousand ? 1000 : 220);
     for (const name of scenarios) {
       const scenario = require(`./scenarios/${name}`);
       log(`scenario ${name}`);

@@ -1,7 +1,7 @@
 'use strict';
 /** Starts the built app (dist/src/main.js) or the baseline app as a child process and talks to it over HTTP. */
 const { spawn } = require('node:child_process');
-const { createWriteStream, existsSync, mkdirSync } = require('node:fs');
+const { createWriteStream, existsSync, mkdirSync, readFileSync } = require('node:fs');
 const http = require('node:http');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
@@ -63,6 +63,14 @@ function request(port, method, path, { headers = {}, body } = {}) {
   });
 }
 
+/** CPU time (user + system) a process has used so far, from /proc (Linux), in milliseconds. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
 /**
  * Spawns an app with the run's database settings plus `env`; resolves once GET /health/ready answers 200.
  * `kind` is 'app' (the built app) or 'baseline'.
@@ -72,9 +80,7 @@ async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs
   mkdirSync(LOG_DIR, { recursive: true });
   const log = createWriteStream(join(LOG_DIR, `${name}.log`), { flags: 'a' });
   const args =
-    kind === 'app'
-      ? [...nodeArgs, MAIN]
-      : [...nodeArgs, '-r', 'ts-node/register/transpile-only', BASELINE];
+    kind === 'app' ? [...nodeArgs, MAIN] : [...nodeArgs, '-r', 'ts-node/register/transpile-only', BASELINE];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
@@ -114,6 +120,7 @@ async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs
     get: (path, headers) => request(port, 'GET', path, { headers }),
     post: (path, body, headers) => request(port, 'POST', path, { body, headers }),
     stats: async () => (await request(port, 'GET', '/internal/stats')).body,
+    cpuMs: () => cpuMs(child.pid),
     async stop() {
       if (!exited) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

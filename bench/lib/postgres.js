@@ -49,16 +49,25 @@ async function withClient(server, database, work) {
 
 const quote = (name) => `"${name.replace(/"/g, '""')}"`;
 
-/** Drops every database whose name starts with the run's prefix; returns how many. */
+/** Drops every database whose name starts with the run's prefix, four at a time (each drop takes ~0.2 s). */
 async function dropDatabases(server, prefix) {
-  return withClient(server, 'postgres', async (client) => {
-    const { rows } = await client.query(
-      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
-      [prefix],
-    );
-    for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${quote(datname)} WITH (FORCE)`);
-    return rows.length;
+  const names = await withClient(server, 'postgres', async (client) => {
+    const { rows } = await client.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
+      prefix,
+    ]);
+    return rows.map((row) => row.datname);
   });
+  const queue = [...names];
+  await Promise.all(
+    Array.from({ length: 4 }, () =>
+      withClient(server, 'postgres', async (client) => {
+        for (let name = queue.shift(); name; name = queue.shift()) {
+          await client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
+        }
+      }),
+    ),
+  );
+  return names.length;
 }
 
 /** Replaces a database's crops with `count` rows, created a minute apart. */
@@ -107,4 +116,13 @@ function sampleConnections(server, prefix, everyMs = 250) {
   };
 }
 
-module.exports = { ROOT, startServer, connect, withClient, dropDatabases, seedCrops, sampleConnections, quote };
+module.exports = {
+  ROOT,
+  startServer,
+  connect,
+  withClient,
+  dropDatabases,
+  seedCrops,
+  sampleConnections,
+  quote,
+};

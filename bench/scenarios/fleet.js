@@ -34,14 +34,20 @@ async function measure(ctx, script, pending) {
   const expected = new RegExp(`^bench-farm-\\d+: ${pending}`);
   const good = tenantLines.filter((line) => expected.test(line)).length;
   if (result.code !== 0 || good !== ctx.tenants.length) {
-    throw new Error(`${script} exited ${result.code} with ${good}/${ctx.tenants.length} expected tenant lines`);
+    throw new Error(
+      `${script} exited ${result.code} with ${good}/${ctx.tenants.length} expected tenant lines`,
+    );
   }
   return { seconds: round(result.ms / 1000, 2), peak, lines: tenantLines.length };
 }
 
 module.exports = async function fleet(ctx) {
   const status = await measure(ctx, join(ROOT, 'dist', 'src', 'cli', 'tenants-status.js'), 'up to date');
-  const migrate = await measure(ctx, join(ROOT, 'bench', 'fleet-migrate.js'), 'applied Migration99990101000000');
+  const migrate = await measure(
+    ctx,
+    join(ROOT, 'bench', 'fleet-migrate.js'),
+    'applied Migration99990101000000',
+  );
   return {
     tenants: ctx.tenants.length,
     statusSeconds: status.seconds,

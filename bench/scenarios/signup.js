@@ -17,8 +17,14 @@ async function waitForSpares(app, deadlineMs = 10_000) {
 
 module.exports = async function signup(ctx) {
   const count = ctx.quick ? 5 : 50;
-  const withSpares = await ctx.startApp('signup-spares', { prefix: `${ctx.runPrefix}s_`, env: { TENANT_SPARE_POOL: '2' } });
-  const without = await ctx.startApp('signup-nospares', { prefix: `${ctx.runPrefix}n_`, env: { TENANT_SPARE_POOL: '0' } });
+  const withSpares = await ctx.startApp('signup-spares', {
+    prefix: `${ctx.runPrefix}s_`,
+    env: { TENANT_SPARE_POOL: '2' },
+  });
+  const without = await ctx.startApp('signup-nospares', {
+    prefix: `${ctx.runPrefix}n_`,
+    env: { TENANT_SPARE_POOL: '0' },
+  });
   const timings = { spares: [], none: [] };
   try {
     const signUp = async (app, key, i) => {

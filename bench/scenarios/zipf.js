@@ -7,12 +7,25 @@ const { load } = require('../lib/load');
 const { round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections } = require('../lib/postgres');
 
+/**
+ * The connection budget spent on as many open tenants as it allows: 70 pools of one connection + 5 control + 1
+ * admin = 76 <= 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
+ * connection then.
+ */
+const ZIPF_ENV = { TENANT_MAX_OPEN: '70', TENANT_POOL_MAX: '1', DB_CONNECTION_BUDGET: '80' };
+
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
   const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
-  const app = await ctx.startApp('zipf');
+  const app = await ctx.startApp('zipf', { env: ZIPF_ENV });
   try {
-    await load({ port: app.port, path: '/api/crops?limit=20', connections: 20, seconds: 1, pickTenant: () => tenants[draw()] });
+    await load({
+      port: app.port,
+      path: '/api/crops?limit=20',
+      connections: 20,
+      seconds: 1,
+      pickTenant: () => tenants[draw()],
+    });
     const before = (await app.stats()).registry;
     const sampler = sampleConnections(ctx.server, ctx.prefix, 250);
     let result;
@@ -45,6 +58,8 @@ module.exports = async function zipf(ctx) {
       registryOpens: opens,
       registryEvictions: after.evictions - before.evictions,
       registryOpenAtEnd: after.open,
+      tenantMaxOpen: Number(ZIPF_ENV.TENANT_MAX_OPEN),
+      tenantPoolMax: Number(ZIPF_ENV.TENANT_POOL_MAX),
     };
   } finally {
     await app.stop();
