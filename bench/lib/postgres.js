@@ -34,6 +34,8 @@ async function connect(server, database = 'postgres') {
     database,
     application_name: 'farm-management:bench',
   });
+  // An idle client's connection can be ended by the server (e.g. its shutdown): report it, do not crash the run.
+  client.on('error', (error) => console.error(`[bench] PostgreSQL connection error: ${error.message}`));
   await client.connect();
   return client;
 }

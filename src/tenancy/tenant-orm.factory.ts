@@ -8,6 +8,9 @@ import { TENANT_ENTITIES } from './tenant-entities';
 
 export type TenantOrm = MikroORM;
 
+/** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
+const KNEX_POSTGRES_VERSION = '15';
+
 /** What `MikroORM.init` does after discovery, reached past TypeScript's `private`. */
 interface MikroOrmInternals {
   metadata: MetadataStorage;
@@ -36,7 +39,12 @@ export function tenantOrmOptions(
     ensureDatabase: false,
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: config.TENANT_POOL_MAX, idleTimeoutMillis: config.TENANT_POOL_IDLE_MS },
-    driverOptions: { connection: { application_name: `farm-management:${contextName}` } },
+    driverOptions: {
+      connection: { application_name: `farm-management:${contextName}` },
+      // Without it, knex spends a round trip (`select version()`) on the first connection of every tenant pool;
+      // it only uses the answer to prefer json over text for PostgreSQL >= 9.2, which every server we support is.
+      version: KNEX_POSTGRES_VERSION,
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: 'migrations/tenant',
