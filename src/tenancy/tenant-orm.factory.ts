@@ -1,4 +1,4 @@
-import { MetadataStorage, MigrationObject } from '@mikro-orm/core';
+import { EntityComparator, MetadataStorage, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
@@ -15,6 +15,15 @@ const KNEX_POSTGRES_VERSION = '15';
 interface MikroOrmInternals {
   metadata: MetadataStorage;
   createEntityManager(): void;
+}
+
+/** Where MikroORM keeps the services it compiles code into (hydrators, snapshots, result mappers). */
+interface CompiledServices {
+  /** Configuration's per-ORM service cache, keyed by class name. */
+  cache: Map<string, unknown>;
+}
+interface DriverInternals {
+  comparator: EntityComparator;
 }
 
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
@@ -64,11 +73,18 @@ export function tenantOrmOptions(
 
 /**
  * Entity metadata discovered once per process and shared by every tenant ORM: discovery costs ~19 ms per
- * `MikroORM.init`, an ORM built on shared metadata ~1 ms. This reaches into MikroORM internals (the private
- * `createEntityManager`), which is why @mikro-orm/* is pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
+ * `MikroORM.init`, an ORM built on shared metadata ~1 ms. So are the services MikroORM generates code into (the
+ * hydrator, the entity comparator of the EntityManager and of the driver): each ORM would otherwise compile its own
+ * functions with `new Function` on first use and run them unoptimized, which the zipf benchmark's profile showed
+ * to dominate a tenant's first requests when thousands of ORMs are opened a minute. Their generated code depends on
+ * the metadata and the platform only, which every tenant shares. This reaches into MikroORM internals (the private
+ * `createEntityManager`, the configuration's service cache, the driver's comparator), which is why @mikro-orm/* is
+ * pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
  */
 export class TenantOrmFactory {
   private readonly metadata: MetadataStorage;
+  private readonly services: [string, unknown][];
+  private readonly driverComparator: EntityComparator;
 
   constructor(
     private readonly server: Pick<DatabaseServer, 'host' | 'port' | 'user' | 'password'>,
@@ -77,6 +93,13 @@ export class TenantOrmFactory {
   ) {
     const prototype = MikroORM.initSync(tenantOrmOptions(server, config, 'unused', 'tenant:metadata'));
     this.metadata = prototype.getMetadata();
+    const hydrator = prototype.config.getHydrator(this.metadata);
+    const comparator = prototype.config.getComparator(this.metadata);
+    this.services = [
+      [hydrator.constructor.name, hydrator],
+      [comparator.constructor.name, comparator],
+    ];
+    this.driverComparator = (prototype.em.getDriver() as unknown as DriverInternals).comparator;
   }
 
   /** The name of the last tenant migration this factory's ORMs apply. */
@@ -91,7 +114,10 @@ export class TenantOrmFactory {
     );
     const internals = orm as unknown as MikroOrmInternals;
     internals.metadata = this.metadata;
+    const { cache } = orm.config as unknown as CompiledServices;
+    for (const [name, service] of this.services) cache.set(name, service);
     internals.createEntityManager();
+    (orm.em.getDriver() as unknown as DriverInternals).comparator = this.driverComparator;
     orm.em.getPlatform().init(orm);
     for (const extension of orm.config.get('extensions')) {
       extension.register(orm);
