@@ -5,8 +5,8 @@
  * Starts the built app (dist/) as child processes against PostgreSQL (DB_HOST when set, else an embedded server
  * under .data/bench-postgres) with a control database and tenant prefix of its own, seeds tenants, runs the
  * scenarios, prints a table, writes bench/results/latest.json, and drops every database of the run, also when
- * something fails. --profile runs the tenant app of the warm scenario under V8's sampling profiler and writes the
- * processed profile to bench/results/profiles/.
+ * something fails. --profile runs the apps of the warm and zipf scenarios under V8's CPU profiler and writes a
+ * summary of each profile to bench/results/profiles/.
  */
 const { execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');

@@ -6,6 +6,7 @@
 const { load } = require('../lib/load');
 const { round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections } = require('../lib/postgres');
+const { profiled } = require('../lib/profile');
 
 /**
  * The connection budget spent on as many open tenants as it allows: 70 pools of one connection + 5 control + 1
@@ -17,7 +18,11 @@ const ZIPF_ENV = { TENANT_MAX_OPEN: '70', TENANT_POOL_MAX: '1', DB_CONNECTION_BU
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
   const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
-  const app = await ctx.startApp('zipf', { env: ZIPF_ENV });
+  const profile = ctx.profile ? profiled('zipf-app') : undefined;
+  const app = await ctx.startApp('zipf', {
+    env: { ...ZIPF_ENV, ...(profile ? profile.env : {}) },
+    nodeArgs: profile ? profile.nodeArgs : [],
+  });
   try {
     await load({
       port: app.port,
@@ -42,6 +47,7 @@ module.exports = async function zipf(ctx) {
       connections = await sampler.stop();
     }
     const after = (await app.stats()).registry;
+    if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const hits = after.hits - before.hits;
     const opens = after.opens - before.opens;
     const warmRps = ctx.results.warm && ctx.results.warm.appRps;
