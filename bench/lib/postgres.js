@@ -5,6 +5,7 @@
  * connections.
  */
 const { Client } = require('pg');
+const { existsSync, readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -20,9 +21,25 @@ async function startServer() {
       stop: async () => undefined,
     };
   }
+  const dir = `${ROOT}/.data/bench-postgres`;
+  if (runningPostmaster(dir)) {
+    // Joining would let the other run stop the server under this one when it finishes.
+    throw new Error(`Another bench run is using the embedded PostgreSQL in ${dir}; wait until it ends`);
+  }
   const { startEmbeddedPostgres } = require(`${ROOT}/dist/src/database/embedded-postgres`);
-  const server = await startEmbeddedPostgres(`${ROOT}/.data/bench-postgres`, 0);
+  const server = await startEmbeddedPostgres(dir, 0);
   return { host: '127.0.0.1', ...server, embedded: true };
+}
+
+function runningPostmaster(dir) {
+  const pidFile = `${dir}/postmaster.pid`;
+  if (!existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function connect(server, database = 'postgres') {

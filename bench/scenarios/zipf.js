@@ -32,6 +32,7 @@ module.exports = async function zipf(ctx) {
       pickTenant: () => tenants[draw()],
     });
     const before = (await app.stats()).registry;
+    const cpuBefore = app.cpuMs();
     const sampler = sampleConnections(ctx.server, ctx.prefix, 250);
     let result;
     let connections;
@@ -46,6 +47,7 @@ module.exports = async function zipf(ctx) {
     } finally {
       connections = await sampler.stop();
     }
+    const cpuUsPerRequest = ((app.cpuMs() - cpuBefore) * 1000) / result.requests;
     const after = (await app.stats()).registry;
     if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const hits = after.hits - before.hits;
@@ -60,6 +62,7 @@ module.exports = async function zipf(ctx) {
       pgConnectionsMax: connections.peak,
       connectionSamples: connections.samples,
       throughputVsWarm: warmRps ? round(result.rps / warmRps, 3) : NaN,
+      appCpuUsPerRequest: round(cpuUsPerRequest),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
       registryEvictions: after.evictions - before.evictions,
