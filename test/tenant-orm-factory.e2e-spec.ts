@@ -73,6 +73,19 @@ describe('TenantOrmFactory', () => {
     }
   });
 
+  it('leaves the entity prototypes as the factory decorated them when it builds a tenant ORM', async () => {
+    const decorated = () => Object.getOwnPropertyDescriptor(Crop.prototype, '__factory')?.value as unknown;
+    const before = decorated();
+    expect(before).toBeDefined();
+    const orm = factory.create(`${prefix}a`, 'tenant:a');
+    try {
+      expect(decorated()).toBe(before);
+      expect(orm.em.fork().getEntityFactory()).not.toBe(before);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
   it('refuses global EntityManager use outside a request context', async () => {
     const orm = factory.create(`${prefix}a`, 'tenant:a');
     try {

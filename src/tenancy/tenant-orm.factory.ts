@@ -11,10 +11,11 @@ export type TenantOrm = MikroORM;
 /** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
 const KNEX_POSTGRES_VERSION = '15';
 
-/** What `MikroORM.init` does after discovery, reached past TypeScript's `private`. */
+/** The private parts of MikroORM that `MikroORM.init` sets up after discovery. */
 interface MikroOrmInternals {
   metadata: MetadataStorage;
-  createEntityManager(): void;
+  driver: PostgreSqlDriver & DriverInternals;
+  em: GlobalFlag;
 }
 
 /** Where MikroORM keeps the services it compiles code into (hydrators, snapshots, result mappers). */
@@ -24,6 +25,9 @@ interface CompiledServices {
 }
 interface DriverInternals {
   comparator: EntityComparator;
+}
+interface GlobalFlag {
+  global: boolean;
 }
 
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
@@ -77,8 +81,11 @@ export function tenantOrmOptions(
  * hydrator, the entity comparator of the EntityManager and of the driver): each ORM would otherwise compile its own
  * functions with `new Function` on first use and run them unoptimized, which the zipf benchmark's profile showed
  * to dominate a tenant's first requests when thousands of ORMs are opened a minute. Their generated code depends on
- * the metadata and the platform only, which every tenant shares. This reaches into MikroORM internals (the private
- * `createEntityManager`, the configuration's service cache, the driver's comparator), which is why @mikro-orm/* is
+ * the metadata and the platform only, which every tenant shares. Unlike `MikroORM.init`, a tenant ORM does not
+ * decorate the entity prototypes again: they are decorated once, by the factory's own ORM, so opening a tenant
+ * neither redefines properties on shared prototypes (which made V8 throw away optimized code on every opening) nor
+ * points them at whichever tenant opened last. This reaches into MikroORM internals (what `MikroORM.init` does
+ * after discovery, the configuration's service cache, the driver's comparator), which is why @mikro-orm/* is
  * pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
  */
 export class TenantOrmFactory {
@@ -116,8 +123,10 @@ export class TenantOrmFactory {
     internals.metadata = this.metadata;
     const { cache } = orm.config as unknown as CompiledServices;
     for (const [name, service] of this.services) cache.set(name, service);
-    internals.createEntityManager();
-    (orm.em.getDriver() as unknown as DriverInternals).comparator = this.driverComparator;
+    internals.driver.setMetadata(this.metadata);
+    internals.driver.comparator = this.driverComparator;
+    internals.em = internals.driver.createEntityManager();
+    internals.em.global = true;
     orm.em.getPlatform().init(orm);
     for (const extension of orm.config.get('extensions')) {
       extension.register(orm);
