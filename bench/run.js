@@ -159,6 +159,11 @@ async function main() {
   const started = Date.now();
   try {
     log(`${quick ? 'quick' : 'full'} run, prefix ${runPrefix}, PostgreSQL ${server.host}:${server.port}`);
+    if (server.embedded) {
+      // The embedded server is this run's alone; Ctrl-C stops it before the cleanup can drop a run's databases.
+      const leftovers = await dropDatabases(server, 'bench');
+      if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
+    }
     const thousand = scenarios.some((name) => ['zipf', 'memory', 'fleet'].includes(name));
     ctx.tenants = await seedTenants(ctx, quick ? 20 : thousand ? 1000 : 220);
     for (const name of scenarios) {
