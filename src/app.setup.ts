@@ -5,6 +5,7 @@ import { bodyParserErrors } from './common/body-parser-errors';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
 import { TenantContextIdStrategy } from './tenancy/tenant-context-id.strategy';
+import { memoizeDurableRouteHandlers } from './tenancy/durable-route-handlers';
 
 /** JSON bodies above this size are refused with 413. */
 export const JSON_BODY_LIMIT = '100kb';
@@ -12,6 +13,7 @@ export const JSON_BODY_LIMIT = '100kb';
 /** Everything an application needs beyond its module graph; shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication): void {
   ContextIdFactory.apply(new TenantContextIdStrategy());
+  memoizeDurableRouteHandlers();
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.use(bodyParserErrors);

@@ -1,4 +1,4 @@
-import { countDatabases } from './support/test-database';
+import { countTenantDatabases } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 
 describe('organizations (control plane)', () => {
@@ -10,7 +10,7 @@ describe('organizations (control plane)', () => {
 
   afterAll(() => stopTestApp(t));
 
-  const databasesOfThisApp = () => withMaintenanceClient((c) => countDatabases(c, t.prefix));
+  const databasesOfThisApp = () => withMaintenanceClient((c) => countTenantDatabases(c, t.prefix));
 
   it('signs up an organization: 201 once its database exists and is migrated', async () => {
     const res = await t.http

@@ -48,6 +48,44 @@ describe('TenantOrmFactory', () => {
     }
   });
 
+  it('shares the generated hydrator and comparators, and change tracking still works per ORM', async () => {
+    const a = factory.create(`${prefix}a`, 'tenant:a');
+    const b = factory.create(`${prefix}b`, 'tenant:b');
+    try {
+      expect(a.config.getHydrator(a.getMetadata())).toBe(b.config.getHydrator(b.getMetadata()));
+      expect(a.config.getComparator(a.getMetadata())).toBe(b.config.getComparator(b.getMetadata()));
+      await RequestContext.create(b.em, async () => {
+        b.em.create(Crop, { name: 'Only in B', plantingDate: '2025-05-01' });
+        await b.em.flush();
+      });
+      await RequestContext.create(b.em, async () => {
+        const [crop] = await b.em.find(Crop, {});
+        crop.name = 'Renamed in B';
+        await b.em.flush();
+      });
+      const inB = await RequestContext.create(b.em, () => b.em.find(Crop, {}));
+      const inA = await RequestContext.create(a.em, () => a.em.find(Crop, { name: 'Renamed in B' }));
+      expect(inB.map((c) => [c.name, c.plantingDate])).toEqual([['Renamed in B', '2025-05-01']]);
+      expect(inA).toEqual([]);
+    } finally {
+      await a.close(true);
+      await b.close(true);
+    }
+  });
+
+  it('leaves the entity prototypes as the factory decorated them when it builds a tenant ORM', async () => {
+    const decorated = () => Object.getOwnPropertyDescriptor(Crop.prototype, '__factory')?.value as unknown;
+    const before = decorated();
+    expect(before).toBeDefined();
+    const orm = factory.create(`${prefix}a`, 'tenant:a');
+    try {
+      expect(decorated()).toBe(before);
+      expect(orm.em.fork().getEntityFactory()).not.toBe(before);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
   it('refuses global EntityManager use outside a request context', async () => {
     const orm = factory.create(`${prefix}a`, 'tenant:a');
     try {

@@ -7,7 +7,7 @@ import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-regis
 import { InjectTenantEntityManager } from '../src/tenancy/tenant-entity-manager';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
-import { countDatabases } from './support/test-database';
+import { countDatabases, countTenantDatabases } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 
 /** A tenant route that changes a crop in memory and never flushes: the identity-map regression probe. */
@@ -157,7 +157,7 @@ describe('tenant requests', () => {
     ['a'.repeat(49), 400],
     ['unknown-farm', 404],
   ])('answers %j with %i and creates no database', async (tenantId, status) => {
-    const before = await withMaintenanceClient((c) => countDatabases(c, t.prefix));
+    const before = await withMaintenanceClient((c) => countTenantDatabases(c, t.prefix));
     const res = await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(status);
     expect(res.body.statusCode).toBe(status);
     expect(res.body.code).toBe(status === 404 ? 'TENANT_NOT_FOUND' : 'TENANT_ID_MALFORMED');
@@ -166,7 +166,7 @@ describe('tenant requests', () => {
       .set('X-Tenant-ID', tenantId)
       .send({ name: 'x', plantingDate: '2025-01-01' });
     expect(written.status).toBe(status);
-    expect(await withMaintenanceClient((c) => countDatabases(c, t.prefix))).toBe(before);
+    expect(await withMaintenanceClient((c) => countTenantDatabases(c, t.prefix))).toBe(before);
   });
 
   it('answers 503 for a tenant that is still provisioning or whose provisioning failed', async () => {

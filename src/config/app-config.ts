@@ -105,6 +105,13 @@ export class AppConfig {
   @Max(600_000)
   TENANT_CACHE_TTL_MS = 5_000;
 
+  /** Spare tenant databases kept cloned ahead of time for sign-ups; 0 turns the pool off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(20)
+  TENANT_SPARE_POOL = 2;
+
   /** Tenants migrated at once by `tenants:migrate`. */
   @Transform(toInt)
   @IsInt()
@@ -138,6 +145,11 @@ export class AppConfig {
   @Transform(toBool)
   @IsBoolean()
   SWAGGER_ENABLED = true;
+
+  /** Serve `GET /internal/stats` (connection-registry counters, memory), left out of the OpenAPI document. */
+  @Transform(toBool)
+  @IsBoolean()
+  INTERNAL_STATS_ENABLED = false;
 
   /** Connections this process may hold at most: control pool, one admin connection, every tenant pool. */
   get connectionCeiling(): number {

@@ -3,9 +3,10 @@ import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import type { DatabaseServer } from '../database/database-server';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
+import { SpareDatabase } from '../tenancy/spare-database.entity';
 import { Organization } from './organization.entity';
 
-/** The control-plane database: the registry of organizations (tenants). */
+/** The control-plane database: the registry of organizations (tenants) and the pool of spare databases. */
 export function controlOrmOptions(
   server: Pick<DatabaseServer, 'ormConnection'>,
   config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX'>,
@@ -13,7 +14,7 @@ export function controlOrmOptions(
   return {
     ...server.ormConnection(),
     dbName: config.DB_NAME,
-    entities: [Organization],
+    entities: [Organization, SpareDatabase],
     extensions: [Migrator],
     allowGlobalContext: false,
     ensureDatabase: false,
@@ -29,6 +30,8 @@ export function controlOrmOptions(
       allOrNothing: true,
       emit: 'ts',
       silent: true,
+      // Runtime migrations must not introspect the schema and rewrite the committed snapshot after each run.
+      snapshot: false,
     },
   };
 }

@@ -52,6 +52,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly entries = new Map<string, OpenTenant>();
   private readonly openings = new Map<string, Promise<OpenTenant>>();
   private readonly closings = new Set<Promise<void>>();
+  /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
+  private readonly current = new Set<string>();
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
   private shuttingDown = false;
@@ -86,8 +88,23 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     }
   }
 
-  /** Closes a tenant's ORM now (status change, deletion); requests holding it finish first. */
+  /**
+   * A lease on an open tenant ORM without waiting, or undefined when it is not open (then `acquire`): the common
+   * case of a request costs no promise.
+   */
+  leaseIfOpen(tenantId: string): TenantLease | undefined {
+    const entry = this.shuttingDown ? undefined : this.entries.get(tenantId);
+    if (!entry) return undefined;
+    this.counters.hits++;
+    return this.lease(entry);
+  }
+
+  /**
+   * Closes a tenant's ORM now (status change, deletion); requests holding it finish first. Its next opening checks
+   * its migrations again.
+   */
   async evict(tenantId: string): Promise<void> {
+    this.current.delete(tenantId);
     const entry = this.entries.get(tenantId);
     if (entry) await this.close(entry);
   }
@@ -135,8 +152,12 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     try {
       const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
       try {
-        const applied = await migrateToLatest(orm, () => this.server.adminClient());
-        if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
+        if (!this.current.has(tenant.tenantId)) {
+          const applied = await migrateToLatest(orm, () => this.server.adminClient());
+          if (applied.length > 0)
+            this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
+          this.current.add(tenant.tenantId);
+        }
       } catch (error) {
         await orm.close(true);
         this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);

@@ -3,8 +3,8 @@ import { RequestContext } from '@mikro-orm/core';
 import type { NextFunction, Response } from 'express';
 import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
-import { TenantConnectionRegistry } from './tenant-connection-registry';
-import { TenantRegistry } from './tenant-registry';
+import { TenantConnectionRegistry, TenantLease } from './tenant-connection-registry';
+import { TenantRecord, TenantRegistry } from './tenant-registry';
 import { TenantRequest } from './tenant-request';
 import { resolveTenantId } from './tenant-resolver';
 import { isValidTenantSlug } from './tenant-slug';
@@ -22,7 +22,11 @@ export class TenantContextMiddleware implements NestMiddleware {
     private readonly connections: TenantConnectionRegistry,
   ) {}
 
-  async use(req: TenantRequest, res: Response, next: NextFunction): Promise<void> {
+  /**
+   * Synchronous when the registry answer is cached and the tenant's ORM is open (the common case), so a warm
+   * request awaits nothing here; otherwise it returns the promise of the lookup or the opening.
+   */
+  use(req: TenantRequest, res: Response, next: NextFunction): void | Promise<void> {
     const tenantId = resolveTenantId(req.headers, this.config.TENANT_BASE_DOMAIN);
     if (tenantId === undefined) {
       throw new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
@@ -33,7 +37,20 @@ export class TenantContextMiddleware implements NestMiddleware {
         code: 'TENANT_ID_MALFORMED',
       });
     }
-    const record = await this.registry.find(tenantId);
+    const cached = this.registry.cached(tenantId);
+    if (cached === undefined) {
+      return this.registry.find(tenantId).then((record) => this.enter(tenantId, record, req, res, next));
+    }
+    return this.enter(tenantId, cached, req, res, next);
+  }
+
+  private enter(
+    tenantId: string,
+    record: TenantRecord | null,
+    req: TenantRequest,
+    res: Response,
+    next: NextFunction,
+  ): void | Promise<void> {
     if (!record) {
       throw new NotFoundException({ message: `Unknown tenant ${tenantId}`, code: 'TENANT_NOT_FOUND' });
     }
@@ -45,7 +62,18 @@ export class TenantContextMiddleware implements NestMiddleware {
           : `Tenant ${tenantId} is not available: its provisioning failed`,
       );
     }
-    const lease = await this.connections.acquire(record);
+    const lease = this.connections.leaseIfOpen(tenantId);
+    if (lease) return this.run(record, lease, req, res, next);
+    return this.connections.acquire(record).then((opened) => this.run(record, opened, req, res, next));
+  }
+
+  private run(
+    record: TenantRecord,
+    lease: TenantLease,
+    req: TenantRequest,
+    res: Response,
+    next: NextFunction,
+  ): void {
     res.once('close', () => lease.release());
     req.tenant = { record, lease };
     RequestContext.create(lease.orm.em, next);

@@ -1,6 +1,6 @@
-import { MetadataStorage, MigrationObject } from '@mikro-orm/core';
+import { EntityComparator, MetadataStorage, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM, Options } from '@mikro-orm/postgresql';
+import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
@@ -8,10 +8,26 @@ import { TENANT_ENTITIES } from './tenant-entities';
 
 export type TenantOrm = MikroORM;
 
-/** What `MikroORM.init` does after discovery, reached past TypeScript's `private`. */
+/** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
+const KNEX_POSTGRES_VERSION = '15';
+
+/** The private parts of MikroORM that `MikroORM.init` sets up after discovery. */
 interface MikroOrmInternals {
   metadata: MetadataStorage;
-  createEntityManager(): void;
+  driver: PostgreSqlDriver & DriverInternals;
+  em: GlobalFlag;
+}
+
+/** Where MikroORM keeps the services it compiles code into (hydrators, snapshots, result mappers). */
+interface CompiledServices {
+  /** Configuration's per-ORM service cache, keyed by class name. */
+  cache: Map<string, unknown>;
+}
+interface DriverInternals {
+  comparator: EntityComparator;
+}
+interface GlobalFlag {
+  global: boolean;
 }
 
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
@@ -32,7 +48,12 @@ export function tenantOrmOptions(
     ensureDatabase: false,
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: config.TENANT_POOL_MAX, idleTimeoutMillis: config.TENANT_POOL_IDLE_MS },
-    driverOptions: { connection: { application_name: `farm-management:${contextName}` } },
+    driverOptions: {
+      connection: { application_name: `farm-management:${contextName}` },
+      // Without it, knex spends a round trip (`select version()`) on the first connection of every tenant pool;
+      // it only uses the answer to prefer json over text for PostgreSQL >= 9.2, which every server we support is.
+      version: KNEX_POSTGRES_VERSION,
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: 'migrations/tenant',
@@ -43,6 +64,8 @@ export function tenantOrmOptions(
       allOrNothing: true,
       emit: 'ts',
       silent: true,
+      // Runtime migrations must not introspect the schema and rewrite the committed snapshot after each run.
+      snapshot: false,
     },
     debug: false,
   };
@@ -50,11 +73,21 @@ export function tenantOrmOptions(
 
 /**
  * Entity metadata discovered once per process and shared by every tenant ORM: discovery costs ~19 ms per
- * `MikroORM.init`, an ORM built on shared metadata ~1 ms. This reaches into MikroORM internals (the private
- * `createEntityManager`), which is why @mikro-orm/* is pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
+ * `MikroORM.init`, an ORM built on shared metadata ~1 ms. So are the services MikroORM generates code into (the
+ * hydrator, the entity comparator of the EntityManager and of the driver): each ORM would otherwise compile its own
+ * functions with `new Function` on first use and run them unoptimized, which the zipf benchmark's profile showed
+ * to dominate a tenant's first requests when thousands of ORMs are opened a minute. Their generated code depends on
+ * the metadata and the platform only, which every tenant shares. Unlike `MikroORM.init`, a tenant ORM does not
+ * decorate the entity prototypes again: they are decorated once, by the factory's own ORM, so opening a tenant
+ * neither redefines properties on shared prototypes (which made V8 throw away optimized code on every opening) nor
+ * points them at whichever tenant opened last. This reaches into MikroORM internals (what `MikroORM.init` does
+ * after discovery, the configuration's service cache, the driver's comparator), which is why @mikro-orm/* is
+ * pinned exactly and test/tenant-orm-factory.e2e-spec.ts covers it.
  */
 export class TenantOrmFactory {
   private readonly metadata: MetadataStorage;
+  private readonly services: [string, unknown][];
+  private readonly driverComparator: EntityComparator;
 
   constructor(
     private readonly server: Pick<DatabaseServer, 'ormConnection'>,
@@ -63,6 +96,18 @@ export class TenantOrmFactory {
   ) {
     const prototype = MikroORM.initSync(tenantOrmOptions(server, config, 'unused', 'tenant:metadata'));
     this.metadata = prototype.getMetadata();
+    const hydrator = prototype.config.getHydrator(this.metadata);
+    const comparator = prototype.config.getComparator(this.metadata);
+    this.services = [
+      [hydrator.constructor.name, hydrator],
+      [comparator.constructor.name, comparator],
+    ];
+    this.driverComparator = (prototype.em.getDriver() as unknown as DriverInternals).comparator;
+  }
+
+  /** The name of the last tenant migration this factory's ORMs apply. */
+  get latestMigration(): string {
+    return this.migrations[this.migrations.length - 1]?.name ?? '';
   }
 
   /** An ORM for one tenant database, not yet connected (the pool opens connections on first use). */
@@ -72,7 +117,12 @@ export class TenantOrmFactory {
     );
     const internals = orm as unknown as MikroOrmInternals;
     internals.metadata = this.metadata;
-    internals.createEntityManager();
+    const { cache } = orm.config as unknown as CompiledServices;
+    for (const [name, service] of this.services) cache.set(name, service);
+    internals.driver.setMetadata(this.metadata);
+    internals.driver.comparator = this.driverComparator;
+    internals.em = internals.driver.createEntityManager();
+    internals.em.global = true;
     orm.em.getPlatform().init(orm);
     for (const extension of orm.config.get('extensions')) {
       extension.register(orm);

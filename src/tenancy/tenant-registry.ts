@@ -31,9 +31,15 @@ export class TenantRegistry {
     private readonly config: AppConfig,
   ) {}
 
-  async find(tenantId: string): Promise<TenantRecord | null> {
+  /** The cached answer (null: known not to exist), or undefined when it must be looked up with `find`. */
+  cached(tenantId: string): TenantRecord | null | undefined {
     const cached = this.cache.get(tenantId);
-    if (cached && cached.expires > Date.now()) return cached.record;
+    return cached && cached.expires > Date.now() ? cached.record : undefined;
+  }
+
+  async find(tenantId: string): Promise<TenantRecord | null> {
+    const cached = this.cached(tenantId);
+    if (cached !== undefined) return cached;
     let lookup = this.lookups.get(tenantId);
     if (!lookup) {
       lookup = this.load(tenantId).finally(() => this.lookups.delete(tenantId));

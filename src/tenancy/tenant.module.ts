@@ -1,6 +1,7 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
+import { InternalStatsController } from './internal-stats.controller';
 import { TenantConnectionRegistry } from './tenant-connection-registry';
 import { TenantContextMiddleware } from './tenant-context.middleware';
 import { TenantDatabaseNames } from './tenant-database-names';
@@ -8,6 +9,8 @@ import { tenantProviders } from './tenant-entity-manager';
 import { TenantOrmFactory } from './tenant-orm.factory';
 import { TenantProvisioner } from './tenant-provisioner';
 import { TenantRegistry } from './tenant-registry';
+import { TenantSparePool } from './tenant-spare-pool';
+import { TenantTemplate } from './tenant-template';
 import { TenantGuard } from './tenant.guard';
 
 /** Path prefix of every tenant route. */
@@ -15,10 +18,11 @@ export const TENANT_ROUTE_PREFIX = 'api';
 
 /**
  * Tenancy: resolving and validating the tenant of a request, the cached registry lookup, the tenant-connection
- * registry, provisioning of tenant databases, and the durable-per-tenant EntityManager for feature modules.
+ * registry, provisioning of tenant databases (template and spares), and the durable-per-tenant EntityManager for feature modules.
  */
 @Global()
 @Module({
+  controllers: [InternalStatsController],
   providers: [
     {
       provide: TenantOrmFactory,
@@ -32,6 +36,8 @@ export const TENANT_ROUTE_PREFIX = 'api';
     },
     TenantConnectionRegistry,
     TenantRegistry,
+    TenantTemplate,
+    TenantSparePool,
     TenantProvisioner,
     TenantGuard,
     ...tenantProviders,
@@ -40,6 +46,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
     TenantConnectionRegistry,
     TenantRegistry,
     TenantProvisioner,
+    TenantSparePool,
     TenantDatabaseNames,
     TenantOrmFactory,
     TenantGuard,

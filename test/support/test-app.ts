@@ -10,6 +10,7 @@ import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { buildOpenApiDocument } from '../../src/openapi';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
+import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
 import { assertNoContractViolations, OpenApiContract } from './openapi-contract';
 import {
   connectTo,
@@ -72,6 +73,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   configureApp(app);
   await app.init();
   await app.get(OrganizationsService).resumedProvisioning();
+  await app.get(TenantSparePool).settled();
   const http = request(app.getHttpServer());
   return {
     app,

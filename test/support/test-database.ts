@@ -60,6 +60,15 @@ export async function countDatabases(client: Client, prefix: string): Promise<nu
   return Number(rows[0].n);
 }
 
+/** Tenant databases of an app: its prefix, minus the template and the spares (`<prefix>_...`). */
+export async function countTenantDatabases(client: Client, prefix: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    "SELECT count(*) AS n FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $1 || '_')",
+    [prefix],
+  );
+  return Number(rows[0].n);
+}
+
 /** Connections PostgreSQL holds open to the databases whose names start with `prefix`. */
 export async function countConnections(client: Client, prefix: string): Promise<number> {
   const { rows } = await client.query<{ n: string }>(

@@ -1,0 +1,133 @@
+'use strict';
+/** Starts the built app (dist/src/main.js) or the baseline app as a child process and talks to it over HTTP. */
+const { spawn } = require('node:child_process');
+const { createWriteStream, existsSync, mkdirSync, readFileSync } = require('node:fs');
+const http = require('node:http');
+const { createServer } = require('node:net');
+const { join } = require('node:path');
+const { ROOT } = require('./postgres');
+
+const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+const BASELINE = join(ROOT, 'bench', 'baseline', 'main.ts');
+const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
+
+function assertBuilt() {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build before npm run bench`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+/** One HTTP request; resolves with status, parsed body and the elapsed milliseconds. */
+function request(port, method, path, { headers = {}, body } = {}) {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode, body: parsed, ms });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** CPU time (user + system) a process has used so far, from /proc (Linux), in milliseconds. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/**
+ * Spawns an app with the run's database settings plus `env`; resolves once GET /health/ready answers 200.
+ * `kind` is 'app' (the built app) or 'baseline'.
+ */
+async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs = [] }) {
+  const port = await freePort();
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = createWriteStream(join(LOG_DIR, `${name}.log`), { flags: 'a' });
+  const args =
+    kind === 'app' ? [...nodeArgs, MAIN] : [...nodeArgs, '-r', 'ts-node/register/transpile-only', BASELINE];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      DB_HOST: server.host,
+      DB_PORT: String(server.port),
+      DB_USER: server.user,
+      DB_PASSWORD: server.password,
+      DB_NAME: `${prefix}control`,
+      TENANT_DB_PREFIX: prefix,
+      INTERNAL_STATS_ENABLED: 'true',
+      SWAGGER_ENABLED: 'false',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited = false;
+  const exit = new Promise((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`${name} exited during start; see ${join(LOG_DIR, `${name}.log`)}`);
+    const res = await request(port, 'GET', '/health/ready').catch(() => undefined);
+    if (res && res.status === 200) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not become ready within 60 s`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    pid: child.pid,
+    get: (path, headers) => request(port, 'GET', path, { headers }),
+    post: (path, body, headers) => request(port, 'POST', path, { body, headers }),
+    stats: async () => (await request(port, 'GET', '/internal/stats')).body,
+    cpuMs: () => cpuMs(child.pid),
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+module.exports = { assertBuilt, startApp, request, freePort, MAIN };

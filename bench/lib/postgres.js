@@ -1,0 +1,147 @@
+'use strict';
+/**
+ * The PostgreSQL server of a bench run: DB_HOST when set, else an embedded server under .data/bench-postgres (so
+ * heavy runs never load a shared server). Also the SQL the scenarios need: drop by prefix, seed crops, sample
+ * connections.
+ */
+const { Client } = require('pg');
+const { existsSync, readFileSync } = require('node:fs');
+const { resolve } = require('node:path');
+
+const ROOT = resolve(__dirname, '..', '..');
+
+async function startServer() {
+  if (process.env.DB_HOST) {
+    return {
+      host: process.env.DB_HOST,
+      port: Number(process.env.DB_PORT || 5432),
+      user: process.env.DB_USER || 'postgres',
+      password: process.env.DB_PASSWORD || 'postgres',
+      embedded: false,
+      stop: async () => undefined,
+    };
+  }
+  const dir = `${ROOT}/.data/bench-postgres`;
+  if (runningPostmaster(dir)) {
+    // Joining would let the other run stop the server under this one when it finishes.
+    throw new Error(`Another bench run is using the embedded PostgreSQL in ${dir}; wait until it ends`);
+  }
+  const { startEmbeddedPostgres } = require(`${ROOT}/dist/src/database/embedded-postgres`);
+  const server = await startEmbeddedPostgres(dir, 0);
+  return { host: '127.0.0.1', ...server, embedded: true };
+}
+
+function runningPostmaster(dir) {
+  const pidFile = `${dir}/postmaster.pid`;
+  if (!existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function connect(server, database = 'postgres') {
+  const client = new Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database,
+    application_name: 'farm-management:bench',
+  });
+  // An idle client's connection can be ended by the server (e.g. its shutdown): report it, do not crash the run.
+  client.on('error', (error) => console.error(`[bench] PostgreSQL connection error: ${error.message}`));
+  await client.connect();
+  return client;
+}
+
+async function withClient(server, database, work) {
+  const client = await connect(server, database);
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const quote = (name) => `"${name.replace(/"/g, '""')}"`;
+
+/** Drops every database whose name starts with the run's prefix, four at a time (each drop takes ~0.2 s). */
+async function dropDatabases(server, prefix) {
+  const names = await withClient(server, 'postgres', async (client) => {
+    const { rows } = await client.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
+      prefix,
+    ]);
+    return rows.map((row) => row.datname);
+  });
+  const queue = [...names];
+  await Promise.all(
+    Array.from({ length: 4 }, () =>
+      withClient(server, 'postgres', async (client) => {
+        for (let name = queue.shift(); name; name = queue.shift()) {
+          await client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
+        }
+      }),
+    ),
+  );
+  return names.length;
+}
+
+/** Replaces a database's crops with `count` rows, created a minute apart. */
+async function seedCrops(server, database, count) {
+  await withClient(server, database, (client) =>
+    client.query(
+      `DELETE FROM crops;
+       INSERT INTO crops (id, created_at, updated_at, name, planting_date)
+       SELECT gen_random_uuid(), now() - i * interval '1 minute', now(), 'Crop ' || i, date '2025-01-01' + i
+       FROM generate_series(1, ${Number(count)}) AS i`,
+    ),
+  );
+}
+
+/**
+ * Samples every `everyMs` the client connections PostgreSQL holds for this run: on an embedded server (ours alone)
+ * every client backend, on a shared one those to databases with the run's prefix. Call stop() for the peak.
+ */
+function sampleConnections(server, prefix, everyMs = 250) {
+  const sql = server.embedded
+    ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    : 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(datname, $1) AND pid <> pg_backend_pid()';
+  const params = server.embedded ? [] : [prefix];
+  let running = true;
+  let peak = 0;
+  let samples = 0;
+  const done = (async () => {
+    const client = await connect(server);
+    try {
+      while (running) {
+        const { rows } = await client.query(sql, params);
+        peak = Math.max(peak, rows[0].n);
+        samples++;
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { peak, samples };
+    },
+  };
+}
+
+module.exports = {
+  ROOT,
+  startServer,
+  connect,
+  withClient,
+  dropDatabases,
+  seedCrops,
+  sampleConnections,
+  quote,
+};

@@ -1,0 +1,196 @@
+'use strict';
+/**
+ * npm run bench [-- --quick] [-- --only=warm,cold] [-- --profile]
+ *
+ * Starts the built app (dist/) as child processes against PostgreSQL (DB_HOST when set, else an embedded server
+ * under .data/bench-postgres) with a control database and tenant prefix of its own, seeds tenants, runs the
+ * scenarios, prints a table, writes bench/results/latest.json, and drops every database of the run, also when
+ * something fails. --profile runs the apps of the warm and zipf scenarios under V8's CPU profiler and writes a
+ * summary of each profile to bench/results/profiles/.
+ */
+const { execFileSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { mkdirSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const { assertBuilt, startApp } = require('./lib/app');
+const { ROOT, dropDatabases, seedCrops, startServer } = require('./lib/postgres');
+
+const SCENARIOS = ['warm', 'cold', 'zipf', 'memory', 'signup', 'fleet'];
+
+function parseArgs(argv) {
+  const quick = argv.includes('--quick');
+  const profile = argv.includes('--profile');
+  const only = argv.find((arg) => arg.startsWith('--only='));
+  const scenarios = only ? only.slice('--only='.length).split(',') : SCENARIOS;
+  const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
+  if (unknown.length > 0)
+    throw new Error(`Unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  return { quick, profile, scenarios };
+}
+
+const log = (message) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+/** Runs `work` over `items`, `limit` at a time. */
+async function inParallel(items, limit, work) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+async function expectOk(pending) {
+  const res = await pending;
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(`HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  return res;
+}
+
+/** Signs up `count` organizations through the API (four at a time) and gives each 200 crops. */
+async function seedTenants(ctx, count) {
+  const app = await ctx.startApp('seed');
+  const tenants = Array.from({ length: count }, (_, i) => `bench-farm-${String(i).padStart(4, '0')}`);
+  const started = Date.now();
+  try {
+    await inParallel(tenants, 4, async (tenant) => {
+      await expectOk(app.post('/organizations', { name: tenant, farmType: 'vegetable' }));
+    });
+  } finally {
+    await app.stop();
+  }
+  log(`signed up ${count} tenants in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await inParallel(tenants, 4, (tenant) => seedCrops(ctx.server, `${ctx.prefix}${tenant}`, 200));
+  return tenants;
+}
+
+function commit() {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(server) {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0] ? cpus[0].model : 'unknown',
+    memoryGb: Number((os.totalmem() / 1024 ** 3).toFixed(1)),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    postgres: server.embedded ? 'embedded (bench)' : `${server.host}:${server.port}`,
+  };
+}
+
+function checkTarget(value, [op, bound]) {
+  return op === '>=' ? value >= bound : value <= bound;
+}
+
+function printTable(results, targets) {
+  const rows = [['scenario', 'metric', 'value', 'target', '']];
+  for (const [scenario, metrics] of Object.entries(results)) {
+    for (const [metric, value] of Object.entries(metrics)) {
+      const target = targets[scenario][metric];
+      const verdict = target ? (checkTarget(value, target) ? 'ok' : 'MISSED') : '';
+      rows.push([scenario, metric, String(value), target ? target.join(' ') : '', verdict]);
+    }
+  }
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, col) => cell.padEnd(widths[col]))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+async function main() {
+  const { quick, profile, scenarios } = parseArgs(process.argv.slice(2));
+  assertBuilt();
+  const server = await startServer();
+  const runPrefix = `bench${randomBytes(3).toString('hex')}`;
+  const prefix = `${runPrefix}m_`;
+  const apps = new Set();
+  const ctx = {
+    server,
+    runPrefix,
+    prefix,
+    quick,
+    profile,
+    log,
+    expectOk,
+    results: {},
+    tenants: [],
+    async startApp(name, options = {}) {
+      const app = await startApp({
+        server,
+        prefix: options.prefix || prefix,
+        name: `${runPrefix}-${name}`,
+        ...options,
+      });
+      apps.add(app);
+      const stop = app.stop;
+      app.stop = async () => {
+        apps.delete(app);
+        await stop();
+      };
+      return app;
+    },
+  };
+  const targets = {};
+  let failed = false;
+  const interrupted = () => {
+    log('interrupted: cleaning up');
+    void cleanup().then(() => process.exit(130));
+  };
+  async function cleanup() {
+    process.off('SIGINT', interrupted);
+    await Promise.allSettled([...apps].map((app) => app.stop()));
+    const dropped = await dropDatabases(server, runPrefix);
+    log(`dropped ${dropped} database(s) with prefix ${runPrefix}`);
+    await server.stop();
+  }
+  process.on('SIGINT', interrupted);
+  const started = Date.now();
+  try {
+    log(`${quick ? 'quick' : 'full'} run, prefix ${runPrefix}, PostgreSQL ${server.host}:${server.port}`);
+    if (server.embedded) {
+      // The embedded server is this run's alone; Ctrl-C stops it before the cleanup can drop a run's databases.
+      const leftovers = await dropDatabases(server, 'bench');
+      if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
+    }
+    const thousand = scenarios.some((name) => ['zipf', 'memory', 'fleet'].includes(name));
+    ctx.tenants = await seedTenants(ctx, quick ? 20 : thousand ? 1000 : 220);
+    for (const name of scenarios) {
+      const scenario = require(`./scenarios/${name}`);
+      log(`scenario ${name}`);
+      ctx.results[name] = await scenario(ctx);
+      targets[name] = scenario.targets;
+      log(`${name}: ${JSON.stringify(ctx.results[name])}`);
+    }
+  } catch (error) {
+    failed = true;
+    console.error(error);
+  } finally {
+    await cleanup();
+  }
+  if (failed) process.exit(1);
+  printTable(ctx.results, targets);
+  const report = {
+    ...ctx.results,
+    mode: quick ? 'quick' : 'full',
+    date: new Date().toISOString(),
+    commit: commit(),
+    machine: machine(server),
+  };
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote bench/results/latest.json`);
+}
+
+void main();

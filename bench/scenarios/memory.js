@@ -1,0 +1,44 @@
+'use strict';
+/**
+ * memory: RSS and live heap (after a full GC) of a fresh app before and after 1,000 tenants have each been opened
+ * once, with eviction on (TENANT_MAX_OPEN open at most), reported per tenant.
+ */
+const { round } = require('../lib/stats');
+
+const MB = 1024 * 1024;
+
+module.exports = async function memory(ctx) {
+  const tenants = ctx.tenants;
+  const app = await ctx.startApp('memory', { nodeArgs: ['--expose-gc'] });
+  try {
+    for (let i = 0; i < 100; i++) {
+      await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': tenants[i % 2] }));
+    }
+    const before = await app.stats();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < tenants.length) {
+          const tenant = tenants[next++];
+          await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': tenant }));
+        }
+      }),
+    );
+    const after = await app.stats();
+    return {
+      tenants: tenants.length,
+      openAtEnd: after.registry.open,
+      evictions: after.registry.evictions - before.registry.evictions,
+      rssBeforeMb: round(before.memory.rss / MB),
+      rssAfterMb: round(after.memory.rss / MB),
+      heapBeforeMb: round(before.memory.heapUsed / MB),
+      heapAfterMb: round(after.memory.heapUsed / MB),
+      rssPerTenantKb: round((after.memory.rss - before.memory.rss) / 1024 / tenants.length, 2),
+      heapPerTenantKb: round((after.memory.heapUsed - before.memory.heapUsed) / 1024 / tenants.length, 2),
+    };
+  } finally {
+    await app.stop();
+  }
+};
+
+module.exports.targets = {};

@@ -1,0 +1,91 @@
+'use strict';
+/**
+ * warm: GET /api/crops (20 newest of 200) rotating over 20 tenants, 10 connections, against the single-database
+ * baseline app; the two sides alternate round by round and the ratios are taken per pair.
+ */
+const { load } = require('../lib/load');
+const { median, round } = require('../lib/stats');
+const { quote, seedCrops, withClient } = require('../lib/postgres');
+const { profiled } = require('../lib/profile');
+
+module.exports = async function warm(ctx) {
+  const tenants = ctx.tenants.slice(0, ctx.quick ? 5 : 20);
+  const baselineDb = `${ctx.prefix}_baseline`;
+  await withClient(ctx.server, 'postgres', (client) =>
+    client.query(`CREATE DATABASE ${quote(baselineDb)} TEMPLATE ${quote(`${ctx.prefix}_template`)}`),
+  );
+  await seedCrops(ctx.server, baselineDb, 200);
+  const appProfile = ctx.profile ? profiled('warm-app') : undefined;
+  const baselineProfile = ctx.profile ? profiled('warm-baseline') : undefined;
+  const app = await ctx.startApp('warm-app', {
+    nodeArgs: appProfile ? appProfile.nodeArgs : [],
+    env: appProfile ? appProfile.env : {},
+  });
+  const baseline = await ctx.startApp('warm-baseline', {
+    kind: 'baseline',
+    nodeArgs: baselineProfile ? baselineProfile.nodeArgs : [],
+    env: { BASELINE_DB_NAME: baselineDb, ...(baselineProfile ? baselineProfile.env : {}) },
+  });
+  try {
+    let next = 0;
+    const pickTenant = () => tenants[next++ % tenants.length];
+    const run = async (side, seconds) => {
+      const cpuBefore = side.cpuMs();
+      const result = await load({
+        port: side.port,
+        path: '/api/crops?limit=20',
+        connections: 10,
+        seconds,
+        pickTenant,
+      });
+      return { ...result, cpuUsPerRequest: ((side.cpuMs() - cpuBefore) * 1000) / result.requests };
+    };
+    const seconds = ctx.quick ? 2 : 10;
+    await run(app, ctx.quick ? 1 : 3);
+    await run(baseline, ctx.quick ? 1 : 3);
+    const rounds = ctx.quick ? 2 : 6;
+    const pairs = [];
+    for (let i = 0; i < rounds; i++) {
+      const [a, b] = i % 2 === 0 ? [app, baseline] : [baseline, app];
+      const first = await run(a, seconds);
+      const second = await run(b, seconds);
+      const [tenant, single] = a === app ? [first, second] : [second, first];
+      ctx.log(
+        `warm round ${i + 1}: app ${round(tenant.rps)} req/s p99 ${tenant.p99} ms ` +
+          `${round(tenant.cpuUsPerRequest)} µs CPU/req, baseline ${round(single.rps)} req/s p99 ${single.p99} ms ` +
+          `${round(single.cpuUsPerRequest)} µs CPU/req`,
+      );
+      pairs.push({ tenant, single });
+    }
+    if (appProfile)
+      ctx.log(
+        `profiles: ${await appProfile.collect(app.pid)}, ${await baselineProfile.collect(baseline.pid)}`,
+      );
+    const pick = (side, key) => median(pairs.map((p) => p[side][key]));
+    return {
+      appRps: round(pick('tenant', 'rps')),
+      baselineRps: round(pick('single', 'rps')),
+      throughputRatio: round(median(pairs.map((p) => p.tenant.rps / p.single.rps)), 3),
+      appP50Ms: pick('tenant', 'p50'),
+      appP90Ms: pick('tenant', 'p90'),
+      appP99Ms: pick('tenant', 'p99'),
+      baselineP50Ms: pick('single', 'p50'),
+      baselineP90Ms: pick('single', 'p90'),
+      baselineP99Ms: pick('single', 'p99'),
+      p99Ratio: round(median(pairs.map((p) => p.tenant.p99 / p.single.p99)), 3),
+      appCpuUsPerRequest: round(pick('tenant', 'cpuUsPerRequest')),
+      baselineCpuUsPerRequest: round(pick('single', 'cpuUsPerRequest')),
+      errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
+      rounds,
+    };
+  } finally {
+    await app.stop();
+    await baseline.stop();
+  }
+};
+
+module.exports.targets = {
+  throughputRatio: ['>=', 0.9],
+  p99Ratio: ['<=', 1.2],
+  errors: ['<=', 0],
+};

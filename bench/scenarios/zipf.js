@@ -1,0 +1,82 @@
+'use strict';
+/**
+ * zipf: 1,000 tenants, each request's tenant drawn from a Zipf distribution (s = 1.1), 20 connections for 60 s,
+ * PostgreSQL's connections sampled every 250 ms, the connection registry's counters read before and after.
+ */
+const { load } = require('../lib/load');
+const { round, seededRandom, zipfSampler } = require('../lib/stats');
+const { sampleConnections } = require('../lib/postgres');
+const { profiled } = require('../lib/profile');
+
+/**
+ * The connection budget spent on as many open tenants as it allows: 70 pools of one connection + 5 control + 1
+ * admin = 76 <= 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
+ * connection then.
+ */
+const ZIPF_ENV = { TENANT_MAX_OPEN: '70', TENANT_POOL_MAX: '1', DB_CONNECTION_BUDGET: '80' };
+
+module.exports = async function zipf(ctx) {
+  const tenants = ctx.tenants;
+  const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
+  const profile = ctx.profile ? profiled('zipf-app') : undefined;
+  const app = await ctx.startApp('zipf', {
+    env: { ...ZIPF_ENV, ...(profile ? profile.env : {}) },
+    nodeArgs: profile ? profile.nodeArgs : [],
+  });
+  try {
+    await load({
+      port: app.port,
+      path: '/api/crops?limit=20',
+      connections: 20,
+      seconds: 1,
+      pickTenant: () => tenants[draw()],
+    });
+    const before = (await app.stats()).registry;
+    const cpuBefore = app.cpuMs();
+    const sampler = sampleConnections(ctx.server, ctx.prefix, 250);
+    let result;
+    let connections;
+    try {
+      result = await load({
+        port: app.port,
+        path: '/api/crops?limit=20',
+        connections: 20,
+        seconds: ctx.quick ? 3 : 60,
+        pickTenant: () => tenants[draw()],
+      });
+    } finally {
+      connections = await sampler.stop();
+    }
+    const cpuUsPerRequest = ((app.cpuMs() - cpuBefore) * 1000) / result.requests;
+    const after = (await app.stats()).registry;
+    if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
+    const hits = after.hits - before.hits;
+    const opens = after.opens - before.opens;
+    const warmRps = ctx.results.warm && ctx.results.warm.appRps;
+    return {
+      tenants: tenants.length,
+      rps: round(result.rps),
+      p50Ms: result.p50,
+      p99Ms: result.p99,
+      errors: result.errors,
+      pgConnectionsMax: connections.peak,
+      connectionSamples: connections.samples,
+      throughputVsWarm: warmRps ? round(result.rps / warmRps, 3) : NaN,
+      appCpuUsPerRequest: round(cpuUsPerRequest),
+      registryHitRate: round(hits / (hits + opens), 4),
+      registryOpens: opens,
+      registryEvictions: after.evictions - before.evictions,
+      registryOpenAtEnd: after.open,
+      tenantMaxOpen: Number(ZIPF_ENV.TENANT_MAX_OPEN),
+      tenantPoolMax: Number(ZIPF_ENV.TENANT_POOL_MAX),
+    };
+  } finally {
+    await app.stop();
+  }
+};
+
+module.exports.targets = {
+  errors: ['<=', 0],
+  pgConnectionsMax: ['<=', 80],
+  throughputVsWarm: ['>=', 0.6],
+};

@@ -1,0 +1,34 @@
+import { Controller, Get, NotFoundException } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { AppConfig } from '../config/app-config';
+import { ConnectionRegistryStats, TenantConnectionRegistry } from './tenant-connection-registry';
+import { SparePoolStats, TenantSparePool } from './tenant-spare-pool';
+
+export interface InternalStats {
+  registry: ConnectionRegistryStats;
+  spares: SparePoolStats;
+  memory: NodeJS.MemoryUsage;
+}
+
+/**
+ * Operational counters (connection registry, spare pool, memory) for benchmarks and operators, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out
+ * of the public OpenAPI document. When the process runs with `--expose-gc`, a full collection runs first so the
+ * heap figure is the live heap.
+ */
+@ApiExcludeController()
+@Controller('internal/stats')
+export class InternalStatsController {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly connections: TenantConnectionRegistry,
+    private readonly spares: TenantSparePool,
+  ) {}
+
+  @Get()
+  async stats(): Promise<InternalStats> {
+    if (!this.config.INTERNAL_STATS_ENABLED) throw new NotFoundException();
+    const spares = await this.spares.stats();
+    (globalThis as { gc?: () => void }).gc?.();
+    return { registry: this.connections.stats(), spares, memory: process.memoryUsage() };
+  }
+}

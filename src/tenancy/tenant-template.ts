@@ -1,0 +1,64 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Client } from 'pg';
+import { advisoryLock, lockKey } from '../database/advisory-lock';
+import { DatabaseServer } from '../database/database-server';
+import { migrateToLatest } from '../database/migrate-to-latest';
+import { quoteIdent } from '../database/sql-identifiers';
+import { TenantDatabaseNames } from './tenant-database-names';
+import { TenantOrmFactory } from './tenant-orm.factory';
+
+/**
+ * The template database new tenant databases (and spares) are cloned from, kept at the latest tenant migration.
+ * Cloning takes a shared lock and template upkeep an exclusive one, since PostgreSQL refuses to clone a database
+ * with open connections.
+ */
+@Injectable()
+export class TenantTemplate {
+  private readonly logger = new Logger(TenantTemplate.name);
+  private ready?: Promise<void>;
+
+  constructor(
+    private readonly server: DatabaseServer,
+    private readonly names: TenantDatabaseNames,
+    private readonly factory: TenantOrmFactory,
+  ) {}
+
+  /** Creates the template database if needed and migrates it; once per process (retried after a failure). */
+  ensure(): Promise<void> {
+    this.ready ??= this.prepare().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  /** `CREATE DATABASE <target> TEMPLATE <template> STRATEGY = WAL_LOG` on a maintenance client. */
+  async clone(client: Client, target: string): Promise<void> {
+    await advisoryLock(client, lockKey(`template:${this.names.template}`), 'shared');
+    await client.query(
+      `CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(this.names.template)} STRATEGY = WAL_LOG`,
+    );
+  }
+
+  /** Brings a tenant database to the latest tenant migration; returns what it applied. */
+  async migrate(databaseName: string): Promise<string[]> {
+    const orm = this.factory.create(databaseName, `tenant:provisioning:${databaseName}`);
+    try {
+      return await migrateToLatest(orm, () => this.server.adminClient());
+    } finally {
+      await orm.close(true);
+    }
+  }
+
+  private async prepare(): Promise<void> {
+    const template = this.names.template;
+    await this.server.withAdminClient(async (client) => {
+      await advisoryLock(client, lockKey(`template:${template}`));
+      if (!(await this.server.databaseExists(client, template))) {
+        await client.query(`CREATE DATABASE ${quoteIdent(template)}`);
+        this.logger.log(`Created the tenant template database ${template}`);
+      }
+      await this.migrate(template);
+    });
+  }
+}

@@ -1,0 +1,26 @@
+import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+
+describe('GET /internal/stats', () => {
+  let t: TestApp | undefined;
+
+  afterEach(async () => {
+    await stopTestApp(t);
+    t = undefined;
+  });
+
+  it('answers 404 unless INTERNAL_STATS_ENABLED', async () => {
+    t = await startTestApp();
+    const res = await t.http.get('/internal/stats').expect(404);
+    expect(res.body).toMatchObject({ statusCode: 404 });
+  });
+
+  it('reports the connection registry counters and memory when enabled', async () => {
+    t = await startTestApp({ env: { INTERNAL_STATS_ENABLED: 'true' } });
+    const { tenantId } = await t.signUp('Stats Farm');
+    await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+    await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+    const res = await t.http.get('/internal/stats').expect(200);
+    expect(res.body.registry).toEqual({ open: 1, hits: 1, opens: 1, evictions: 0, idleCloses: 0 });
+    expect(res.body.memory.heapUsed).toBeGreaterThan(0);
+  });
+});

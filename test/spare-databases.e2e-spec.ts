@@ -1,0 +1,151 @@
+import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import { DatabaseServer } from '../src/database/database-server';
+import { TenantFleet } from '../src/tenancy/tenant-fleet';
+import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
+import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
+import { countDatabases, serverEnv } from './support/test-database';
+import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+
+const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
+
+interface SpareRow {
+  name: string;
+  migrated_to: string | null;
+}
+
+describe('spare databases', () => {
+  let t: TestApp;
+
+  const spareRows = () =>
+    sqlIn<SpareRow>(t.config.DB_NAME, 'SELECT name, migrated_to FROM spare_databases ORDER BY name');
+  const oidOf = async (database: string): Promise<number | undefined> => {
+    const rows = await sqlIn<{ oid: number }>(
+      'postgres',
+      'SELECT oid::int AS oid FROM pg_database WHERE datname = $1',
+      [database],
+    );
+    return rows[0]?.oid;
+  };
+  const spareDatabases = () => withMaintenanceClient((c) => countDatabases(c, `${t.prefix}_spare_`));
+  const appliedMigrations = async (database: string) =>
+    (await sqlIn<{ name: string }>(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id')).map(
+      (r) => r.name,
+    );
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { TENANT_SPARE_POOL: '2' } });
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('fills the pool at start with spares at the latest tenant migration', async () => {
+    const rows = await spareRows();
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.migrated_to === LATEST && r.name.startsWith(`${t.prefix}_spare_`))).toBe(true);
+    expect(await spareDatabases()).toBe(2);
+    for (const { name } of rows)
+      expect(await appliedMigrations(name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  });
+
+  it('signs up by renaming a spare, then refills the pool in the background', async () => {
+    const before = await spareRows();
+    const spareOids = await Promise.all(before.map((r) => oidOf(r.name)));
+    const { tenantId } = await t.signUp('Spare Meadow');
+    const database = `${t.prefix}${tenantId}`;
+    expect(spareOids).toContain(await oidOf(database));
+    await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+
+    await t.app.get(TenantSparePool).settled();
+    const after = await spareRows();
+    expect(after).toHaveLength(2);
+    expect(after.every((r) => r.migrated_to === LATEST)).toBe(true);
+    expect(after.filter((r) => before.some((b) => b.name === r.name))).toHaveLength(1);
+    expect(await spareDatabases()).toBe(2);
+  });
+
+  it('gives concurrent sign-ups in two app processes each its own database', async () => {
+    const other = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
+    try {
+      const spareOids = await Promise.all((await spareRows()).map((r) => oidOf(r.name)));
+      const names = Array.from({ length: 6 }, (_, i) => `Parallel Farm ${i}`);
+      const responses = await Promise.all(
+        names.map((name, i) =>
+          (i % 2 === 0 ? t : other).http.post('/organizations').send({ name, farmType: 'mixed' }),
+        ),
+      );
+      expect(responses.map((r) => r.status)).toEqual(names.map(() => 201));
+      const oids = await Promise.all(responses.map((r) => oidOf(`${t.prefix}${r.body.tenantId}`)));
+      expect(oids.every((oid) => oid !== undefined)).toBe(true);
+      expect(new Set(oids).size).toBe(names.length);
+      expect(oids.filter((oid) => spareOids.includes(oid)).length).toBeGreaterThanOrEqual(1);
+      await Promise.all([t.app.get(TenantSparePool).settled(), other.app.get(TenantSparePool).settled()]);
+      const rows = await spareRows();
+      expect(rows.every((r) => r.migrated_to === LATEST)).toBe(true);
+      expect(await spareDatabases()).toBe(rows.length);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('never lists spares as tenants', async () => {
+    const [spare] = await spareRows();
+    const listed = await t.http.get('/organizations?limit=200').expect(200);
+    expect(listed.body.map((o: { tenantId: string }) => o.tenantId)).not.toContain(
+      spare.name.slice(t.prefix.length),
+    );
+    expect(JSON.stringify(listed.body)).not.toMatch(/_spare_/);
+    await t.http.get('/api/crops').set('X-Tenant-ID', spare.name.slice(t.prefix.length)).expect(400);
+
+    const env = serverEnv();
+    const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+    const fleet = new TenantFleet(
+      server,
+      t.config,
+      new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }),
+    );
+    const targets = (await fleet.targets()).map((target) => target.databaseName);
+    expect(targets.some((name) => name.startsWith(`${t.prefix}_spare_`))).toBe(false);
+  });
+
+  it('at start, migrates spares behind the latest migration and drops half-prepared ones', async () => {
+    const [stale] = await spareRows();
+    await sqlIn(stale.name, 'DROP TABLE crops; DELETE FROM mikro_orm_migrations');
+    await sqlIn(
+      t.config.DB_NAME,
+      "UPDATE spare_databases SET migrated_to = 'Migration00000000000000' WHERE name = $1",
+      [stale.name],
+    );
+    const halfDone = `${t.prefix}_spare_halfdone`;
+    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${halfDone}"`));
+    await sqlIn(t.config.DB_NAME, 'INSERT INTO spare_databases (name, migrated_to) VALUES ($1, NULL)', [
+      halfDone,
+    ]);
+
+    await t.close();
+    t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
+
+    const rows = await spareRows();
+    expect(rows.find((r) => r.name === stale.name)).toEqual({ name: stale.name, migrated_to: LATEST });
+    expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+    expect(rows.map((r) => r.name)).not.toContain(halfDone);
+    expect(await oidOf(halfDone)).toBeUndefined();
+  });
+});
+
+describe('with TENANT_SPARE_POOL=0', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { TENANT_SPARE_POOL: '0' } });
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('signs up by cloning the template and keeps no spares', async () => {
+    const { tenantId } = await t.signUp('No Spare Farm');
+    await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+    await t.app.get(TenantSparePool).settled();
+    expect(await sqlIn(t.config.DB_NAME, 'SELECT name FROM spare_databases')).toEqual([]);
+    expect(await withMaintenanceClient((c) => countDatabases(c, `${t.prefix}_spare_`))).toBe(0);
+  });
+});
