@@ -109,7 +109,7 @@ describe('spare databases', () => {
 
   it('at start, migrates spares behind the latest migration and drops half-prepared ones', async () => {
     const [stale] = await spareRows();
-    await sqlIn(stale.name, 'DROP TABLE crops; DELETE FROM mikro_orm_migrations');
+    await sqlIn(stale.name, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     await sqlIn(
       t.config.DB_NAME,
       "UPDATE spare_databases SET migrated_to = 'Migration00000000000000' WHERE name = $1",

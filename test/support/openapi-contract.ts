@@ -6,6 +6,8 @@ import { DocumentedOperation, operationMatcher } from './openapi-operations';
 
 /** Paths that serve the document itself (Swagger UI and /docs-json) rather than the API it describes. */
 const DOCS_PATH = /^\/docs(-json|\/|$)/;
+/** Operational routes kept out of the public document on purpose (`@ApiExcludeController`, off by default). */
+const UNDOCUMENTED_PATH = /^\/internal\//;
 
 /**
  * Checks every response an e2e app sends against the app's own OpenAPI document: the operation (method + path
@@ -39,7 +41,7 @@ export class OpenApiContract {
   private check(req: Request, res: Response, payload: unknown): void {
     // The raw path, as the router saw it: URL parsing would resolve `..` segments away.
     const path = req.originalUrl.split('?')[0];
-    if (DOCS_PATH.test(path)) return;
+    if (DOCS_PATH.test(path) || UNDOCUMENTED_PATH.test(path)) return;
     const where = `${req.method} ${req.originalUrl} -> ${res.statusCode}`;
     const found = this.findOperation(req.method, path);
     if (!found) {
