@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
@@ -169,6 +170,29 @@ describe('tenant connection registry', () => {
       const database = `${t.prefix}${tenantId}`;
       const open = await withMaintenanceClient((c) => countConnections(c, database));
       expect(open).toBe(0);
+    });
+
+    it('releases the tenant of a request whose client went away while its tenant was being opened', async () => {
+      t = await startTestApp({ env: { TENANT_MAX_OPEN: '1' } });
+      const app = t;
+      const alpha = (await app.signUp('Gone Alpha')).tenantId;
+      const beta = (await app.signUp('Gone Beta')).tenantId;
+      await app.app.listen(0, '127.0.0.1');
+      const { port } = app.app.getHttpServer().address() as { port: number };
+      const registry = app.app.get(TenantConnectionRegistry);
+      await registry.evict(alpha);
+      await registry.evict(beta);
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`GET /api/crops HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${alpha}\r\n\r\n`);
+          socket.destroy();
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const started = Date.now();
+      await app.http.get('/api/crops').set('X-Tenant-ID', beta).expect(200);
+      expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('closes every connection on shutdown', async () => {

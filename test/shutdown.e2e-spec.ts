@@ -32,7 +32,7 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 describe('the app as a process', () => {
   const prefix = newPrefix();
 
-  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix)));
+  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix.slice(0, -1))));
 
   it('closes every database connection and exits on SIGTERM', async () => {
     const port = await freePort();
@@ -43,7 +43,7 @@ describe('the app as a process', () => {
         ...serverEnv(),
         PORT: String(port),
         TENANT_DB_PREFIX: prefix,
-        DB_NAME: `${prefix}control`,
+        DB_NAME: `${prefix.slice(0, -1)}control`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

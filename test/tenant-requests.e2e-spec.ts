@@ -225,6 +225,28 @@ describe('tenant requests', () => {
     }
   });
 
+  it('answers 400, not 500, to an undecodable gzip body and to absurdly nested JSON', async () => {
+    const gzip = await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .send('{"name": "not gzip"}')
+      .expect(400);
+    expect(gzip.body).toMatchObject({
+      code: 'MALFORMED_BODY',
+      message: 'Request body could not be decompressed',
+    });
+    const deep = `{"name":"x","plantingDate":"2025-01-01","z":${'['.repeat(40_000)}${']'.repeat(40_000)}}`;
+    const nested = await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .set('Content-Type', 'application/json')
+      .send(deep)
+      .expect(400);
+    expect(nested.body.message).toMatch(/nested more than 32 levels deep/);
+  });
+
   it('refuses a JSON body over 100 kB with 413', async () => {
     const res = await t.http
       .post('/api/crops')

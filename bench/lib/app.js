@@ -91,7 +91,7 @@ async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs
       DB_PORT: String(server.port),
       DB_USER: server.user,
       DB_PASSWORD: server.password,
-      DB_NAME: `${prefix}control`,
+      DB_NAME: `${prefix.slice(0, -1)}control`,
       TENANT_DB_PREFIX: prefix,
       INTERNAL_STATS_ENABLED: 'true',
       SWAGGER_ENABLED: 'false',

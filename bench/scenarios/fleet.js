@@ -15,7 +15,7 @@ function runCli(ctx, script) {
     DB_PORT: String(ctx.server.port),
     DB_USER: ctx.server.user,
     DB_PASSWORD: ctx.server.password,
-    DB_NAME: `${ctx.prefix}control`,
+    DB_NAME: `${ctx.prefix.slice(0, -1)}control`,
     TENANT_DB_PREFIX: ctx.prefix,
   };
   return new Promise((resolve) => {

@@ -14,13 +14,20 @@ const MESSAGES: Record<string, [string, string]> = {
  * `status`) into HttpExceptions with a clear message, before Nest would pass the parser's own wording through.
  */
 export function bodyParserErrors(error: unknown, _req: Request, _res: Response, next: NextFunction): void {
-  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  const { type, status, code } = (error ?? {}) as { type?: unknown; status?: unknown; code?: unknown };
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    // zlib could not inflate a body sent with Content-Encoding: gzip/deflate/br.
+    next(
+      new BadRequestException({ message: 'Request body could not be decompressed', code: 'MALFORMED_BODY' }),
+    );
+    return;
+  }
   if (typeof type !== 'string' || typeof status !== 'number' || status < 400 || status >= 500) {
     next(error);
     return;
   }
-  const [message, code] = MESSAGES[type] ?? ['Malformed request body', 'MALFORMED_BODY'];
-  const body = { message, code };
+  const [message, errorCode] = MESSAGES[type] ?? ['Malformed request body', 'MALFORMED_BODY'];
+  const body = { message, code: errorCode };
   next(
     status === 413
       ? new PayloadTooLargeException(body)

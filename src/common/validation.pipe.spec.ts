@@ -20,6 +20,15 @@ describe('findUnstorableText', () => {
     expect(findUnstorableText('x\udc00')).toEqual({ path: '', problem: 'must be well-formed Unicode' });
   });
 
+  it('refuses values nested deeper than 32 levels instead of recursing without end', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 40_000; i++) deep = [deep];
+    expect(findUnstorableText({ z: deep })?.problem).toBe('is nested more than 32 levels deep');
+    let fine: unknown = 'x';
+    for (let i = 0; i < 30; i++) fine = [fine];
+    expect(findUnstorableText({ z: fine })).toBeUndefined();
+  });
+
   it('finds nothing in clean values, surrogate pairs included', () => {
     expect(findUnstorableText({ a: 'ok 🌽', b: [1, null, true, { c: 'NUL \\u0000' }] })).toBeUndefined();
     expect(findUnstorableText(undefined)).toBeUndefined();

@@ -21,15 +21,23 @@ const UNSTORABLE_TEXT: Array<[(text: string) => boolean, string]> = [
   [(text) => LONE_SURROGATE.test(text), 'must be well-formed Unicode'],
 ];
 
+/** Deeper JSON is refused before anything recurses into it (no DTO nests anywhere near this). */
+const MAX_DEPTH = 32;
+
 /** The first string holding unstorable text: its path (`notes`, `items.0.name`, '' for the value itself) and why. */
-export function findUnstorableText(value: unknown, path = ''): { path: string; problem: string } | undefined {
+export function findUnstorableText(
+  value: unknown,
+  path = '',
+  depth = 0,
+): { path: string; problem: string } | undefined {
+  if (depth > MAX_DEPTH) return { path, problem: `is nested more than ${MAX_DEPTH} levels deep` };
   if (typeof value === 'string') {
     const problem = UNSTORABLE_TEXT.find(([isFound]) => isFound(value))?.[1];
     return problem ? { path, problem } : undefined;
   }
   if (value === null || typeof value !== 'object') return undefined;
   for (const [key, item] of Object.entries(value)) {
-    const found = findUnstorableText(item, path ? `${path}.${key}` : key);
+    const found = findUnstorableText(item, path ? `${path}.${key}` : key, depth + 1);
     if (found) return found;
   }
   return undefined;

@@ -43,6 +43,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));
   });
 
+  it('keeps the control-plane database and the system databases out of the tenant namespace', () => {
+    expect(() => loadConfig({ TENANT_DB_PREFIX: 'farm_', DB_NAME: 'farm_control' })).toThrow(
+      /DB_NAME="farm_control": must not start with TENANT_DB_PREFIX/,
+    );
+    expect(() => loadConfig({ TENANT_DB_PREFIX: 'template' })).toThrow(/could be named template0, template1/);
+    expect(() => loadConfig({ TENANT_DB_PREFIX: 'post' })).toThrow(/could be named postgres/);
+  });
+
   it('refuses pools that could exceed the connection budget', () => {
     expect(() =>
       loadConfig({ TENANT_MAX_OPEN: '100', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' }),

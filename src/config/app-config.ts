@@ -159,6 +159,9 @@ export class AppConfig {
 
 export class ConfigError extends Error {}
 
+/** PostgreSQL's own databases: no prefix + tenant id may ever spell one of them. */
+const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];
+
 /** Parses the environment; throws a ConfigError naming every invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
@@ -168,6 +171,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems = errors.flatMap((e) =>
     Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(e.value)}: ${m}`),
   );
+  if (config.DB_NAME.startsWith(config.TENANT_DB_PREFIX)) {
+    problems.push(
+      `DB_NAME=${JSON.stringify(config.DB_NAME)}: must not start with TENANT_DB_PREFIX ` +
+        `(${JSON.stringify(config.TENANT_DB_PREFIX)}), which names the databases the app creates`,
+    );
+  }
+  const shadowed = SYSTEM_DATABASES.filter((name) => name.startsWith(config.TENANT_DB_PREFIX));
+  if (shadowed.length > 0) {
+    problems.push(
+      `TENANT_DB_PREFIX=${JSON.stringify(config.TENANT_DB_PREFIX)}: a tenant database could be named ${shadowed.join(', ')}`,
+    );
+  }
   if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
     problems.push(
       `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 1 ` +

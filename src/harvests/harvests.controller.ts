@@ -30,7 +30,7 @@ export class HarvestsController {
       'The crop must belong to the organization (404 otherwise). harvestedAt defaults to today (UTC).',
   })
   @ApiCreatedResponse({ type: HarvestDto, description: 'The recorded harvest' })
-  @ApiErrors(413)
+  @ApiErrors(409, 413)
   async create(@Body() dto: CreateHarvestDto): Promise<HarvestDto> {
     return HarvestDto.from(await this.harvests.create(dto));
   }
@@ -59,7 +59,7 @@ export class HarvestsController {
   @ApiOperation({ operationId: 'updateHarvest', summary: 'Change some fields of a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: HarvestDto, description: 'The updated harvest' })
-  @ApiErrors(413)
+  @ApiErrors(409, 413)
   async update(@UuidParam() id: string, @Body() dto: UpdateHarvestDto): Promise<HarvestDto> {
     return HarvestDto.from(await this.harvests.update(id, dto));
   }

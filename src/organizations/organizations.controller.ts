@@ -52,7 +52,7 @@ export class OrganizationsController {
     example: 'green-valley-co-op',
   })
   @ApiOkResponse({ type: OrganizationDto, description: 'The organization' })
-  @ApiErrors(404, 503)
+  @ApiErrors(400, 404, 503)
   async get(@Param('id') id: string): Promise<OrganizationDto> {
     return OrganizationDto.from(await this.organizations.get(id));
   }

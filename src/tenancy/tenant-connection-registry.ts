@@ -212,8 +212,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   private async closeIdle(): Promise<void> {
     const cutoff = Date.now() - this.config.TENANT_IDLE_CLOSE_MS;
-    const idle = [...this.entries.values()].filter((entry) => entry.leases === 0 && entry.lastUsed < cutoff);
-    for (const entry of idle) {
+    const isIdle = (entry: OpenTenant) => !entry.closed && entry.leases === 0 && entry.lastUsed < cutoff;
+    for (const entry of [...this.entries.values()].filter(isIdle)) {
+      // Closing the previous one awaited: this one may have been leased since.
+      if (!isIdle(entry)) continue;
       this.counters.idleCloses++;
       await this.close(entry).catch((error: unknown) =>
         this.logger.warn(`Closing idle tenant ${entry.tenantId} failed: ${String(error)}`),

@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable, NestMiddleware, NotFoundException } from '@nestjs/common';
 import { RequestContext } from '@mikro-orm/core';
 import type { NextFunction, Response } from 'express';
+import { finished } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
 import { TenantConnectionRegistry, TenantLease } from './tenant-connection-registry';
@@ -74,7 +75,8 @@ export class TenantContextMiddleware implements NestMiddleware {
     res: Response,
     next: NextFunction,
   ): void {
-    res.once('close', () => lease.release());
+    // finished() also fires when the client went away while the lookup or the opening was awaited.
+    finished(res, () => lease.release());
     req.tenant = { record, lease };
     RequestContext.create(lease.orm.em, next);
   }

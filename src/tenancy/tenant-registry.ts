@@ -11,6 +11,9 @@ export interface TenantRecord {
   databaseName: string;
 }
 
+/** Registry answers kept at most; ids seen by no request for a while are dropped first. */
+const MAX_CACHED_TENANTS = 10_000;
+
 interface CacheEntry {
   record: TenantRecord | null;
   expires: number;
@@ -64,6 +67,9 @@ export class TenantRegistry {
       ? { organizationId: org.id, tenantId: org.tenantId, status: org.status, databaseName: org.databaseName }
       : null;
     if (this.config.TENANT_CACHE_TTL_MS > 0) {
+      // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
+      if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.delete(tenantId);
       this.cache.set(tenantId, { record, expires: Date.now() + this.config.TENANT_CACHE_TTL_MS });
     }
     return record;

@@ -53,7 +53,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...serverEnv(),
     NODE_ENV: 'test',
     TENANT_DB_PREFIX: prefix,
-    DB_NAME: `${prefix}control`,
+    DB_NAME: `${prefix.slice(0, -1)}control`,
     TENANT_CACHE_TTL_MS: '0',
     DB_CONNECTION_BUDGET: '40',
     TENANT_MAX_OPEN: '10',
@@ -95,7 +95,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
   await testApp.close();
-  await withMaintenanceClient((client) => dropDatabases(client, testApp.prefix));
+  // The prefix without its trailing `_` covers the tenant databases and the control database (`<prefix minus _>control`).
+  await withMaintenanceClient((client) => dropDatabases(client, testApp.prefix.slice(0, -1)));
   assertNoContractViolations(testApp.contract);
 }
 
