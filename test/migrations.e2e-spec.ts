@@ -11,7 +11,9 @@ import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-regis
 import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
-import { serverEnv } from './support/test-database';
+import { templateLockKey } from '../src/tenancy/tenant-template';
+import { advisoryLock } from '../src/database/advisory-lock';
+import { maintenanceClient, serverEnv } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 
 class AddFleetProbeTable extends Migration {
@@ -114,6 +116,23 @@ describe('migrations', () => {
       ]);
       const after = await fleet.status(() => undefined);
       expect(after.every((r) => r.ok && r.migrations.length === 0)).toBe(true);
+    });
+
+    it('waits for a clone of the template in progress before connecting to the template', async () => {
+      const cloning = await maintenanceClient();
+      await advisoryLock(cloning, templateLockKey(`${t.prefix}_template`), 'shared');
+      let settled = false;
+      const status = fleetWith(server(), false)
+        .status(() => undefined)
+        .finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(settled).toBe(false);
+      await cloning.end();
+      const results = await status;
+      expect(results.find((r) => r.tenantId === TEMPLATE_TARGET_ID)).toMatchObject({
+        ok: true,
+        migrations: [],
+      });
     });
 
     it('goes on past a failing tenant and reports it', async () => {

@@ -3,6 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
 import { TenantProvisioner } from '../tenancy/tenant-provisioner';
+import { TenantTemplate } from '../tenancy/tenant-template';
 import { TenantRegistry } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
@@ -25,6 +26,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
     private readonly em: EntityManager,
     private readonly names: TenantDatabaseNames,
     private readonly provisioner: TenantProvisioner,
+    private readonly template: TenantTemplate,
     private readonly registry: TenantRegistry,
   ) {}
 
@@ -76,7 +78,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
   }
 
   private async resumeUnfinished(): Promise<void> {
-    await this.provisioner.ensureTemplate();
+    await this.template.ensure();
     const unfinished = await this.em.fork().find(Organization, { status: 'provisioning' });
     for (const org of unfinished) {
       this.logger.log(`Resuming provisioning of ${org.tenantId}`);

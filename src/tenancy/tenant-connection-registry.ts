@@ -100,7 +100,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Closes a tenant's ORM now (status change, deletion); requests holding it finish first. Its next opening checks
+   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening checks
    * its migrations again.
    */
   async evict(tenantId: string): Promise<void> {

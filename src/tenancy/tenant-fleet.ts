@@ -1,11 +1,13 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
+import { advisoryLock } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
 import { migrateToLatest, pendingMigrations } from '../database/migrate-to-latest';
 import { controlOrmOptions } from '../organizations/control-orm.config';
 import { Organization } from '../organizations/organization.entity';
 import { TenantDatabaseNames } from './tenant-database-names';
 import { TenantOrmFactory } from './tenant-orm.factory';
+import { templateLockKey } from './tenant-template';
 
 export interface FleetTarget {
   /** The tenant id, or `(template)` for the template database new tenants are cloned from. */
@@ -85,9 +87,24 @@ export class TenantFleet {
   }
 
   private async run(target: FleetTarget, task: (orm: MikroORM) => Promise<string[]>): Promise<FleetResult> {
-    const orm = this.factory.create(target.databaseName, `tenant:fleet:${target.databaseName}`);
+    const attempt = async (): Promise<string[]> => {
+      const orm = this.factory.create(target.databaseName, `tenant:fleet:${target.databaseName}`);
+      try {
+        return await task(orm);
+      } finally {
+        await orm.close(true);
+      }
+    };
     try {
-      return { ...target, ok: true, migrations: await task(orm) };
+      // A sign-up cannot clone the template while anything is connected to it: hold its lock until disconnected.
+      const migrations =
+        target.tenantId === TEMPLATE_TARGET_ID
+          ? await this.server.withAdminClient(async (client) => {
+              await advisoryLock(client, templateLockKey(target.databaseName));
+              return attempt();
+            })
+          : await attempt();
+      return { ...target, ok: true, migrations };
     } catch (error) {
       return {
         ...target,
@@ -95,8 +112,6 @@ export class TenantFleet {
         migrations: [],
         error: error instanceof Error ? error.message : String(error),
       };
-    } finally {
-      await orm.close(true);
     }
   }
 }

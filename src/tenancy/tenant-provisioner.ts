@@ -32,9 +32,4 @@ export class TenantProvisioner {
     });
     if (!fromSpare) await this.template.migrate(databaseName);
   }
-
-  /** Creates the template database if needed and migrates it; once per process (retried after a failure). */
-  ensureTemplate(): Promise<void> {
-    return this.template.ensure();
-  }
 }

@@ -7,6 +7,11 @@ import { quoteIdent } from '../database/sql-identifiers';
 import { TenantDatabaseNames } from './tenant-database-names';
 import { TenantOrmFactory } from './tenant-orm.factory';
 
+/** The template's lock: shared while cloning, exclusive for anything that connects to it (upkeep, fleet commands). */
+export function templateLockKey(template: string): string {
+  return lockKey(`template:${template}`);
+}
+
 /**
  * The template database new tenant databases (and spares) are cloned from, kept at the latest tenant migration.
  * Cloning takes a shared lock and template upkeep an exclusive one, since PostgreSQL refuses to clone a database
@@ -34,7 +39,7 @@ export class TenantTemplate {
 
   /** `CREATE DATABASE <target> TEMPLATE <template> STRATEGY = WAL_LOG` on a maintenance client. */
   async clone(client: Client, target: string): Promise<void> {
-    await advisoryLock(client, lockKey(`template:${this.names.template}`), 'shared');
+    await advisoryLock(client, templateLockKey(this.names.template), 'shared');
     await client.query(
       `CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(this.names.template)} STRATEGY = WAL_LOG`,
     );
@@ -53,7 +58,7 @@ export class TenantTemplate {
   private async prepare(): Promise<void> {
     const template = this.names.template;
     await this.server.withAdminClient(async (client) => {
-      await advisoryLock(client, lockKey(`template:${template}`));
+      await advisoryLock(client, templateLockKey(template));
       if (!(await this.server.databaseExists(client, template))) {
         await client.query(`CREATE DATABASE ${quoteIdent(template)}`);
         this.logger.log(`Created the tenant template database ${template}`);

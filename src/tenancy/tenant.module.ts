@@ -43,6 +43,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
     ...tenantProviders,
   ],
   exports: [
+    TenantTemplate,
     TenantConnectionRegistry,
     TenantRegistry,
     TenantProvisioner,
