@@ -1,7 +1,9 @@
 import { ContextIdFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { bodyParserErrors } from './common/body-parser-errors';
+import { requestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
 import { TenantContextIdStrategy } from './tenancy/tenant-context-id.strategy';
@@ -14,12 +16,23 @@ export const JSON_BODY_LIMIT = '100kb';
 export function configureApp(app: NestExpressApplication): void {
   ContextIdFactory.apply(new TenantContextIdStrategy());
   memoizeDurableRouteHandlers();
+  const config = app.get(AppConfig);
   app.disable('x-powered-by');
+  app.use(requestId);
+  app.use(helmet());
+  app.enableCors({
+    origin: config.CORS_ORIGINS,
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
+    maxAge: 600,
+  });
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.use(bodyParserErrors);
   app.enableShutdownHooks();
-  const config = app.get(AppConfig);
   if (config.SWAGGER_ENABLED) {
-    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+      jsonDocumentUrl: 'docs-json',
+      swaggerOptions: { persistAuthorization: true },
+    });
   }
 }

@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ERROR_DESCRIPTIONS } from './common/api-errors.decorator';
 import { ErrorResponseDto } from './common/error-response.dto';
+import { PLATFORM_ADMIN_SCHEME, TENANT_USER_SCHEME } from './tenancy/api-tenant.decorator';
 
 /** Where the generated document is committed; `npm run openapi` writes it, CI checks it is current. */
 export const OPENAPI_FILE = 'openapi.json';
@@ -16,7 +17,29 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Multi-tenant farm management API. Each organization (tenant) has its own PostgreSQL database. ' +
         'Sign up with POST /organizations, then call /api/... routes with the X-Tenant-ID header set to the ' +
-        "organization's tenantId. Every error has the shape { statusCode, error, message, code? }.",
+        "organization's tenantId and Authorization: Bearer <accessToken> from POST /api/auth/login (or the " +
+        'platform admin token). Every error has the shape { statusCode, error, message, code? }.',
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'A user access token from POST /api/auth/login, valid for the organization it was issued for',
+      },
+      TENANT_USER_SCHEME,
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'opaque',
+        description:
+          'The platform admin token (PLATFORM_ADMIN_TOKEN): control-plane routes, and support access to any ' +
+          'tenant route (logged)',
+      },
+      PLATFORM_ADMIN_SCHEME,
     )
     .setVersion('0.1.0')
     .addServer('/', 'The server that serves this document')
@@ -26,7 +49,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     extraModels: [ErrorResponseDto],
   });
   document.info.license = { name: 'UNLICENSED' };
-  // No route requires authentication yet: say so explicitly rather than leave security undefined.
+  // No global requirement: each operation states its own (none for login, optional for sign-up).
   document.security = [];
   declareCommonErrors(document);
   return sortKeys(document);

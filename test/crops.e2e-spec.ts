@@ -4,7 +4,7 @@ describe('crops', () => {
   let t: TestApp;
   const A = 'crops-farm-a';
   const B = 'crops-farm-b';
-  const as = (tenant: string) => asTenant(t.http, tenant);
+  const as = (tenant: string) => asTenant(t, tenant);
   const names = (body: Array<{ name: string }>) => body.map((c) => c.name);
 
   beforeAll(async () => {

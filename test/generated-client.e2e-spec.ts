@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createApiClient, runSeedFlow } from './client/seed-flow';
+import { OWNER, runSeedFlow } from './client/seed-flow';
 import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 describe('a client generated from openapi.json', () => {
@@ -14,13 +14,25 @@ describe('a client generated from openapi.json', () => {
 
   afterAll(() => stopTestApp(t));
 
-  it('runs the seed flow against the running app: organization, user, crop, harvests, report', async () => {
-    const { organization, user, crop, crops, harvests, summary } = await runSeedFlow(
-      createApiClient(baseUrl),
+  it('runs the seed flow against the running app: organization, login, user, crop, harvests, report', async () => {
+    const { organization, login, me, user, crop, crops, harvests, summary } = await runSeedFlow(
+      baseUrl,
+      t.platformToken,
       'Client Farm',
     );
     expect(organization).toMatchObject({ name: 'Client Farm', tenantId: 'client-farm', status: 'active' });
-    expect(user).toMatchObject({ firstName: 'Ada', lastName: 'Lovelace', email: 'ada@greenvalley.example' });
+    expect(login).toMatchObject({
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      user: { email: OWNER.email, role: 'admin' },
+    });
+    expect(me).toEqual(login.user);
+    expect(user).toMatchObject({
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: 'ada@greenvalley.example',
+      role: 'member',
+    });
     expect(crop).toMatchObject({ name: 'Heirloom Tomatoes', plantingDate: '2025-04-15' });
     expect(crops).toEqual([crop]);
     expect(harvests.map((h) => [h.cropId, h.quantity, h.unit])).toEqual([
@@ -41,7 +53,7 @@ describe('a client generated from openapi.json', () => {
   });
 
   it('reports an error answer with its status and body', async () => {
-    await expect(runSeedFlow(createApiClient(baseUrl), '')).rejects.toThrow(
+    await expect(runSeedFlow(baseUrl, t.platformToken, '')).rejects.toThrow(
       /\/organizations answered 400: .*"code":"VALIDATION_FAILED"/,
     );
   });

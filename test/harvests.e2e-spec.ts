@@ -4,7 +4,7 @@ describe('harvests and the harvest summary', () => {
   let t: TestApp;
   const A = 'harvest-farm-a';
   const B = 'harvest-farm-b';
-  const as = (tenant: string) => asTenant(t.http, tenant);
+  const as = (tenant: string) => asTenant(t, tenant);
   let tomatoes: string;
   let corn: string;
 

@@ -7,6 +7,7 @@ interface Operation {
   operationId?: string;
   tags?: string[];
   parameters?: Array<{ name: string; in: string; required?: boolean }>;
+  security?: Array<Record<string, string[]>>;
   responses: Record<
     string,
     { description?: string; content?: Record<string, { schema: { $ref?: string } }> }
@@ -15,7 +16,10 @@ interface Operation {
 
 describe('OpenAPI document', () => {
   let t: TestApp;
-  let served: { paths: Record<string, Record<string, Operation>> };
+  let served: {
+    paths: Record<string, Record<string, Operation>>;
+    components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+  };
   let paths: Record<string, Record<string, Operation>>;
 
   beforeAll(async () => {
@@ -45,6 +49,7 @@ describe('OpenAPI document', () => {
       'DELETE /api/crops/{id}',
       'DELETE /api/harvests/{id}',
       'DELETE /api/users/{id}',
+      'GET /api/auth/me',
       'GET /api/crops',
       'GET /api/crops/{id}',
       'GET /api/crops/{id}/harvests',
@@ -60,6 +65,8 @@ describe('OpenAPI document', () => {
       'PATCH /api/crops/{id}',
       'PATCH /api/harvests/{id}',
       'PATCH /api/users/{id}',
+      'POST /api/auth/login',
+      'POST /api/auth/password',
       'POST /api/crops',
       'POST /api/harvests',
       'POST /api/users',
@@ -89,6 +96,39 @@ describe('OpenAPI document', () => {
           '#/components/schemas/ErrorResponseDto',
         );
       }
+    }
+  });
+
+  it('declares the bearer schemes and which routes need which', () => {
+    expect(served.components.securitySchemes).toEqual({
+      tenantUser: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),
+      platformAdmin: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    });
+    const security = Object.fromEntries(
+      operations().map(({ method, path, op }) => [`${method.toUpperCase()} ${path}`, op.security]),
+    );
+    for (const [route, requirement] of Object.entries(security)) {
+      const [, path] = route.split(' ');
+      if (route === 'POST /api/auth/login' || path.startsWith('/health')) {
+        expect({ route, requirement }).toEqual({ route, requirement: undefined });
+      } else if (path.startsWith('/api/')) {
+        expect({ route, requirement }).toEqual({
+          route,
+          requirement: [{ tenantUser: [] }, { platformAdmin: [] }],
+        });
+      } else if (route === 'POST /organizations') {
+        expect(requirement).toEqual([{ platformAdmin: [] }, {}]);
+      } else {
+        expect({ route, requirement }).toEqual({ route, requirement: [{ platformAdmin: [] }] });
+      }
+    }
+    for (const { method, path, op } of operations()) {
+      if (!op.security) continue;
+      expect({ route: `${method} ${path}`, has401: '401' in op.responses }).toEqual({
+        route: `${method} ${path}`,
+        has401: true,
+      });
+      if (path.startsWith('/api/')) expect(op.responses['403']).toBeDefined();
     }
   });
 });

@@ -31,7 +31,13 @@ describe('organizations (control plane)', () => {
       `${t.prefix}green-valley-co-op`,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     );
-    expect(tables.map((r) => r.table_name)).toEqual(['crops', 'harvests', 'mikro_orm_migrations', 'users']);
+    expect(tables.map((r) => r.table_name)).toEqual([
+      'crops',
+      'harvests',
+      'login_failures',
+      'mikro_orm_migrations',
+      'users',
+    ]);
   });
 
   it('gets an organization by id and by tenant id, 404 otherwise', async () => {
@@ -91,7 +97,20 @@ describe('organizations (control plane)', () => {
         { name: 'Farm', farmType: 'dairy', logoUrl: 'javascript:alert(1)' },
         /logoUrl must be an http\(s\) URL/,
       ],
-      [{ name: 'Farm', farmType: 'dairy', owner: 'me' }, /property owner should not exist/],
+      [{ name: 'Farm', farmType: 'dairy', region: 'north' }, /property region should not exist/],
+      [{ name: 'Farm', farmType: 'dairy', owner: 'me' }, /owner must be an object/],
+      [
+        { name: 'Farm', farmType: 'dairy', owner: { firstName: 'A', lastName: 'B', email: 'a@b.co' } },
+        /owner\.password must be a string/,
+      ],
+      [
+        {
+          name: 'Farm',
+          farmType: 'dairy',
+          owner: { firstName: 'A', lastName: 'B', email: 'x', password: 'p'.repeat(12) },
+        },
+        /owner\.email must be an email address/,
+      ],
       [{ name: 'Nul\u0000Farm', farmType: 'dairy' }, /name must not contain NUL characters/],
     ];
     for (const [body, message] of cases) {

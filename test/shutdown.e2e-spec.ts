@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { countConnections, dropDatabases, serverEnv } from './support/test-database';
@@ -31,10 +33,14 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 
 describe('the app as a process', () => {
   const prefix = newPrefix();
+  const secretsDir = mkdtempSync(join(tmpdir(), 'farm-secrets-'));
 
-  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix.slice(0, -1))));
+  afterAll(async () => {
+    rmSync(secretsDir, { recursive: true, force: true });
+    await withMaintenanceClient((c) => dropDatabases(c, prefix.slice(0, -1)));
+  });
 
-  it('closes every database connection and exits on SIGTERM', async () => {
+  it('generates its secrets on first start, then closes every database connection and exits on SIGTERM', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
       cwd: join(__dirname, '..'),
@@ -44,6 +50,9 @@ describe('the app as a process', () => {
         PORT: String(port),
         TENANT_DB_PREFIX: prefix,
         DB_NAME: `${prefix.slice(0, -1)}control`,
+        SECRETS_DIR: secretsDir,
+        PLATFORM_ADMIN_TOKEN: '',
+        JWT_SECRET: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -54,8 +63,23 @@ describe('the app as a process', () => {
     try {
       const url = `http://127.0.0.1:${port}`;
       await waitForHealth(url, child);
-      await request(url).post('/organizations').send({ name: 'Signal Farm', farmType: 'dairy' }).expect(201);
-      await request(url).get('/api/crops').set('X-Tenant-ID', 'signal-farm').expect(200);
+      const tokenFile = join(secretsDir, 'platform-admin-token');
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      expect(statSync(join(secretsDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(output.split(token).length - 1).toBe(1);
+      await request(url).post('/organizations').send({ name: 'Signal Farm', farmType: 'dairy' }).expect(401);
+      await request(url)
+        .post('/organizations')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ name: 'Signal Farm', farmType: 'dairy' })
+        .expect(201);
+      await request(url)
+        .get('/api/crops')
+        .set('X-Tenant-ID', 'signal-farm')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
       expect(await withMaintenanceClient((c) => countConnections(c, prefix))).toBeGreaterThan(0);
     } catch (error) {
       child.kill('SIGKILL');

@@ -188,6 +188,12 @@ describe('tenant requests', () => {
     const { tenantId } = await t.signUp('Vanished Farm');
     const database = `${t.prefix}${tenantId}`;
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${database}" WITH (FORCE)`));
+    // Its ORM is open (sign-up created the owner through it): queries fail, but as 503s, never 500s.
+    for (let i = 0; i < 3; i++) {
+      const open = await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(503);
+      expect(open.body.code).toMatch(/^(TENANT|DATABASE)_UNAVAILABLE$/);
+    }
+    await t.app.get(TenantConnectionRegistry).evict(tenantId);
     const res = await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(503);
     expect(res.body).toMatchObject({ statusCode: 503, code: 'TENANT_UNAVAILABLE' });
     expect(await withMaintenanceClient((c) => countDatabases(c, database))).toBe(0);

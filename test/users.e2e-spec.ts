@@ -4,7 +4,8 @@ describe('users', () => {
   let t: TestApp;
   const A = 'users-farm-a';
   const B = 'users-farm-b';
-  const as = (tenant: string) => asTenant(t.http, tenant);
+  const as = (tenant: string) => asTenant(t, tenant);
+  const password = 'user password 1';
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -16,13 +17,14 @@ describe('users', () => {
 
   it('creates, reads, updates and deletes a user', async () => {
     const created = await as(A)
-      .post('/api/users', { firstName: ' Ada ', lastName: 'Lovelace', email: 'Ada@Example.com' })
+      .post('/api/users', { firstName: ' Ada ', lastName: 'Lovelace', email: 'Ada@Example.com', password })
       .expect(201);
     expect(created.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       firstName: 'Ada',
       lastName: 'Lovelace',
       email: 'Ada@Example.com',
+      role: 'member',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -40,20 +42,21 @@ describe('users', () => {
 
   it('keeps emails unique per tenant ignoring case, and allows the same email in another tenant', async () => {
     await as(A)
-      .post('/api/users', { firstName: 'Bo', lastName: 'Peep', email: 'bo@farm.example' })
+      .post('/api/users', { firstName: 'Bo', lastName: 'Peep', email: 'bo@farm.example', password })
       .expect(201);
     const dup = await as(A)
-      .post('/api/users', { firstName: 'Other', lastName: 'Bo', email: 'BO@farm.example' })
+      .post('/api/users', { firstName: 'Other', lastName: 'Bo', email: 'BO@farm.example', password })
       .expect(409);
     expect(dup.body).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'USER_EMAIL_TAKEN' });
     await as(B)
-      .post('/api/users', { firstName: 'Bo', lastName: 'Peep', email: 'bo@farm.example' })
+      .post('/api/users', { firstName: 'Bo', lastName: 'Peep', email: 'bo@farm.example', password })
       .expect(201);
 
     const other = await as(A).post('/api/users', {
       firstName: 'Cy',
       lastName: 'Press',
       email: 'cy@farm.example',
+      password,
     });
     const clash = await as(A).patch(`/api/users/${other.body.id}`, { email: 'Bo@Farm.Example' }).expect(409);
     expect(clash.body.code).toBe('USER_EMAIL_TAKEN');
@@ -62,13 +65,16 @@ describe('users', () => {
 
   it('validates bodies and ids: 400 naming the field', async () => {
     const cases: Array<[object, RegExp]> = [
-      [{ firstName: 'A', lastName: 'B' }, /email/],
+      [{ firstName: 'A', lastName: 'B', password }, /email/],
+      [{ firstName: 'A', lastName: 'B', email: 'a@b.co' }, /password must be a string/],
+      [{ firstName: 'A', lastName: 'B', email: 'a@b.co', password: 'short' }, /password must be at least 10/],
+      [{ firstName: 'A', lastName: 'B', email: 'a@b.co', password, role: 'owner' }, /role must be one of/],
       [{ firstName: '', lastName: 'B', email: 'a@b.co' }, /firstName must be longer/],
       [{ firstName: '   ', lastName: 'B', email: 'a@b.co' }, /firstName must be longer/],
       [{ firstName: 'A', lastName: 'B', email: 'not-an-email' }, /email must be an email address/],
       [{ firstName: 'A'.repeat(201), lastName: 'B', email: 'a@b.co' }, /firstName must be shorter/],
       [{ firstName: 7, lastName: 'B', email: 'a@b.co' }, /firstName must be a string/],
-      [{ firstName: 'A', lastName: 'B', email: 'a@b.co', role: 'admin' }, /property role should not exist/],
+      [{ firstName: 'A', lastName: 'B', email: 'a@b.co', password, age: 3 }, /property age should not exist/],
       [
         { firstName: 'A\u0000B', lastName: 'B', email: 'a@b.co' },
         /firstName must not contain NUL characters/,
@@ -79,7 +85,12 @@ describe('users', () => {
       expect({ body, status: res.status }).toEqual({ body, status: 400 });
       expect(res.body.message).toMatch(message);
     }
-    const { body: user } = await as(A).post('/api/users', { firstName: 'D', lastName: 'E', email: 'd@e.co' });
+    const { body: user } = await as(A).post('/api/users', {
+      firstName: 'D',
+      lastName: 'E',
+      email: 'd@e.co',
+      password,
+    });
     expect(
       (await as(A).patch(`/api/users/${user.id}`, { firstName: null }).expect(400)).body.message,
     ).toMatch(/firstName must be a string/);
@@ -90,7 +101,12 @@ describe('users', () => {
 
   it('pages users newest first with X-Total-Count', async () => {
     for (let i = 0; i < 3; i++) {
-      await as(B).post('/api/users', { firstName: `P${i}`, lastName: 'Page', email: `p${i}@page.example` });
+      await as(B).post('/api/users', {
+        firstName: `P${i}`,
+        lastName: 'Page',
+        email: `p${i}@page.example`,
+        password,
+      });
       await new Promise((r) => setTimeout(r, 5));
     }
     const all = await as(B).get('/api/users?limit=200').expect(200);
@@ -102,7 +118,12 @@ describe('users', () => {
   });
 
   it('answers 404 for a user id of another tenant, for every route', async () => {
-    const { body: user } = await as(A).post('/api/users', { firstName: 'F', lastName: 'G', email: 'f@g.co' });
+    const { body: user } = await as(A).post('/api/users', {
+      firstName: 'F',
+      lastName: 'G',
+      email: 'f@g.co',
+      password,
+    });
     await as(B).get(`/api/users/${user.id}`).expect(404);
     await as(B).patch(`/api/users/${user.id}`, { firstName: 'Hijack' }).expect(404);
     await as(B).delete(`/api/users/${user.id}`).expect(404);

@@ -6,7 +6,7 @@ import {
 } from '@mikro-orm/core';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { DomainError } from './domain-errors';
+import { DomainError, RateLimitedError } from './domain-errors';
 import { ErrorResponseDto } from './error-response.dto';
 
 const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
@@ -14,6 +14,9 @@ const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
   conflict: HttpStatus.CONFLICT,
   invalid: HttpStatus.BAD_REQUEST,
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  unauthenticated: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /**
@@ -30,6 +33,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const body = this.toBody(exception, request);
     if (response.headersSent) return;
+    if (body.statusCode === (HttpStatus.UNAUTHORIZED as number))
+      response.setHeader('WWW-Authenticate', 'Bearer');
+    if (exception instanceof RateLimitedError) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
     response.status(body.statusCode).json(body);
   }
 
@@ -52,6 +60,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
         HttpStatus.CONFLICT,
         'The record is referenced by or refers to another record',
         'FOREIGN_KEY_VIOLATION',
+      );
+    }
+    if (isMissingDatabase(exception)) {
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        "The organization's database is not available",
+        'TENANT_UNAVAILABLE',
       );
     }
     if (isDatabaseUnavailable(exception)) {
@@ -97,8 +112,15 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
  * and a pool that timed out waiting for a connection.
  */
 function isDatabaseUnavailable(exception: unknown): boolean {
-  const { code, name } = (exception ?? {}) as { code?: unknown; name?: unknown };
+  const { code, name, message } = (exception ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   if (name === 'KnexTimeoutError') return true;
+  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database).
+  if (typeof message === 'string' && /^Connection (terminated|ended) unexpectedly/.test(message)) return true;
   if (typeof code !== 'string') return false;
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
+}
+
+/** PostgreSQL's invalid_catalog_name: a tenant's database was dropped behind the registry's back. */
+function isMissingDatabase(exception: unknown): boolean {
+  return (exception as { code?: unknown } | null)?.code === '3D000';
 }

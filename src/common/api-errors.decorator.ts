@@ -5,10 +5,12 @@ import { ErrorResponseDto } from './error-response.dto';
 /** What each error status means here; also used for the errors the OpenAPI document declares on every route. */
 export const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (the message names the field)',
-  403: 'Tenant suspended',
+  401: 'Missing, malformed, expired or revoked credentials (WWW-Authenticate: Bearer)',
+  403: 'Authenticated but not allowed: a token of another tenant, or a role too weak for the route',
   404: 'Not found',
   409: 'Conflict with existing data',
   413: 'Request body too large',
+  429: 'Too many attempts; retry after the number of seconds in Retry-After',
   500: 'Unexpected server error',
   503: 'Temporarily unavailable',
 };

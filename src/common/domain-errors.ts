@@ -3,7 +3,8 @@
  * kind to an HTTP status, so services never deal in HTTP.
  */
 export abstract class DomainError extends Error {
-  abstract readonly kind: 'not_found' | 'conflict' | 'invalid' | 'unavailable';
+  abstract readonly kind:
+    'not_found' | 'conflict' | 'invalid' | 'unavailable' | 'unauthenticated' | 'forbidden' | 'rate_limited';
 
   constructor(
     readonly code: string,
@@ -29,4 +30,27 @@ export class InvalidInputError extends DomainError {
 /** The service cannot do it right now (a tenant still provisioning, a failed provisioning step). */
 export class UnavailableError extends DomainError {
   readonly kind = 'unavailable';
+}
+
+/** No credentials, or credentials that prove nothing (bad signature, expired, revoked, wrong password). */
+export class UnauthenticatedError extends DomainError {
+  readonly kind = 'unauthenticated';
+}
+
+/** Authenticated, but not allowed to do this (another tenant, a role too weak). */
+export class ForbiddenError extends DomainError {
+  readonly kind = 'forbidden';
+}
+
+/** Too many attempts; the client may retry after `retryAfterSeconds` (sent as Retry-After). */
+export class RateLimitedError extends DomainError {
+  readonly kind = 'rate_limited';
+
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(code, message);
+  }
 }

@@ -70,6 +70,25 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
   );
 }
 
+/** New passwords need at least this many characters. */
+export const PASSWORD_MIN_LENGTH = 10;
+
+/**
+ * A password, taken exactly as sent (no trimming), at most 1024 characters so hashing stays cheap. `minLength`
+ * defaults to the rule for new passwords; login uses 1 (an old password is checked, not judged). Error messages
+ * never include the value.
+ */
+export function PasswordField(options: FieldOptions & { minLength?: number } = {}): PropertyDecorator {
+  const min = options.minLength ?? PASSWORD_MIN_LENGTH;
+  return applyDecorators(
+    doc(options, { type: String, format: 'password', minLength: min, maxLength: 1024, writeOnly: true }),
+    ...presence(options),
+    IsString(),
+    MinLength(min, { message: `$property must be at least ${min} characters long` }),
+    MaxLength(1024),
+  );
+}
+
 /** A calendar date, `YYYY-MM-DD`. */
 export function DateField(options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(

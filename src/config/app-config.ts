@@ -146,6 +146,55 @@ export class AppConfig {
   @IsBoolean()
   SWAGGER_ENABLED = true;
 
+  /**
+   * Bearer token of the platform operator (control-plane routes, support access to tenant routes). Unset: one is
+   * generated on first start and kept in `SECRETS_DIR`.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'PLATFORM_ADMIN_TOKEN must be at least 32 characters' })
+  PLATFORM_ADMIN_TOKEN?: string = undefined;
+
+  /** HMAC key of the tenant users' access tokens. Unset: generated on first start and kept in `SECRETS_DIR`. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string = undefined;
+
+  /** Lifetime of an access token, in seconds. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(86_400)
+  JWT_TTL_SECONDS = 900;
+
+  /** Where generated secrets (platform token, JWT key) are kept; created with mode 0700. */
+  @IsString()
+  @MinLength(1)
+  SECRETS_DIR = '.data';
+
+  /** `admin`: only the platform operator signs organizations up; `open`: anyone may (with an owner). */
+  @IsIn(['admin', 'open'])
+  SIGNUP_MODE: 'admin' | 'open' = 'admin';
+
+  /** Comma-separated browser origins allowed by CORS (e.g. `https://app.example.com`); empty: none. */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter((origin) => origin !== '')
+      : value,
+  )
+  @IsString({ each: true })
+  @Matches(/^https?:\/\/[^/\s,]+$/, {
+    each: true,
+    message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://app.example.com',
+  })
+  CORS_ORIGINS: string[] = [];
+
   /** Serve `GET /internal/stats` (connection-registry counters, memory), left out of the OpenAPI document. */
   @Transform(toBool)
   @IsBoolean()

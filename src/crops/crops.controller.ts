@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
 import { setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
@@ -22,6 +23,7 @@ export class CropsController {
   constructor(private readonly crops: CropsService) {}
 
   @Post()
+  @RequireRole('member')
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCrop', summary: 'Add a crop' })
   @ApiCreatedResponse({ type: CropDto, description: 'The created crop' })
@@ -51,6 +53,7 @@ export class CropsController {
   }
 
   @Patch(':id')
+  @RequireRole('member')
   @ApiOperation({ operationId: 'updateCrop', summary: 'Change some fields of a crop' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: CropDto, description: 'The updated crop' })
@@ -60,6 +63,7 @@ export class CropsController {
   }
 
   @Delete(':id')
+  @RequireRole('member')
   @HttpCode(204)
   @ApiOperation({ operationId: 'deleteCrop', summary: 'Delete a crop that has no harvests' })
   @ApiParam({ name: 'id', format: 'uuid' })

@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
 import { setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
@@ -22,6 +23,7 @@ export class HarvestsController {
   constructor(private readonly harvests: HarvestsService) {}
 
   @Post()
+  @RequireRole('member')
   @HttpCode(201)
   @ApiOperation({
     operationId: 'createHarvest',
@@ -56,6 +58,7 @@ export class HarvestsController {
   }
 
   @Patch(':id')
+  @RequireRole('member')
   @ApiOperation({ operationId: 'updateHarvest', summary: 'Change some fields of a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: HarvestDto, description: 'The updated harvest' })
@@ -65,6 +68,7 @@ export class HarvestsController {
   }
 
   @Delete(':id')
+  @RequireRole('member')
   @HttpCode(204)
   @ApiOperation({ operationId: 'deleteHarvest', summary: 'Delete a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })

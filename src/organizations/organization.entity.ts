@@ -36,4 +36,18 @@ export class Organization extends Timestamped {
 
   @Property({ type: 'text', nullable: true })
   lastError: string | null = null;
+
+  /**
+   * The owner a sign-up asked for (password already hashed), kept until the tenant database holds it, so a retry or
+   * a restart that finishes the sign-up creates the owner too. Null once the organization is active.
+   */
+  @Property({ type: 'json', nullable: true, hidden: true })
+  pendingOwner: PendingOwner | null = null;
+}
+
+export interface PendingOwner {
+  firstName: string;
+  lastName: string;
+  email: string;
+  passwordHash: string;
 }

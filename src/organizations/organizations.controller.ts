@@ -1,6 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import { OpenSignupRoute } from '../auth/auth.decorators';
+import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
 import type { Response } from 'express';
+import { PLATFORM_ADMIN_SCHEME } from '../tenancy/api-tenant.decorator';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
@@ -8,23 +19,34 @@ import { OrganizationDto } from './dto/organization.dto';
 import { OrganizationsService } from './organizations.service';
 
 @ApiTags('organizations')
+@UseGuards(PlatformAdminGuard)
+@ApiBearerAuth(PLATFORM_ADMIN_SCHEME)
+@ApiErrors(401)
 @Controller('organizations')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
 
   @Post()
   @HttpCode(201)
+  @OpenSignupRoute()
+  @ApiSecurity({})
   @ApiOperation({
     operationId: 'createOrganization',
     summary: 'Sign up an organization',
     description:
       'Registers the organization and creates its tenant database; answers once the database exists and is ' +
-      'migrated (status `active`). Repeating the request after a failed sign-up finishes it.',
+      'migrated (status `active`), with the owner (if given) as its first admin. Repeating the request after a ' +
+      'failed sign-up finishes it. Needs the platform token unless the server runs with SIGNUP_MODE=open; ' +
+      'without the token, owner is required.',
   })
   @ApiCreatedResponse({ type: OrganizationDto, description: 'Created; its tenant database is ready' })
   @ApiErrors(400, 409, 413, 503)
-  async create(@Body() dto: CreateOrganizationDto): Promise<OrganizationDto> {
-    return OrganizationDto.from(await this.organizations.create(dto));
+  async create(
+    @Body() dto: CreateOrganizationDto,
+    @Req() req: ControlPlaneRequest,
+  ): Promise<OrganizationDto> {
+    const byOperator = req.platformOperator === true;
+    return OrganizationDto.from(await this.organizations.create(dto, { byOperator }));
   }
 
   @Get()

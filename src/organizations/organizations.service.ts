@@ -1,13 +1,16 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
+import { PasswordHasher } from '../auth/password-hasher';
+import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
 import { TenantProvisioner } from '../tenancy/tenant-provisioner';
 import { TenantTemplate } from '../tenancy/tenant-template';
 import { TenantRegistry } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
-import { CreateOrganizationDto } from './dto/create-organization.dto';
-import { Organization } from './organization.entity';
+import { saveOrganizationOwner } from '../users/organization-owner';
+import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
+import { Organization, PendingOwner } from './organization.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,9 +31,18 @@ export class OrganizationsService implements OnApplicationBootstrap {
     private readonly provisioner: TenantProvisioner,
     private readonly template: TenantTemplate,
     private readonly registry: TenantRegistry,
+    private readonly connections: TenantConnectionRegistry,
+    private readonly hasher: PasswordHasher,
   ) {}
 
-  async create(dto: CreateOrganizationDto): Promise<Organization> {
+  /** `byOperator`: the caller holds the platform token; anyone else must name an owner. */
+  async create(dto: CreateOrganizationDto, { byOperator }: { byOperator: boolean }): Promise<Organization> {
+    if (!byOperator && !dto.owner) {
+      throw new InvalidInputError(
+        'OWNER_REQUIRED',
+        'owner is required when signing up without the platform token',
+      );
+    }
     const tenantId = slugifyOrganizationName(dto.name);
     if (!tenantId) {
       throw new InvalidInputError(
@@ -38,7 +50,10 @@ export class OrganizationsService implements OnApplicationBootstrap {
         'name must give a tenant id of 1-48 letters and digits (other characters become dashes)',
       );
     }
-    const org = (await this.insert(dto, tenantId)) ?? (await this.claimFailed(dto, tenantId));
+    const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
+    const org =
+      (await this.insert(dto, tenantId, pendingOwner)) ??
+      (await this.claimFailed(dto, tenantId, pendingOwner));
     await this.provision(org);
     return org;
   }
@@ -87,7 +102,11 @@ export class OrganizationsService implements OnApplicationBootstrap {
   }
 
   /** Inserts the row in `provisioning`; undefined when the name or tenant id is already taken. */
-  private async insert(dto: CreateOrganizationDto, tenantId: string): Promise<Organization | undefined> {
+  private async insert(
+    dto: CreateOrganizationDto,
+    tenantId: string,
+    pendingOwner: PendingOwner | null,
+  ): Promise<Organization | undefined> {
     const em = this.em.fork();
     const org = em.create(Organization, {
       name: dto.name,
@@ -95,6 +114,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
       farmType: dto.farmType,
       logoUrl: dto.logoUrl ?? null,
       databaseName: this.names.forTenant(tenantId),
+      pendingOwner,
     });
     try {
       await em.flush();
@@ -109,14 +129,24 @@ export class OrganizationsService implements OnApplicationBootstrap {
    * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
    * wins); anything else is a conflict.
    */
-  private async claimFailed(dto: CreateOrganizationDto, tenantId: string): Promise<Organization> {
+  private async claimFailed(
+    dto: CreateOrganizationDto,
+    tenantId: string,
+    pendingOwner: PendingOwner | null,
+  ): Promise<Organization> {
     const em = this.em.fork();
     const existing = await em.findOne(Organization, { $or: [{ name: dto.name }, { tenantId }] });
     if (existing && existing.status === 'failed' && existing.name === dto.name) {
       const claimed = await em.nativeUpdate(
         Organization,
         { id: existing.id, status: 'failed' },
-        { status: 'provisioning', farmType: dto.farmType, logoUrl: dto.logoUrl ?? null, lastError: null },
+        {
+          status: 'provisioning',
+          farmType: dto.farmType,
+          logoUrl: dto.logoUrl ?? null,
+          lastError: null,
+          pendingOwner,
+        },
       );
       if (claimed === 1) {
         await em.refresh(existing);
@@ -138,6 +168,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
   private async provision(org: Organization): Promise<void> {
     try {
       await this.provisioner.provision(org.tenantId);
+      if (org.pendingOwner) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
       const lastError = error instanceof Error ? error.message : String(error);
       this.logger.error(`Provisioning ${org.tenantId} failed: ${lastError}`);
@@ -150,14 +181,37 @@ export class OrganizationsService implements OnApplicationBootstrap {
     await this.setStatus(org, 'active', null);
   }
 
+  private async hashOwner({ password, ...owner }: OwnerDto): Promise<PendingOwner> {
+    return { ...owner, passwordHash: await this.hasher.hash(password) };
+  }
+
+  /** Through the connection registry, so the new tenant's ORM is open for the owner's first login. */
+  private async saveOwner(org: Organization, owner: PendingOwner): Promise<void> {
+    const lease = await this.connections.acquire({
+      organizationId: org.id,
+      tenantId: org.tenantId,
+      status: org.status,
+      databaseName: org.databaseName,
+    });
+    try {
+      await saveOrganizationOwner(lease.orm.em.fork(), owner);
+    } finally {
+      lease.release();
+    }
+  }
+
   private async setStatus(
     org: Organization,
     status: 'active' | 'failed',
     lastError: string | null,
   ): Promise<void> {
     const updatedAt = new Date();
-    await this.em.fork().nativeUpdate(Organization, { id: org.id }, { status, lastError, updatedAt });
-    Object.assign(org, { status, lastError, updatedAt });
+    // The owner's password hash is kept only until the tenant database holds the owner.
+    const pendingOwner = status === 'active' ? null : org.pendingOwner;
+    await this.em
+      .fork()
+      .nativeUpdate(Organization, { id: org.id }, { status, lastError, updatedAt, pendingOwner });
+    Object.assign(org, { status, lastError, updatedAt, pendingOwner });
     this.registry.invalidate(org.tenantId);
   }
 }

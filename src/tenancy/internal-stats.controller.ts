@@ -1,5 +1,6 @@
-import { Controller, Get, NotFoundException } from '@nestjs/common';
+import { Controller, Get, NotFoundException, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { PlatformAdminGuard } from '../auth/platform-admin.guard';
 import { AppConfig } from '../config/app-config';
 import { ConnectionRegistryStats, TenantConnectionRegistry } from './tenant-connection-registry';
 import { SparePoolStats, TenantSparePool } from './tenant-spare-pool';
@@ -11,11 +12,12 @@ export interface InternalStats {
 }
 
 /**
- * Operational counters (connection registry, spare pool, memory) for benchmarks and operators, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out
- * of the public OpenAPI document. When the process runs with `--expose-gc`, a full collection runs first so the
+ * Operational counters (connection registry, spare pool, memory) for benchmarks and operators: platform token
+ * only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public OpenAPI document. When the process runs with `--expose-gc`, a full collection runs first so the
  * heap figure is the live heap.
  */
 @ApiExcludeController()
+@UseGuards(PlatformAdminGuard)
 @Controller('internal/stats')
 export class InternalStatsController {
   constructor(

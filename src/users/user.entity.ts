@@ -1,8 +1,9 @@
-import { Entity, Index, Opt, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Enum, FilterQuery, Index, Opt, PrimaryKey, Property, raw } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
+import { ROLES, Role } from '../auth/roles';
 import { Timestamped } from '../common/timestamps';
 
-/** A person of the farm (tenant database). Emails are unique per tenant, ignoring case. */
+/** A person of the farm (tenant database) and their login. Emails are unique per tenant, ignoring case. */
 @Entity({ tableName: 'users' })
 @Index({ properties: ['createdAt', 'id'] })
 @Index({
@@ -21,4 +22,20 @@ export class User extends Timestamped {
 
   @Property({ type: 'string', length: 254 })
   email!: string;
+
+  @Enum({ items: () => ROLES, default: 'viewer' })
+  role: Role & Opt = 'viewer';
+
+  /** argon2id (PHC string); null: the user cannot log in until an admin sets a password. Loaded only on demand. */
+  @Property({ type: 'text', nullable: true, lazy: true, hidden: true })
+  passwordHash?: string | null;
+
+  /** Bumped when the password changes: access tokens carry it, so older tokens stop working. */
+  @Property({ type: 'integer', default: 0 })
+  credentialsVersion: number & Opt = 0;
+}
+
+/** Filter for the user with this email, ignoring case (served by users_email_lower_unique). */
+export function withEmail(email: string): FilterQuery<User> {
+  return { [raw((alias) => `lower(${alias}.email)`)]: email.toLowerCase() };
 }

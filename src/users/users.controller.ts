@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
@@ -22,6 +23,7 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Post()
+  @RequireRole('admin')
   @HttpCode(201)
   @ApiOperation({ operationId: 'createUser', summary: 'Add a user to the organization' })
   @ApiCreatedResponse({ type: UserDto, description: 'The created user' })
@@ -51,6 +53,7 @@ export class UsersController {
   }
 
   @Patch(':id')
+  @RequireRole('admin')
   @ApiOperation({ operationId: 'updateUser', summary: 'Change some fields of a user' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: UserDto, description: 'The updated user' })
@@ -60,10 +63,12 @@ export class UsersController {
   }
 
   @Delete(':id')
+  @RequireRole('admin')
   @HttpCode(204)
   @ApiOperation({ operationId: 'deleteUser', summary: 'Delete a user' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNoContentResponse({ description: 'Deleted; their access tokens stop working' })
+  @ApiErrors(409)
   async remove(@UuidParam() id: string): Promise<void> {
     await this.users.remove(id);
   }

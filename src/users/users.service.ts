@@ -1,5 +1,6 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { PasswordHasher } from '../auth/password-hasher';
 import { ConflictError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
 import { definedOnly, NEWEST_FIRST } from '../common/queries';
@@ -9,11 +10,15 @@ import { User } from './user.entity';
 
 @Injectable()
 export class UsersService {
-  constructor(@InjectTenantEntityManager() private readonly em: EntityManager) {}
+  constructor(
+    @InjectTenantEntityManager() private readonly em: EntityManager,
+    private readonly hasher: PasswordHasher,
+  ) {}
 
-  async create(dto: CreateUserDto): Promise<User> {
-    const user = this.em.create(User, dto);
-    await this.flush(dto.email);
+  async create({ password, role, ...fields }: CreateUserDto): Promise<User> {
+    const passwordHash = await this.hasher.hash(password);
+    const user = this.em.create(User, { ...fields, role: role ?? 'member', passwordHash });
+    await this.flush(fields.email);
     return user;
   }
 
@@ -25,22 +30,55 @@ export class UsersService {
     return findByIdOrFail(this.em, User, id);
   }
 
-  async update(id: string, dto: UpdateUserDto): Promise<User> {
-    const user = await this.get(id);
-    this.em.assign(user, definedOnly(dto));
-    await this.flush(user.email);
-    return user;
+  /** A new password also revokes the user's tokens; demoting the last admin is refused (409). */
+  async update(id: string, { password, ...fields }: UpdateUserDto): Promise<User> {
+    const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
+    return this.underAdminLock(async (em) => {
+      const user = await findByIdOrFail(em, User, id);
+      if (fields.role !== undefined && fields.role !== 'admin') await this.keepAnAdmin(em, user, 'demote');
+      em.assign(user, definedOnly(fields));
+      if (passwordHash !== undefined) {
+        user.passwordHash = passwordHash;
+        user.credentialsVersion += 1;
+      }
+      await this.flush(user.email, em);
+      return user;
+    });
   }
 
   async remove(id: string): Promise<void> {
-    this.em.remove(await this.get(id));
-    await this.em.flush();
+    await this.underAdminLock(async (em) => {
+      const user = await findByIdOrFail(em, User, id);
+      await this.keepAnAdmin(em, user, 'delete');
+      em.remove(user);
+      await em.flush();
+    });
+  }
+
+  /**
+   * Changes that can take away an admin run one at a time per tenant (a transaction-scoped advisory lock), so two
+   * admins demoting each other concurrently cannot leave the organization without one.
+   */
+  private underAdminLock<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.em.transactional(async (em) => {
+      await em.execute(`select pg_advisory_xact_lock(hashtext('users:admins'))`);
+      return work(em);
+    });
+  }
+
+  private async keepAnAdmin(em: EntityManager, user: User, change: 'demote' | 'delete'): Promise<void> {
+    if (user.role !== 'admin') return;
+    if ((await em.count(User, { role: 'admin', id: { $ne: user.id } })) > 0) return;
+    throw new ConflictError(
+      'LAST_ADMIN',
+      `Cannot ${change} ${user.email}: the organization needs at least one admin; make another user admin first`,
+    );
   }
 
   /** The unique index on lower(email) decides, so two concurrent requests cannot both win. */
-  private async flush(email: string): Promise<void> {
+  private async flush(email: string, em: EntityManager = this.em): Promise<void> {
     try {
-      await this.em.flush();
+      await em.flush();
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) {
         throw new ConflictError('USER_EMAIL_TAKEN', `A user with the email ${email} already exists`);

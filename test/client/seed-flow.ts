@@ -18,6 +18,7 @@ type JsonBody<
   : never;
 
 export type Organization = JsonBody<'createOrganization', 201>;
+export type AccessToken = JsonBody<'login', 200>;
 export type User = JsonBody<'createUser', 201>;
 export type Crop = JsonBody<'createCrop', 201>;
 export type Harvest = JsonBody<'createHarvest', 201>;
@@ -29,6 +30,8 @@ export interface Tenant {
 
 export interface SeedResult {
   organization: Organization;
+  login: AccessToken;
+  me: JsonBody<'getCurrentUser', 200>;
   user: User;
   crop: Crop;
   crops: JsonBody<'listCrops', 200>;
@@ -36,9 +39,17 @@ export interface SeedResult {
   summary: JsonBody<'getHarvestSummary', 200>;
 }
 
-export function createApiClient(baseUrl: string): ApiClient {
-  return createClient<paths>({ baseUrl });
+/** A client sending `token` (the platform token, or a user's access token) as its bearer credential, if given. */
+export function createApiClient(baseUrl: string, token?: string): ApiClient {
+  return createClient<paths>({ baseUrl, headers: token ? { Authorization: `Bearer ${token}` } : {} });
 }
+
+export const OWNER = {
+  firstName: 'Grace',
+  lastName: 'Hopper',
+  email: 'grace@greenvalley.example',
+  password: 'a long owner passphrase',
+};
 
 /** The data of a successful call, or an error naming the request and what the API answered. */
 function dataOf<T>(result: { data?: T; error?: unknown; response: Response }): T {
@@ -49,15 +60,32 @@ function dataOf<T>(result: { data?: T; error?: unknown; response: Response }): T
   return result.data;
 }
 
-export async function signUp(api: ApiClient, name: string): Promise<Organization> {
-  return dataOf(await api.POST('/organizations', { body: { name, farmType: 'vegetable' } }));
+export async function signUp(operator: ApiClient, name: string): Promise<Organization> {
+  return dataOf(
+    await operator.POST('/organizations', { body: { name, farmType: 'vegetable', owner: OWNER } }),
+  );
+}
+
+export async function logIn(anonymous: ApiClient, tenant: Tenant): Promise<AccessToken> {
+  return dataOf(
+    await anonymous.POST('/api/auth/login', {
+      params: tenant,
+      body: { email: OWNER.email, password: OWNER.password },
+    }),
+  );
 }
 
 export async function addUser(api: ApiClient, tenant: Tenant): Promise<User> {
   return dataOf(
     await api.POST('/api/users', {
       params: tenant,
-      body: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@greenvalley.example' },
+      body: {
+        firstName: 'Ada',
+        lastName: 'Lovelace',
+        email: 'ada@greenvalley.example',
+        password: 'ada password 123',
+        role: 'member',
+      },
     }),
   );
 }
@@ -89,10 +117,20 @@ export async function harvestSummary(api: ApiClient, tenant: Tenant): Promise<Se
   );
 }
 
-/** Signs up an organization and seeds its farm through the public API only. */
-export async function runSeedFlow(api: ApiClient, organizationName: string): Promise<SeedResult> {
-  const organization = await signUp(api, organizationName);
+/**
+ * Signs up an organization with the platform token, logs its owner in, and seeds its farm with the owner's token,
+ * through the public API only.
+ */
+export async function runSeedFlow(
+  baseUrl: string,
+  platformToken: string,
+  organizationName: string,
+): Promise<SeedResult> {
+  const organization = await signUp(createApiClient(baseUrl, platformToken), organizationName);
   const tenant: Tenant = { header: { 'X-Tenant-ID': organization.tenantId } };
+  const login = await logIn(createApiClient(baseUrl), tenant);
+  const api = createApiClient(baseUrl, login.accessToken);
+  const me = dataOf(await api.GET('/api/auth/me', { params: tenant }));
   const user = await addUser(api, tenant);
   const crop = await addCrop(api, tenant);
   const crops = await listCrops(api, tenant);
@@ -101,5 +139,5 @@ export async function runSeedFlow(api: ApiClient, organizationName: string): Pro
     await addHarvest(api, tenant, { cropId: crop.id, quantity: 7.25, unit: 'kg', harvestedAt: '2025-08-02' }),
   ];
   const summary = await harvestSummary(api, tenant);
-  return { organization, user, crop, crops, harvests, summary };
+  return { organization, login, me, user, crop, crops, harvests, summary };
 }

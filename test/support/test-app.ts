@@ -1,4 +1,4 @@
-import { Type } from '@nestjs/common';
+import { LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
@@ -23,19 +23,39 @@ import {
 
 export interface TestApp {
   app: NestExpressApplication;
-  http: TestAgent;
   config: AppConfig;
   /** TENANT_DB_PREFIX of this app: every database it creates starts with it. */
   prefix: string;
+  /** Requests with the platform admin token: control-plane routes, and operator access to any tenant route. */
+  http: TestAgent;
+  /** Requests without credentials. */
+  anon: TestAgent;
+  platformToken: string;
   /** Every response this app sends is checked against its OpenAPI document; stopTestApp fails on violations. */
   contract: OpenApiContract;
-  /** Creates an organization through the API and returns its tenantId. */
-  signUp(name: string, farmType?: string): Promise<{ id: string; tenantId: string }>;
+  /**
+   * Creates an organization through the API with an admin owner (`owner-<tenantId>@example.test`, password
+   * OWNER_PASSWORD), logs the owner in, and returns the tenantId and the owner's access token (also kept for
+   * `asTenant`).
+   */
+  signUp(name: string, farmType?: string): Promise<SignedUp>;
+  /** The access token of a tenant's owner from `signUp`. */
+  ownerToken(tenantId: string): string;
   close(): Promise<void>;
 }
 
+export interface SignedUp {
+  id: string;
+  tenantId: string;
+  token: string;
+}
+
+export const OWNER_PASSWORD = 'owner password 1234';
+
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Where the app logs; errors and warnings to the console by default. */
+  logger?: LoggerService | LogLevel[];
   controllers?: Type[];
   /** Reuse the databases of an earlier app (a restart); defaults to a new prefix. */
   prefix?: string;
@@ -58,6 +78,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DB_CONNECTION_BUDGET: '40',
     TENANT_MAX_OPEN: '10',
     CONTROL_POOL_MAX: '3',
+    PLATFORM_ADMIN_TOKEN: `platform-${randomBytes(24).toString('hex')}`,
+    JWT_SECRET: randomBytes(32).toString('hex'),
     ...options.env,
   });
   const moduleRef = await Test.createTestingModule({
@@ -67,25 +89,42 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     .overrideProvider(AppConfig)
     .useValue(config)
     .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error', 'warn'] });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    logger: options.logger ?? ['error', 'warn'],
+  });
   const contract = new OpenApiContract(buildOpenApiDocument(app));
   app.use(contract.middleware);
   configureApp(app);
   await app.init();
   await app.get(OrganizationsService).resumedProvisioning();
   await app.get(TenantSparePool).settled();
-  const http = request(app.getHttpServer());
+  const platformToken = config.PLATFORM_ADMIN_TOKEN ?? '';
+  const http = request.agent(app.getHttpServer()).set('Authorization', `Bearer ${platformToken}`);
+  const anon = request(app.getHttpServer());
+  const ownerTokens = new Map<string, string>();
   return {
     app,
     http,
+    anon,
+    platformToken,
     config,
     prefix,
     contract,
     async signUp(name, farmType = 'vegetable') {
-      const res = await http.post('/organizations').send({ name, farmType });
+      const email = `owner-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.test`;
+      const owner = { firstName: 'Owner', lastName: name, email, password: OWNER_PASSWORD };
+      const res = await http.post('/organizations').send({ name, farmType, owner });
       if (res.status !== 201)
         throw new Error(`sign-up of ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.body as { id: string; tenantId: string };
+      const { id, tenantId } = res.body as { id: string; tenantId: string };
+      const token = await logIn(anon, tenantId, email, OWNER_PASSWORD);
+      ownerTokens.set(tenantId, token);
+      return { id, tenantId, token };
+    },
+    ownerToken(tenantId) {
+      const token = ownerTokens.get(tenantId);
+      if (!token) throw new Error(`no owner token for ${tenantId}: sign it up with signUp first`);
+      return token;
     },
     close: () => app.close(),
   };
@@ -123,12 +162,27 @@ export async function sqlIn<T extends object = Record<string, unknown>>(
   }
 }
 
-/** Requests to one tenant's routes, with its X-Tenant-ID header set. */
-export function asTenant(http: TestAgent, tenantId: string) {
+/** Logs a user in to a tenant and returns the access token. */
+export async function logIn(
+  http: TestAgent,
+  tenantId: string,
+  email: string,
+  password: string,
+): Promise<string> {
+  const res = await http.post('/api/auth/login').set('X-Tenant-ID', tenantId).send({ email, password });
+  if (res.status !== 200)
+    throw new Error(`login of ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { accessToken: string }).accessToken;
+}
+
+/** Requests to one tenant's routes with its X-Tenant-ID header and an access token (the owner's by default). */
+export function asTenant(t: TestApp, tenantId: string, token = t.ownerToken(tenantId)) {
+  const send = (req: request.Test) =>
+    req.set('X-Tenant-ID', tenantId).set('Authorization', `Bearer ${token}`);
   return {
-    post: (path: string, body: object) => http.post(path).set('X-Tenant-ID', tenantId).send(body),
-    patch: (path: string, body: object) => http.patch(path).set('X-Tenant-ID', tenantId).send(body),
-    get: (path: string) => http.get(path).set('X-Tenant-ID', tenantId),
-    delete: (path: string) => http.delete(path).set('X-Tenant-ID', tenantId),
+    post: (path: string, body: object) => send(t.anon.post(path)).send(body),
+    patch: (path: string, body: object) => send(t.anon.patch(path)).send(body),
+    get: (path: string) => send(t.anon.get(path)),
+    delete: (path: string) => send(t.anon.delete(path)),
   };
 }

@@ -1,7 +1,32 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, IsUrl, Matches, MaxLength, MinLength } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  MaxLength,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { EmailField, PasswordField, TextField } from '../../common/fields';
 import { FARM_TYPES, FarmType } from '../organization.entity';
+
+export class OwnerDto {
+  @TextField(200, { example: 'Ada' })
+  firstName!: string;
+
+  @TextField(200, { example: 'Lovelace' })
+  lastName!: string;
+
+  @EmailField({ example: 'ada@greenvalley.example' })
+  email!: string;
+
+  @PasswordField({ description: 'At least 10 characters; stored as an argon2id hash, never returned' })
+  password!: string;
+}
 
 const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
@@ -38,4 +63,16 @@ export class CreateOrganizationDto {
     { message: 'logoUrl must be an http(s) URL' },
   )
   logoUrl?: string | null;
+
+  @ApiPropertyOptional({
+    type: OwnerDto,
+    description:
+      "The organization's first user, created with role admin in the same sign-up. Required when the caller has " +
+      'no platform token (SIGNUP_MODE=open).',
+  })
+  @IsOptional()
+  @IsObject({ message: 'owner must be an object' })
+  @ValidateNested()
+  @Type(() => OwnerDto)
+  owner?: OwnerDto;
 }

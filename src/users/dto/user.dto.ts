@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { EmailField, TextField } from '../../common/fields';
+import { ROLES, Role } from '../../auth/roles';
+import { EmailField, EnumField, PasswordField, TextField } from '../../common/fields';
 import { User } from '../user.entity';
 
 export class CreateUserDto {
@@ -11,9 +12,20 @@ export class CreateUserDto {
 
   @EmailField({
     example: 'ada@greenvalley.example',
-    description: 'Unique within the organization, ignoring case',
+    description: 'Unique within the organization, ignoring case; the login name',
   })
   email!: string;
+
+  @PasswordField({ description: 'At least 10 characters; stored as an argon2id hash, never returned' })
+  password!: string;
+
+  @EnumField(ROLES, {
+    required: false,
+    example: 'member',
+    description:
+      'viewer: read only; member: also writes crops and harvests; admin: everything. Default member',
+  })
+  role?: Role;
 }
 
 export class UpdateUserDto {
@@ -25,6 +37,19 @@ export class UpdateUserDto {
 
   @EmailField({ required: false, example: 'ada.byron@greenvalley.example' })
   email?: string;
+
+  @PasswordField({
+    required: false,
+    description: "Sets the user's password; their access tokens issued before stop working",
+  })
+  password?: string;
+
+  @EnumField(ROLES, {
+    required: false,
+    example: 'viewer',
+    description: 'The last admin of the organization cannot be demoted (409)',
+  })
+  role?: Role;
 }
 
 export class UserDto {
@@ -40,6 +65,9 @@ export class UserDto {
   @ApiProperty({ format: 'email', example: 'ada@greenvalley.example' })
   email!: string;
 
+  @ApiProperty({ enum: ROLES, example: 'member' })
+  role!: Role;
+
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: string;
 
@@ -52,6 +80,7 @@ export class UserDto {
       firstName: user.firstName,
       lastName: user.lastName,
       email: user.email,
+      role: user.role,
       createdAt: user.createdAt.toISOString(),
       updatedAt: user.updatedAt.toISOString(),
     };

@@ -1,0 +1,66 @@
+import { JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { UnauthenticatedError } from '../common/domain-errors';
+import { ROLES, Role } from './roles';
+
+const ISSUER = 'farm-management';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What an access token says: who (sub), in which tenant (tid), with which role and credentials version. */
+export interface AccessClaims {
+  sub: string;
+  tid: string;
+  role: Role;
+  ver: number;
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+}
+
+/** Signs and checks tenant users' access tokens: HS256 JWTs, nothing else accepted. */
+export class AccessTokens {
+  private readonly jwt: JwtService;
+
+  constructor(
+    secret: string,
+    private readonly ttlSeconds: number,
+  ) {
+    this.jwt = new JwtService({
+      secret,
+      signOptions: { algorithm: 'HS256', issuer: ISSUER, expiresIn: ttlSeconds },
+      verifyOptions: { algorithms: ['HS256'], issuer: ISSUER },
+    });
+  }
+
+  issue(claims: AccessClaims): IssuedToken {
+    return { accessToken: this.jwt.sign({ ...claims }), expiresIn: this.ttlSeconds };
+  }
+
+  /** The claims of a valid token; 401 for a malformed, tampered or expired one. */
+  verify(token: string): AccessClaims {
+    let payload: Record<string, unknown>;
+    try {
+      payload = this.jwt.verify<Record<string, unknown>>(token);
+    } catch (error) {
+      if (error instanceof TokenExpiredError) {
+        throw new UnauthenticatedError('TOKEN_EXPIRED', 'The access token has expired; log in again');
+      }
+      throw new UnauthenticatedError(
+        'TOKEN_INVALID',
+        'The access token is malformed or its signature is wrong',
+      );
+    }
+    const { sub, tid, role, ver } = payload;
+    if (
+      typeof sub !== 'string' ||
+      !UUID.test(sub) ||
+      typeof tid !== 'string' ||
+      !ROLES.includes(role as Role) ||
+      typeof ver !== 'number'
+    ) {
+      throw new UnauthenticatedError('TOKEN_INVALID', 'The access token lacks the claims this API issues');
+    }
+    return { sub, tid, role: role as Role, ver };
+  }
+}

@@ -1,0 +1,53 @@
+import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppConfig } from '../config/app-config';
+
+/** The platform operator's token and the access-token signing key, from the environment or from SECRETS_DIR. */
+export class AuthSecrets {
+  private static readonly logger = new Logger('AuthSecrets');
+
+  private constructor(
+    readonly platformToken: string,
+    readonly jwtSecret: string,
+  ) {}
+
+  static async fromConfig(config: AppConfig): Promise<AuthSecrets> {
+    const platform = config.PLATFORM_ADMIN_TOKEN
+      ? { value: config.PLATFORM_ADMIN_TOKEN, created: false }
+      : await loadOrCreateSecret(config.SECRETS_DIR, 'platform-admin-token');
+    const jwt = config.JWT_SECRET
+      ? { value: config.JWT_SECRET }
+      : await loadOrCreateSecret(config.SECRETS_DIR, 'jwt-secret');
+    if (platform.created) {
+      AuthSecrets.logger.warn(
+        `Generated the platform admin token (shown once; kept in ${join(config.SECRETS_DIR, 'platform-admin-token')}): ` +
+          platform.value,
+      );
+    }
+    return new AuthSecrets(platform.value, jwt.value);
+  }
+}
+
+/**
+ * Reads `<dir>/<name>`, or creates it with 32 random bytes (base64url) readable by the owner only. The exclusive
+ * create makes two processes starting together agree on one value: the loser reads the winner's file.
+ */
+export async function loadOrCreateSecret(
+  dir: string,
+  name: string,
+): Promise<{ value: string; created: boolean }> {
+  const file = join(dir, name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const value = randomBytes(32).toString('base64url');
+  try {
+    await writeFile(file, `${value}\n`, { flag: 'wx', mode: 0o600 });
+    return { value, created: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stored = (await readFile(file, 'utf8')).trim();
+  if (stored.length < 32) throw new Error(`${file} holds fewer than 32 characters; delete it to regenerate`);
+  return { value: stored, created: false };
+}

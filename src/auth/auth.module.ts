@@ -1,0 +1,43 @@
+import { Global, Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { AccessTokens } from './access-tokens';
+import { AuthController, LoginController } from './auth.controller';
+import { AuthSecrets } from './auth-secrets';
+import { AuthService } from './auth.service';
+import { PasswordHasher } from './password-hasher';
+import { PlatformAdminGuard } from './platform-admin.guard';
+import { PlatformToken } from './platform-token';
+import { TenantAuthGuard } from './tenant-auth.guard';
+
+/**
+ * Who may call what: the platform operator's token, tenant users' access tokens and roles, login with brute-force
+ * protection. Global, because every tenant route's guard needs the tokens and the hasher.
+ */
+@Global()
+@Module({
+  controllers: [LoginController, AuthController],
+  providers: [
+    {
+      provide: AuthSecrets,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => AuthSecrets.fromConfig(config),
+    },
+    {
+      provide: PlatformToken,
+      inject: [AuthSecrets],
+      useFactory: (secrets: AuthSecrets) => new PlatformToken(secrets.platformToken),
+    },
+    {
+      provide: AccessTokens,
+      inject: [AuthSecrets, AppConfig],
+      useFactory: (secrets: AuthSecrets, config: AppConfig) =>
+        new AccessTokens(secrets.jwtSecret, config.JWT_TTL_SECONDS),
+    },
+    PasswordHasher,
+    AuthService,
+    TenantAuthGuard,
+    PlatformAdminGuard,
+  ],
+  exports: [PlatformToken, AccessTokens, PasswordHasher, TenantAuthGuard, PlatformAdminGuard],
+})
+export class AuthModule {}

@@ -1,0 +1,16 @@
+import { Entity, Index, Opt, PrimaryKey, Property } from '@mikro-orm/core';
+
+/** One failed (or still running) login attempt for an email of the tenant; rows older than the window are pruned. */
+@Entity({ tableName: 'login_failures' })
+@Index({ properties: ['emailKey', 'failedAt'] })
+export class LoginFailure {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string & Opt;
+
+  /** The email as typed, lower-cased: attempts count per email whether or not a user has it. */
+  @Property({ type: 'string', length: 254 })
+  emailKey!: string;
+
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  failedAt: Date & Opt = new Date();
+}

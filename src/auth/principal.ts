@@ -1,0 +1,24 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { TenantRequest } from '../tenancy/tenant-request';
+import type { User } from '../users/user.entity';
+import type { Role } from './roles';
+
+/** Who is calling a tenant route: a user of the tenant, or the platform operator with support access. */
+export type Principal = { kind: 'user'; user: User; role: Role } | { kind: 'platform'; role: 'admin' };
+
+export type AuthenticatedRequest = TenantRequest & { principal?: Principal };
+
+/** The caller the tenant auth guard established (only on routes behind it). */
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): Principal => {
+    const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+    if (!principal) throw new Error('CurrentPrincipal used on a route without the tenant auth guard');
+    return principal;
+  },
+);
+
+/** The Bearer credential of a request, or undefined when there is none. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const match = /^Bearer +([^\s]+) *$/i.exec(authorization ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,69 @@
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
+import { User } from '../users/user.entity';
+import { AccessTokens } from './access-tokens';
+import { PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+import { PlatformToken } from './platform-token';
+import { AuthenticatedRequest, bearerToken, Principal } from './principal';
+import { Role, roleAtLeast } from './roles';
+
+/**
+ * Authenticates and authorizes every tenant route after the tenant guard: a user's access token issued for this
+ * tenant (403 for another tenant's), whose user still exists with the same credentials (401 otherwise), with a role
+ * at least the route's; or the platform token (operator support access, logged with the tenant). A singleton: it
+ * loads the user through the tenant ORM's EntityManager, which resolves to the request's fork.
+ */
+@Injectable()
+export class TenantAuthGuard implements CanActivate {
+  private readonly logger = new Logger('PlatformAccess');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly platformToken: PlatformToken,
+    private readonly tokens: AccessTokens,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_TENANT_ROUTE, targets)) return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const tenant = request.tenant;
+    if (!tenant) throw new Error('TenantAuthGuard ran before the tenant guard');
+    const required =
+      this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
+      (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'admin');
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      throw new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
+    }
+    if (this.platformToken.matches(token)) {
+      this.logger.log(
+        `Platform operator access to tenant ${tenant.record.tenantId}: ${request.method} ${request.originalUrl}` +
+          ` (request ${String(request.headers['x-request-id'])})`,
+      );
+      request.principal = { kind: 'platform', role: 'admin' };
+      return true;
+    }
+    const claims = this.tokens.verify(token);
+    if (claims.tid !== tenant.record.tenantId) {
+      throw new ForbiddenError('TENANT_MISMATCH', 'The access token was issued for another organization');
+    }
+    const user = await tenant.lease.orm.em.findOne(User, { id: claims.sub });
+    if (!user || user.credentialsVersion !== claims.ver) {
+      throw new UnauthenticatedError(
+        'TOKEN_REVOKED',
+        'The access token is no longer valid (its user was deleted or changed password); log in again',
+      );
+    }
+    const principal: Principal = { kind: 'user', user, role: user.role };
+    if (!roleAtLeast(principal.role, required)) {
+      throw new ForbiddenError(
+        'ROLE_FORBIDDEN',
+        `This needs the ${required} role or higher; your role is ${principal.role}`,
+      );
+    }
+    request.principal = principal;
+    return true;
+  }
+}

@@ -1,0 +1,17 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PendingOwner } from '../organizations/organization.entity';
+import { User, withEmail } from './user.entity';
+
+/**
+ * Creates the owner a sign-up asked for, as an admin, in the new tenant database. Idempotent, so a retried or
+ * resumed sign-up that already got this far updates the same user instead of failing on the email.
+ */
+export async function saveOrganizationOwner(em: EntityManager, owner: PendingOwner): Promise<void> {
+  const existing = await em.findOne(User, withEmail(owner.email));
+  if (existing) {
+    em.assign(existing, { ...owner, role: 'admin', credentialsVersion: existing.credentialsVersion + 1 });
+  } else {
+    em.create(User, { ...owner, role: 'admin' });
+  }
+  await em.flush();
+}
