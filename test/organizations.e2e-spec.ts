@@ -1,5 +1,15 @@
 import { countTenantDatabases } from './support/test-database';
-import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import { PasswordHasher } from '../src/auth/password-hasher';
+import {
+  asTenant,
+  logIn,
+  OWNER_PASSWORD,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+  withMaintenanceClient,
+} from './support/test-app';
 
 describe('organizations (control plane)', () => {
   let t: TestApp;
@@ -140,40 +150,58 @@ describe('organizations (control plane)', () => {
     await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
     await sqlIn(database, 'CREATE TABLE crops (id int)');
 
+    const owner = { firstName: 'Bea', lastName: 'Barn', email: 'bea@barn.example', password: OWNER_PASSWORD };
     const failed = await t.http
       .post('/organizations')
-      .send({ name: 'Broken Barn', farmType: 'dairy' })
+      .send({ name: 'Broken Barn', farmType: 'dairy', owner })
       .expect(503);
     expect(failed.body).toMatchObject({ statusCode: 503, code: 'PROVISIONING_FAILED' });
     expect(JSON.stringify(failed.body)).not.toMatch(/relation|already exists|crops/);
-    const [row] = await sqlIn<{ status: string; last_error: string }>(
+    const [row] = await sqlIn<{ status: string; last_error: string; pending_owner: Record<string, string> }>(
       t.config.DB_NAME,
-      "SELECT status, last_error FROM organizations WHERE tenant_id = 'broken-barn'",
+      "SELECT status, last_error, pending_owner FROM organizations WHERE tenant_id = 'broken-barn'",
     );
     expect(row.status).toBe('failed');
     expect(row.last_error).toMatch(/crops/);
+    // The owner waits in the control plane, hashed, for the retry.
+    expect(row.pending_owner).toEqual({
+      firstName: 'Bea',
+      lastName: 'Barn',
+      email: 'bea@barn.example',
+      passwordHash: expect.stringMatching(/^\$argon2id\$/),
+    });
     await t.http.get('/api/crops').set('X-Tenant-ID', 'broken-barn').expect(503);
 
     await sqlIn(database, 'DROP TABLE crops');
     const retried = await t.http
       .post('/organizations')
-      .send({ name: 'Broken Barn', farmType: 'orchard' })
+      .send({ name: 'Broken Barn', farmType: 'orchard', owner })
       .expect(201);
     expect(retried.body).toMatchObject({ tenantId: 'broken-barn', status: 'active', farmType: 'orchard' });
-    await t.http.get('/api/crops').set('X-Tenant-ID', 'broken-barn').expect(200);
+    const token = await logIn(t.anon, 'broken-barn', owner.email, OWNER_PASSWORD);
+    const users = await asTenant(t, 'broken-barn', token).get('/api/users').expect(200);
+    expect(users.body).toEqual([expect.objectContaining({ email: 'bea@barn.example', role: 'admin' })]);
     const rows = await sqlIn(
       t.config.DB_NAME,
-      "SELECT status, last_error FROM organizations WHERE tenant_id = 'broken-barn'",
+      "SELECT status, last_error, pending_owner FROM organizations WHERE tenant_id = 'broken-barn'",
     );
-    expect(rows).toEqual([{ status: 'active', last_error: null }]);
+    expect(rows).toEqual([{ status: 'active', last_error: null, pending_owner: null }]);
   });
 
   it('finishes, after a restart, a sign-up left in provisioning', async () => {
     await sqlIn(
       t.config.DB_NAME,
-      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name)
-       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1)`,
-      [`${t.prefix}half-done`],
+      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner)
+       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1, $2)`,
+      [
+        `${t.prefix}half-done`,
+        {
+          firstName: 'Hal',
+          lastName: 'Done',
+          email: 'hal@half.example',
+          passwordHash: await new PasswordHasher().hash(OWNER_PASSWORD),
+        },
+      ],
     );
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
     await t.close();
@@ -181,5 +209,7 @@ describe('organizations (control plane)', () => {
     const res = await t.http.get('/organizations/half-done').expect(200);
     expect(res.body.status).toBe('active');
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(200);
+    const token = await logIn(t.anon, 'half-done', 'hal@half.example', OWNER_PASSWORD);
+    await asTenant(t, 'half-done', token).get('/api/auth/me').expect(200);
   });
 });

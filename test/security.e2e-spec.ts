@@ -1,0 +1,612 @@
+import { LoggerService } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import type { Response } from 'supertest';
+import {
+  asTenant,
+  logIn,
+  OWNER_PASSWORD,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+} from './support/test-app';
+
+/** Every line the app logs, at every level. */
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  private add(level: string, message: unknown, rest: unknown[]) {
+    this.lines.push(`${level} ${[message, ...rest].map((part) => String(part)).join(' ')}`);
+  }
+  log = (message: unknown, ...rest: unknown[]) => this.add('log', message, rest);
+  error = (message: unknown, ...rest: unknown[]) => this.add('error', message, rest);
+  warn = (message: unknown, ...rest: unknown[]) => this.add('warn', message, rest);
+  debug = (message: unknown, ...rest: unknown[]) => this.add('debug', message, rest);
+  verbose = (message: unknown, ...rest: unknown[]) => this.add('verbose', message, rest);
+}
+
+type Role = 'viewer' | 'member' | 'admin';
+const ROLES: Role[] = ['viewer', 'member', 'admin'];
+const PASSWORD = 'role password 12345';
+
+describe('security', () => {
+  const logger = new CapturingLogger();
+  /** Every response body and header block this suite received, checked for secrets at the end. */
+  const responses: string[] = [];
+  let t: TestApp;
+  const A = 'secure-farm-a';
+  const B = 'secure-farm-b';
+  const tokens = {} as Record<Role, string>;
+  /** Every password sent by this suite. */
+  const passwords = new Set([OWNER_PASSWORD, PASSWORD]);
+
+  const record = (res: Response): Response => {
+    responses.push(JSON.stringify(res.headers), res.text ?? '');
+    return res;
+  };
+  const as = (token: string, tenant = A) => {
+    const api = asTenant(t, tenant, token);
+    return {
+      get: async (path: string) => record(await api.get(path)),
+      post: async (path: string, body: object) => record(await api.post(path, body)),
+      patch: async (path: string, body: object) => record(await api.patch(path, body)),
+      delete: async (path: string) => record(await api.delete(path)),
+    };
+  };
+  const login = async (email: string, password: string, tenant = A) => {
+    passwords.add(password);
+    return record(await t.anon.post('/api/auth/login').set('X-Tenant-ID', tenant).send({ email, password }));
+  };
+  const admin = () => as(tokens.admin);
+  const addUser = async (role: Role, email: string, password = PASSWORD) => {
+    passwords.add(password);
+    const res = await admin().post('/api/users', {
+      firstName: role,
+      lastName: 'User',
+      email,
+      password,
+      role,
+    });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; email: string; role: Role };
+  };
+  const addCrop = async () =>
+    (await admin().post('/api/crops', { name: 'Barley', plantingDate: '2025-03-01' })).body as { id: string };
+  const addHarvest = async () => {
+    const crop = await addCrop();
+    const res = await admin().post('/api/harvests', {
+      cropId: crop.id,
+      quantity: 3,
+      unit: 'kg',
+      harvestedAt: '2025-06-01',
+    });
+    return { ...(res.body as { id: string }), cropId: crop.id };
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp({ logger });
+    tokens.admin = (await t.signUp('Secure Farm A')).token;
+    await t.signUp('Secure Farm B');
+    for (const role of ['viewer', 'member'] as const) {
+      await addUser(role, `${role}@secure.example`);
+      tokens[role] = (await login(`${role}@secure.example`, PASSWORD)).body.accessToken;
+    }
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  describe('roles', () => {
+    /** Each write route, with what it needs prepared by an admin, and the weakest role allowed to call it. */
+    const writeRoutes: Array<{
+      route: string;
+      minimum: Role;
+      call: (api: ReturnType<typeof as>) => Promise<Response>;
+    }> = [
+      {
+        route: 'POST /api/crops',
+        minimum: 'member',
+        call: (api) => api.post('/api/crops', { name: 'Oats', plantingDate: '2025-04-01' }),
+      },
+      {
+        route: 'PATCH /api/crops/:id',
+        minimum: 'member',
+        call: async (api) => api.patch(`/api/crops/${(await addCrop()).id}`, { name: 'Rye' }),
+      },
+      {
+        route: 'DELETE /api/crops/:id',
+        minimum: 'member',
+        call: async (api) => api.delete(`/api/crops/${(await addCrop()).id}`),
+      },
+      {
+        route: 'POST /api/harvests',
+        minimum: 'member',
+        call: async (api) =>
+          api.post('/api/harvests', {
+            cropId: (await addCrop()).id,
+            quantity: 1,
+            unit: 'kg',
+            harvestedAt: '2025-07-01',
+          }),
+      },
+      {
+        route: 'PATCH /api/harvests/:id',
+        minimum: 'member',
+        call: async (api) => api.patch(`/api/harvests/${(await addHarvest()).id}`, { quantity: 2 }),
+      },
+      {
+        route: 'DELETE /api/harvests/:id',
+        minimum: 'member',
+        call: async (api) => api.delete(`/api/harvests/${(await addHarvest()).id}`),
+      },
+      {
+        route: 'POST /api/users',
+        minimum: 'admin',
+        call: (api) =>
+          api.post('/api/users', {
+            firstName: 'New',
+            lastName: 'User',
+            email: `new-${Math.random().toString(36).slice(2)}@secure.example`,
+            password: PASSWORD,
+          }),
+      },
+      {
+        route: 'PATCH /api/users/:id',
+        minimum: 'admin',
+        call: async (api) =>
+          api.patch(`/api/users/${(await addUser('viewer', `p-${Date.now()}@secure.example`)).id}`, {
+            lastName: 'Changed',
+          }),
+      },
+      {
+        route: 'DELETE /api/users/:id',
+        minimum: 'admin',
+        call: async (api) =>
+          api.delete(`/api/users/${(await addUser('viewer', `d-${Date.now()}@secure.example`)).id}`),
+      },
+    ];
+
+    it('lets each role call exactly the write routes its rank allows (role x route matrix)', async () => {
+      const outcome: Record<string, string> = {};
+      const expected: Record<string, string> = {};
+      for (const { route, minimum, call } of writeRoutes) {
+        for (const role of ROLES) {
+          const res = await call(as(tokens[role]));
+          outcome[`${role} ${route}`] = res.status < 300 ? 'allowed' : `${res.status} ${res.body.code}`;
+          expected[`${role} ${route}`] =
+            ROLES.indexOf(role) >= ROLES.indexOf(minimum) ? 'allowed' : '403 ROLE_FORBIDDEN';
+        }
+      }
+      expect(outcome).toEqual(expected);
+    });
+
+    it('changes nothing when a write is refused', async () => {
+      const crop = await addCrop();
+      await as(tokens.viewer).patch(`/api/crops/${crop.id}`, { name: 'Hijacked' });
+      await as(tokens.viewer).delete(`/api/crops/${crop.id}`);
+      expect((await admin().get(`/api/crops/${crop.id}`)).body.name).toBe('Barley');
+      const before = (await admin().get('/api/users?limit=200')).body.length;
+      await as(tokens.member).post('/api/users', {
+        firstName: 'Sneaky',
+        lastName: 'Admin',
+        email: 'sneaky@secure.example',
+        password: PASSWORD,
+        role: 'admin',
+      });
+      expect((await admin().get('/api/users?limit=200')).body).toHaveLength(before);
+    });
+
+    it('lets every role read everything', async () => {
+      for (const role of ROLES) {
+        for (const path of ['/api/crops', '/api/harvests', '/api/users', '/api/reports/harvest-summary']) {
+          expect({ role, path, status: (await as(tokens[role]).get(path)).status }).toEqual({
+            role,
+            path,
+            status: 200,
+          });
+        }
+        expect((await as(tokens[role]).get('/api/auth/me')).body).toMatchObject({ role });
+      }
+    });
+
+    it('answers 401 on every tenant route without a token, and with a malformed Authorization header', async () => {
+      const routes: Array<[string, string]> = [
+        ['get', '/api/crops'],
+        ['post', '/api/crops'],
+        ['get', '/api/harvests'],
+        ['post', '/api/harvests'],
+        ['get', '/api/users'],
+        ['post', '/api/users'],
+        ['get', '/api/reports/harvest-summary'],
+        ['get', '/api/auth/me'],
+        ['post', '/api/auth/password'],
+      ];
+      for (const [method, path] of routes) {
+        const res = record(await t.anon[method as 'get'](path).set('X-Tenant-ID', A).send({}));
+        expect({ method, path, status: res.status, code: res.body.code }).toEqual({
+          method,
+          path,
+          status: 401,
+          code: 'AUTH_REQUIRED',
+        });
+        expect(res.headers['www-authenticate']).toBe('Bearer');
+      }
+      for (const authorization of ['Basic YTpi', 'Bearer', `Token ${tokens.admin}`, 'Bearer a b']) {
+        const res = record(
+          await t.anon.get('/api/crops').set('X-Tenant-ID', A).set('Authorization', authorization),
+        );
+        expect({ authorization, status: res.status }).toEqual({ authorization, status: 401 });
+      }
+    });
+  });
+
+  describe('tokens', () => {
+    const jwt = () => new JwtService({ secret: t.config.JWT_SECRET });
+    const claimsOf = (token: string) =>
+      JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+
+    it('issues a bearer token bound to the tenant, with the user id, role and lifetime', async () => {
+      const res = await login(`member@secure.example`, PASSWORD);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        accessToken: expect.any(String),
+        tokenType: 'Bearer',
+        expiresIn: 900,
+        user: expect.objectContaining({ email: 'member@secure.example', role: 'member' }),
+      });
+      const claims = claimsOf(res.body.accessToken);
+      expect(claims).toMatchObject({ sub: res.body.user.id, tid: A, role: 'member', iss: 'farm-management' });
+      expect(Number(claims.exp) - Number(claims.iat)).toBe(900);
+    });
+
+    it("refuses a token of tenant A on tenant B's routes with 403, and leaves B untouched", async () => {
+      for (const role of ROLES) {
+        const read = await as(tokens[role], B).get('/api/crops');
+        expect({ role, status: read.status, code: read.body.code }).toEqual({
+          role,
+          status: 403,
+          code: 'TENANT_MISMATCH',
+        });
+      }
+      const write = await as(tokens.admin, B).post('/api/crops', {
+        name: 'Planted',
+        plantingDate: '2025-01-01',
+      });
+      expect(write.status).toBe(403);
+      expect((await as(t.ownerToken(B), B).get('/api/crops')).body).toEqual([]);
+    });
+
+    it('refuses tampered, unsigned, foreign-key and expired tokens with 401', async () => {
+      const [header, , signature] = tokens.viewer.split('.');
+      const promoted = Buffer.from(JSON.stringify({ ...claimsOf(tokens.viewer), role: 'admin' })).toString(
+        'base64url',
+      );
+      const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${promoted}.`;
+      const claims = claimsOf(tokens.admin);
+      const foreign = new JwtService({ secret: 'another secret of at least thirty-two chars' }).sign({
+        ...claims,
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const expired = jwt().sign({ ...claims, iat: now - 1000, exp: now - 100 });
+      const cases: Array<[string, string, string]> = [
+        ['tampered payload', `${header}.${promoted}.${signature}`, 'TOKEN_INVALID'],
+        ['alg none', unsigned, 'TOKEN_INVALID'],
+        ['signed with another key', foreign, 'TOKEN_INVALID'],
+        ['expired', expired, 'TOKEN_EXPIRED'],
+        ['garbage', 'not.a.jwt', 'TOKEN_INVALID'],
+        [
+          'no tenant claim',
+          jwt().sign({ sub: claims.sub, role: 'admin', ver: 0, iss: 'farm-management' }),
+          'TOKEN_INVALID',
+        ],
+      ];
+      for (const [name, token, code] of cases) {
+        const res = await as(token).post('/api/crops', { name: 'Forged', plantingDate: '2025-01-01' });
+        expect({ name, status: res.status, code: res.body.code }).toEqual({ name, status: 401, code });
+      }
+      const crops = (await admin().get('/api/crops?limit=200')).body as Array<{ name: string }>;
+      expect(crops.filter((crop) => crop.name === 'Forged')).toEqual([]);
+    });
+
+    it('revokes the tokens of a deleted user', async () => {
+      const user = await addUser('member', 'leaving@secure.example');
+      const token = (await login('leaving@secure.example', PASSWORD)).body.accessToken;
+      expect((await as(token).get('/api/crops')).status).toBe(200);
+      expect((await admin().delete(`/api/users/${user.id}`)).status).toBe(204);
+      const res = await as(token).get('/api/crops');
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'TOKEN_REVOKED' });
+    });
+
+    it('revokes older tokens when the password changes, and the new password works', async () => {
+      await addUser('viewer', 'changer@secure.example');
+      const old = (await login('changer@secure.example', PASSWORD)).body.accessToken;
+      const wrong = await as(old).post('/api/auth/password', {
+        currentPassword: 'not my password',
+        newPassword: 'a brand new password',
+      });
+      expect({ status: wrong.status, code: wrong.body.code }).toEqual({
+        status: 403,
+        code: 'PASSWORD_WRONG',
+      });
+      const short = await as(old).post('/api/auth/password', {
+        currentPassword: PASSWORD,
+        newPassword: 'short',
+      });
+      expect(short.status).toBe(400);
+      passwords.add('a brand new password');
+      const changed = await as(old).post('/api/auth/password', {
+        currentPassword: PASSWORD,
+        newPassword: 'a brand new password',
+      });
+      expect(changed.status).toBe(200);
+      expect((await as(old).get('/api/auth/me')).body.code).toBe('TOKEN_REVOKED');
+      expect((await as(changed.body.accessToken).get('/api/auth/me')).body.email).toBe(
+        'changer@secure.example',
+      );
+      expect((await login('changer@secure.example', PASSWORD)).status).toBe(401);
+      expect((await login('changer@secure.example', 'a brand new password')).status).toBe(200);
+    });
+
+    it("revokes a user's tokens when an admin resets the password; role changes apply at once", async () => {
+      const user = await addUser('member', 'reset@secure.example');
+      const token = (await login('reset@secure.example', PASSWORD)).body.accessToken;
+      expect((await admin().patch(`/api/users/${user.id}`, { role: 'viewer' })).body.role).toBe('viewer');
+      const demoted = await as(token).post('/api/crops', { name: 'Late', plantingDate: '2025-01-01' });
+      expect({ status: demoted.status, code: demoted.body.code }).toEqual({
+        status: 403,
+        code: 'ROLE_FORBIDDEN',
+      });
+      passwords.add('reset by the admin');
+      await admin().patch(`/api/users/${user.id}`, { password: 'reset by the admin' });
+      expect((await as(token).get('/api/crops')).status).toBe(401);
+      expect((await login('reset@secure.example', 'reset by the admin')).status).toBe(200);
+    });
+  });
+
+  describe('login', () => {
+    it('answers an unknown email and a wrong password alike', async () => {
+      await addUser('viewer', 'alike@secure.example');
+      const unknown = await login('nobody@secure.example', 'whatever password');
+      const wrong = await login('alike@secure.example', 'whatever password');
+      expect(unknown.status).toBe(401);
+      expect(unknown.body).toEqual(wrong.body);
+      expect(unknown.body).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'The email or the password is wrong',
+        code: 'INVALID_CREDENTIALS',
+      });
+    });
+
+    it('locks an email after 5 failures in 15 minutes (429 with Retry-After), per tenant and email', async () => {
+      await addUser('viewer', 'target@secure.example');
+      for (let i = 0; i < 5; i++)
+        expect((await login('target@secure.example', `guess ${i}`)).status).toBe(401);
+      const locked = await login('target@secure.example', PASSWORD);
+      expect({ status: locked.status, code: locked.body.code }).toEqual({
+        status: 429,
+        code: 'LOGIN_LOCKED',
+      });
+      const retryAfter = Number(locked.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(14 * 60);
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+      expect((await login('TARGET@secure.example', PASSWORD)).status).toBe(429);
+      expect((await login('viewer@secure.example', PASSWORD)).status).toBe(200);
+      // Another tenant's user with the same email is not locked out.
+      await as(t.ownerToken(B), B).post('/api/users', {
+        firstName: 'T',
+        lastName: 'B',
+        email: 'target@secure.example',
+        password: PASSWORD,
+      });
+      expect((await login('target@secure.example', PASSWORD, B)).status).toBe(200);
+      // The window passes: the failures are 15 minutes old.
+      await sqlIn(
+        `${t.prefix}${A}`,
+        "UPDATE login_failures SET failed_at = failed_at - interval '15 minutes' WHERE email_key = $1",
+        ['target@secure.example'],
+      );
+      expect((await login('target@secure.example', PASSWORD)).status).toBe(200);
+    });
+
+    it('lets no more than 5 of many concurrent wrong guesses through to the password check', async () => {
+      await addUser('viewer', 'flood@secure.example');
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => login('flood@secure.example', `flood guess ${i}`)),
+      );
+      const statuses = results.map((res) => res.status).sort();
+      expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
+    });
+
+    it('validates the body', async () => {
+      expect((await login('not-an-email', 'x')).status).toBe(400);
+      const res = record(
+        await t.anon.post('/api/auth/login').set('X-Tenant-ID', A).send({ email: 'a@b.co' }),
+      );
+      expect(res.body.message).toMatch(/password must be a string/);
+      const missingTenant = record(
+        await t.anon.post('/api/auth/login').send({ email: 'a@b.co', password: 'x' }),
+      );
+      expect(missingTenant.status).toBe(400);
+    });
+  });
+
+  describe('the last admin', () => {
+    it('cannot be deleted or demoted (409); with a second admin, either can', async () => {
+      const farm = await t.signUp('Lonely Admin Farm');
+      const api = as(farm.token, farm.tenantId);
+      const owner = (await api.get('/api/auth/me')).body as { id: string };
+      const del = await api.delete(`/api/users/${owner.id}`);
+      expect({ status: del.status, code: del.body.code }).toEqual({ status: 409, code: 'LAST_ADMIN' });
+      const demote = await api.patch(`/api/users/${owner.id}`, { role: 'member' });
+      expect({ status: demote.status, code: demote.body.code }).toEqual({ status: 409, code: 'LAST_ADMIN' });
+      expect((await api.get('/api/auth/me')).body.role).toBe('admin');
+
+      const second = (
+        await api.post('/api/users', {
+          firstName: 'Second',
+          lastName: 'Admin',
+          email: 'second@lonely.example',
+          password: PASSWORD,
+          role: 'admin',
+        })
+      ).body as { id: string };
+      // Two admins demote each other at once: one wins, the other gets 409, and one admin remains.
+      const [a, b] = await Promise.all([
+        api.patch(`/api/users/${owner.id}`, { role: 'viewer' }),
+        api.patch(`/api/users/${second.id}`, { role: 'viewer' }),
+      ]);
+      expect([a.status, b.status].sort()).toEqual([200, 409]);
+      const users = (await as(t.platformToken, farm.tenantId).get('/api/users')).body as Array<{
+        role: string;
+      }>;
+      expect(users.filter((user) => user.role === 'admin')).toHaveLength(1);
+    });
+  });
+
+  describe('the platform operator', () => {
+    it('uses the platform token on the control plane and, logged with the tenant, on tenant routes', async () => {
+      expect((await t.anon.get('/organizations')).status).toBe(401);
+      expect((await t.anon.get('/organizations').set('Authorization', 'Bearer wrong-token')).status).toBe(
+        401,
+      );
+      expect(record(await t.http.get('/organizations')).status).toBe(200);
+      expect((await t.anon.get(`/organizations/${A}`)).status).toBe(401);
+
+      const operator = as(t.platformToken);
+      const res = await operator.post('/api/crops', { name: 'Support Crop', plantingDate: '2025-02-02' });
+      expect(res.status).toBe(201);
+      expect((await operator.get('/api/users')).status).toBe(200);
+      expect(logger.lines).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            new RegExp(
+              `Platform operator access to tenant ${A}: POST /api/crops \\(request [0-9a-f-]{36}\\)`,
+            ),
+          ),
+        ]),
+      );
+      const me = await operator.get('/api/auth/me');
+      expect({ status: me.status, code: me.body.code }).toEqual({ status: 403, code: 'USER_TOKEN_REQUIRED' });
+    });
+
+    it('is required for sign-up in the default SIGNUP_MODE=admin', async () => {
+      const body = {
+        name: 'Anonymous Farm',
+        farmType: 'dairy',
+        owner: { firstName: 'A', lastName: 'N', email: 'a@anon.example', password: PASSWORD },
+      };
+      expect(record(await t.anon.post('/organizations').send(body)).status).toBe(401);
+      expect(
+        (await t.anon.post('/organizations').set('Authorization', 'Bearer nope').send(body)).status,
+      ).toBe(401);
+      expect((await t.http.get('/organizations/anonymous-farm')).status).toBe(404);
+    });
+  });
+
+  it('never sends or logs a password or a password hash', () => {
+    const everything = [...responses, ...logger.lines].join('\n');
+    expect(responses.length).toBeGreaterThan(100);
+    // Passwords too short to be told apart from ordinary text ('x') are left out.
+    const leaked = [...passwords].filter((password) => password.length >= 8 && everything.includes(password));
+    expect(leaked).toEqual([]);
+    expect(everything.match(/\$argon2|passwordHash|password_hash/g)).toBeNull();
+  });
+});
+
+describe('SIGNUP_MODE=open', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { SIGNUP_MODE: 'open' } });
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('lets anyone sign up with an owner, who can log in; the rest of the control plane stays closed', async () => {
+    const owner = { firstName: 'Open', lastName: 'Owner', email: 'open@owner.example', password: PASSWORD };
+    const created = await t.anon
+      .post('/organizations')
+      .send({ name: 'Open Farm', farmType: 'orchard', owner });
+    expect(created.status).toBe(201);
+    const token = await logIn(t.anon, 'open-farm', owner.email, PASSWORD);
+    const me = await asTenant(t, 'open-farm', token).get('/api/auth/me').expect(200);
+    expect(me.body).toMatchObject({ email: owner.email, role: 'admin', firstName: 'Open' });
+
+    const noOwner = await t.anon.post('/organizations').send({ name: 'Ownerless Farm', farmType: 'dairy' });
+    expect({ status: noOwner.status, code: noOwner.body.code }).toEqual({
+      status: 400,
+      code: 'OWNER_REQUIRED',
+    });
+    expect((await t.http.get('/organizations/ownerless-farm')).status).toBe(404);
+    const badToken = await t.anon
+      .post('/organizations')
+      .set('Authorization', 'Bearer wrong')
+      .send({ name: 'Bad Token Farm', farmType: 'dairy', owner });
+    expect(badToken.status).toBe(401);
+    expect((await t.anon.get('/organizations')).status).toBe(401);
+    // The operator may still sign up without an owner.
+    expect(
+      (await t.http.post('/organizations').send({ name: 'Operator Farm', farmType: 'dairy' })).status,
+    ).toBe(201);
+  });
+});
+
+describe('HTTP surface', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' } });
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  it('sends security headers', async () => {
+    const res = await t.anon.get('/health').expect(200);
+    expect(res.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'strict-transport-security': expect.stringContaining('max-age='),
+      'content-security-policy': expect.stringContaining("default-src 'self'"),
+    });
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('allows CORS only from CORS_ORIGINS, with the headers the API uses', async () => {
+    const preflight = await t.anon
+      .options('/api/crops')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization,content-type,x-tenant-id');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(preflight.headers['access-control-allow-headers']).toMatch(/Authorization.*X-Tenant-ID/);
+    const foreign = await t.anon.get('/health').set('Origin', 'https://evil.example');
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    const allowed = await t.anon.get('/health').set('Origin', 'https://admin.example.com');
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://admin.example.com');
+    expect(allowed.headers['access-control-expose-headers']).toMatch(/X-Request-Id/);
+  });
+
+  it('echoes an acceptable X-Request-Id and generates one otherwise', async () => {
+    const echoed = await t.anon.get('/health').set('X-Request-Id', 'abc-123.trace:7');
+    expect(echoed.headers['x-request-id']).toBe('abc-123.trace:7');
+    const generated = await t.anon.get('/health');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const forged = await t.anon.get('/health').set('X-Request-Id', 'x'.repeat(200));
+    expect(forged.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses JSON bodies above 100 kB with a 413 JSON error', async () => {
+    const res = await t.http
+      .post('/organizations')
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify({
+          name: 'Big',
+          farmType: 'dairy',
+          logoUrl: `https://x.example/${'a'.repeat(110_000)}`,
+        }),
+      );
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
+  });
+});
