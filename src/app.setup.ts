@@ -19,7 +19,8 @@ export function configureApp(app: NestExpressApplication): void {
   const config = app.get(AppConfig);
   app.disable('x-powered-by');
   app.use(requestId);
-  app.use(helmet());
+  // Plain-HTTP deployments (a LAN address in development) would have Swagger UI's assets upgraded to https.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.enableCors({
     origin: config.CORS_ORIGINS,
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Request-Id'],

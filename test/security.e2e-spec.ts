@@ -570,6 +570,18 @@ describe('HTTP surface', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
+  it('serves Swagger UI within the content security policy, keeping its authorization', async () => {
+    const page = await t.anon.get('/docs').expect(200);
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    const scripts = page.text.match(/<script[^>]*>/g) ?? [];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) expect(script).toMatch(/ src="\.\/docs\/[\w.-]+\.js"/);
+    const init = await t.anon.get('/docs/swagger-ui-init.js').expect(200);
+    expect(init.text).toMatch(/"persistAuthorization": ?true/);
+    expect(init.text).toMatch(/"platformAdmin"/);
+  });
+
   it('allows CORS only from CORS_ORIGINS, with the headers the API uses', async () => {
     const preflight = await t.anon
       .options('/api/crops')
