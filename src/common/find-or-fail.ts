@@ -7,8 +7,9 @@ export async function findByIdOrFail<T extends object>(
   em: EntityManager,
   entity: EntityClass<T>,
   id: string,
+  { refresh = false }: { refresh?: boolean } = {},
 ): Promise<T> {
-  const found = await em.findOne(entity, id as never);
+  const found = await em.findOne(entity, id as never, { refresh });
   if (!found) {
     throw new NotFoundError(`${entity.name.toUpperCase()}_NOT_FOUND`, `${entity.name} ${id} not found`);
   }

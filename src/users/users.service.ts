@@ -34,7 +34,7 @@ export class UsersService {
   async update(id: string, { password, ...fields }: UpdateUserDto): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     return this.underAdminLock(async (em) => {
-      const user = await findByIdOrFail(em, User, id);
+      const user = await findByIdOrFail(em, User, id, { refresh: true });
       if (fields.role !== undefined && fields.role !== 'admin') await this.keepAnAdmin(em, user, 'demote');
       em.assign(user, definedOnly(fields));
       if (passwordHash !== undefined) {
@@ -48,7 +48,7 @@ export class UsersService {
 
   async remove(id: string): Promise<void> {
     await this.underAdminLock(async (em) => {
-      const user = await findByIdOrFail(em, User, id);
+      const user = await findByIdOrFail(em, User, id, { refresh: true });
       await this.keepAnAdmin(em, user, 'delete');
       em.remove(user);
       await em.flush();
@@ -57,7 +57,8 @@ export class UsersService {
 
   /**
    * Changes that can take away an admin run one at a time per tenant (a transaction-scoped advisory lock), so two
-   * admins demoting each other concurrently cannot leave the organization without one.
+   * admins demoting each other concurrently cannot leave the organization without one. The target is read again
+   * under the lock (the guard may have loaded it, as the caller, before).
    */
   private underAdminLock<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.em.transactional(async (em) => {
