@@ -1,0 +1,95 @@
+import { JwtService } from '@nestjs/jwt';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UnauthenticatedError } from '../common/domain-errors';
+import { AccessTokens } from './access-tokens';
+import { loadOrCreateSecret } from './auth-secrets';
+import { PlatformToken } from './platform-token';
+import { bearerToken } from './principal';
+import { roleAtLeast } from './roles';
+
+const SECRET = 'a unit-test secret of more than thirty-two characters';
+const USER = '0f8b0a3e-8d9b-4c1e-9a55-3f2b1c4d5e6f';
+
+describe('roleAtLeast', () => {
+  it('ranks viewer < member < admin', () => {
+    expect(roleAtLeast('admin', 'member')).toBe(true);
+    expect(roleAtLeast('member', 'member')).toBe(true);
+    expect(roleAtLeast('member', 'admin')).toBe(false);
+    expect(roleAtLeast('viewer', 'member')).toBe(false);
+    expect(roleAtLeast('viewer', 'viewer')).toBe(true);
+  });
+});
+
+describe('bearerToken', () => {
+  it('takes the credential of a Bearer Authorization header, case-insensitively, and nothing else', () => {
+    expect(bearerToken('Bearer abc.def')).toBe('abc.def');
+    expect(bearerToken('bearer abc')).toBe('abc');
+    expect(bearerToken(undefined)).toBeUndefined();
+    expect(bearerToken('Basic YTpi')).toBeUndefined();
+    expect(bearerToken('Bearer')).toBeUndefined();
+    expect(bearerToken('Bearer a b')).toBeUndefined();
+  });
+});
+
+describe('PlatformToken', () => {
+  it('matches only the exact token', () => {
+    const token = new PlatformToken('x'.repeat(40));
+    expect(token.matches('x'.repeat(40))).toBe(true);
+    expect(token.matches('x'.repeat(39))).toBe(false);
+    expect(token.matches('')).toBe(false);
+    expect(token.matches(undefined)).toBe(false);
+  });
+});
+
+describe('AccessTokens', () => {
+  const tokens = new AccessTokens(SECRET, 900);
+  const claims = { sub: USER, tid: 'green-valley', role: 'member' as const, ver: 2 };
+
+  it('verifies what it issued', () => {
+    const { accessToken, expiresIn } = tokens.issue(claims);
+    expect(expiresIn).toBe(900);
+    expect(tokens.verify(accessToken)).toEqual(claims);
+  });
+
+  it('refuses tokens without the claims it issues, or of another issuer or algorithm', () => {
+    const jwt = new JwtService({ secret: SECRET });
+    const forged = [
+      jwt.sign({ ...claims, sub: 'not-a-uuid' }, { issuer: 'farm-management' }),
+      jwt.sign({ ...claims, role: 'owner' }, { issuer: 'farm-management' }),
+      jwt.sign({ ...claims, ver: '2' }, { issuer: 'farm-management' }),
+      jwt.sign({ ...claims }, { issuer: 'someone-else' }),
+      jwt.sign({ ...claims }, { issuer: 'farm-management', algorithm: 'HS512' }),
+    ];
+    for (const token of forged) {
+      expect(() => tokens.verify(token)).toThrow(UnauthenticatedError);
+    }
+  });
+});
+
+describe('loadOrCreateSecret', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'secrets-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a 0600 file once; concurrent and later callers read the same value', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => loadOrCreateSecret(join(dir, 'nested'), 'key')));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.value)).size).toBe(1);
+    const file = join(dir, 'nested', 'key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'nested')).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, 'utf8').trim()).toBe(results[0].value);
+    expect(await loadOrCreateSecret(join(dir, 'nested'), 'key')).toEqual({
+      value: results[0].value,
+      created: false,
+    });
+  });
+
+  it('refuses a file too short to be a secret', async () => {
+    await loadOrCreateSecret(dir, 'key');
+    writeFileSync(join(dir, 'key'), 'short\n');
+    await expect(loadOrCreateSecret(dir, 'key')).rejects.toThrow(/fewer than 32 characters/);
+  });
+});
