@@ -31,9 +31,6 @@ export function configureApp(app: NestExpressApplication): void {
   app.use(bodyParserErrors);
   app.enableShutdownHooks();
   if (config.SWAGGER_ENABLED) {
-    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
-      jsonDocumentUrl: 'docs-json',
-      swaggerOptions: { persistAuthorization: true },
-    });
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   }
 }

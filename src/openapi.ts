@@ -2,7 +2,12 @@ import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ERROR_DESCRIPTIONS } from './common/api-errors.decorator';
 import { ErrorResponseDto } from './common/error-response.dto';
-import { PLATFORM_ADMIN_SCHEME, TENANT_USER_SCHEME } from './tenancy/api-tenant.decorator';
+import {
+  defaultRequiredRole,
+  PLATFORM_ADMIN_SCHEME,
+  REQUIRED_ROLE_EXTENSION,
+  TENANT_USER_SCHEME,
+} from './auth/auth.decorators';
 
 /** Where the generated document is committed; `npm run openapi` writes it, CI checks it is current. */
 export const OPENAPI_FILE = 'openapi.json';
@@ -52,6 +57,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   // No global requirement: each operation states its own (none for login, optional for sign-up).
   document.security = [];
   declareCommonErrors(document);
+  declareRequiredRoles(document);
   return sortKeys(document);
 }
 
@@ -74,6 +80,24 @@ function declareCommonErrors(document: OpenAPIObject): void {
         operation.responses['413'] ??= errorResponse(413);
       }
       operation.responses['500'] ??= errorResponse(500);
+    }
+  }
+}
+
+/**
+ * States on every operation a tenant user may call the weakest role it needs, as `x-required-role` and in the
+ * description (which Swagger UI shows): the route's `RequireRole`, else the guard's default for its method.
+ */
+function declareRequiredRoles(document: OpenAPIObject): void {
+  for (const pathItem of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = pathItem[method];
+      if (!operation?.security?.some((requirement) => TENANT_USER_SCHEME in requirement)) continue;
+      const extensions = operation as unknown as Record<string, unknown>;
+      const role = (extensions[REQUIRED_ROLE_EXTENSION] as string | undefined) ?? defaultRequiredRole(method);
+      extensions[REQUIRED_ROLE_EXTENSION] = role;
+      const needs = `Needs the ${role} role or higher (viewer < member < admin).`;
+      operation.description = operation.description ? `${operation.description}\n\n${needs}` : needs;
     }
   }
 }

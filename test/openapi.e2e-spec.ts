@@ -8,6 +8,7 @@ interface Operation {
   tags?: string[];
   parameters?: Array<{ name: string; in: string; required?: boolean }>;
   security?: Array<Record<string, string[]>>;
+  'x-required-role'?: string;
   responses: Record<
     string,
     { description?: string; content?: Record<string, { schema: { $ref?: string } }> }
@@ -111,6 +112,9 @@ describe('OpenAPI document', () => {
       const [, path] = route.split(' ');
       if (route === 'POST /api/auth/login' || path.startsWith('/health')) {
         expect({ route, requirement }).toEqual({ route, requirement: undefined });
+      } else if (path.startsWith('/api/auth/')) {
+        // About the calling user: the platform token gets 403 there.
+        expect({ route, requirement }).toEqual({ route, requirement: [{ tenantUser: [] }] });
       } else if (path.startsWith('/api/')) {
         expect({ route, requirement }).toEqual({
           route,
@@ -129,6 +133,30 @@ describe('OpenAPI document', () => {
         has401: true,
       });
       if (path.startsWith('/api/')) expect(op.responses['403']).toBeDefined();
+    }
+  });
+
+  it('states the weakest role of every route a user may call', () => {
+    const roles = Object.fromEntries(
+      operations()
+        .filter(({ op }) => op.security?.some((requirement) => 'tenantUser' in requirement))
+        .map(({ method, path, op }) => [`${method.toUpperCase()} ${path}`, op['x-required-role']]),
+    );
+    const writes = Object.entries(roles).filter(([route]) => !route.startsWith('GET '));
+    expect(Object.fromEntries(writes)).toEqual({
+      'POST /api/auth/password': 'viewer',
+      'POST /api/crops': 'member',
+      'PATCH /api/crops/{id}': 'member',
+      'DELETE /api/crops/{id}': 'member',
+      'POST /api/harvests': 'member',
+      'PATCH /api/harvests/{id}': 'member',
+      'DELETE /api/harvests/{id}': 'member',
+      'POST /api/users': 'admin',
+      'PATCH /api/users/{id}': 'admin',
+      'DELETE /api/users/{id}': 'admin',
+    });
+    for (const [route, role] of Object.entries(roles)) {
+      if (route.startsWith('GET ')) expect({ route, role }).toEqual({ route, role: 'viewer' });
     }
   });
 });

@@ -5,7 +5,10 @@ import { ROLES, Role } from './roles';
 const ISSUER = 'farm-management';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** What an access token says: who (sub), in which tenant (tid), with which role and credentials version. */
+/**
+ * What an access token says: who (sub), in which tenant (tid), with which role and credentials version. The role is
+ * what the user had at login, for clients; the guard authorizes with the user's current role.
+ */
 export interface AccessClaims {
   sub: string;
   tid: string;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '../config/app-config';
 
@@ -18,7 +18,7 @@ export class AuthSecrets {
       ? { value: config.PLATFORM_ADMIN_TOKEN, created: false }
       : await loadOrCreateSecret(config.SECRETS_DIR, 'platform-admin-token');
     const jwt = config.JWT_SECRET
-      ? { value: config.JWT_SECRET }
+      ? { value: config.JWT_SECRET, created: false }
       : await loadOrCreateSecret(config.SECRETS_DIR, 'jwt-secret');
     if (platform.created) {
       AuthSecrets.logger.warn(
@@ -31,8 +31,9 @@ export class AuthSecrets {
 }
 
 /**
- * Reads `<dir>/<name>`, or creates it with 32 random bytes (base64url) readable by the owner only. The exclusive
- * create makes two processes starting together agree on one value: the loser reads the winner's file.
+ * Reads `<dir>/<name>`, or creates it with 32 random bytes (base64url) readable by the owner only. The value is
+ * written to a temporary file first and then hard-linked into place, which fails if the file exists: processes
+ * starting together agree on one value, and none ever reads a file still being written.
  */
 export async function loadOrCreateSecret(
   dir: string,
@@ -41,11 +42,15 @@ export async function loadOrCreateSecret(
   const file = join(dir, name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const value = randomBytes(32).toString('base64url');
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(draft, `${value}\n`, { flag: 'wx', mode: 0o600 });
   try {
-    await writeFile(file, `${value}\n`, { flag: 'wx', mode: 0o600 });
+    await link(draft, file);
     return { value, created: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(draft);
   }
   const stored = (await readFile(file, 'utf8')).trim();
   if (stored.length < 32) throw new Error(`${file} holds fewer than 32 characters; delete it to regenerate`);

@@ -9,7 +9,7 @@ import { AccessTokenDto, ChangePasswordDto, LoginDto } from './dto/auth.dto';
 import { CurrentPrincipal, Principal } from './principal';
 
 @ApiTags('auth')
-@TenantRoute({ public: true })
+@TenantRoute({ auth: 'none' })
 @Controller('api/auth')
 export class LoginController {
   constructor(private readonly auth: AuthService) {}
@@ -32,7 +32,7 @@ export class LoginController {
 }
 
 @ApiTags('auth')
-@TenantRoute()
+@TenantRoute({ auth: 'user' })
 @Controller('api/auth')
 export class AuthController {
   constructor(private readonly auth: AuthService) {}

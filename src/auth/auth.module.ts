@@ -11,7 +11,8 @@ import { TenantAuthGuard } from './tenant-auth.guard';
 
 /**
  * Who may call what: the platform operator's token, tenant users' access tokens and roles, login with brute-force
- * protection. Global, because every tenant route's guard needs the tokens and the hasher.
+ * protection. Global, because every tenant route's guard needs the tokens, the control plane the platform guard,
+ * and users and sign-up the hasher.
  */
 @Global()
 @Module({

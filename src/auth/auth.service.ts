@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { InjectTenant, InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
@@ -23,29 +23,39 @@ export class AuthService {
 
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
-    const emailKey = dto.email.toLowerCase();
-    await recordLoginAttempt(this.em, emailKey);
-    const user = await this.em.findOne(User, withEmail(emailKey), { populate: ['passwordHash'] });
+    await recordLoginAttempt(this.em, dto.email);
+    const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
     if (!(await this.hasher.verify(user?.passwordHash ?? null, dto.password)) || !user) {
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
     }
-    await forgiveLoginFailures(this.em, emailKey);
+    await forgiveLoginFailures(this.em, dto.email);
     return this.issue(user);
   }
 
-  /** Checks the current password, stores the new one, and answers with a new token: older ones stop working. */
+  /**
+   * Checks the current password (failures count toward the login lockout), stores the new one and answers with a
+   * new token: older ones stop working. The user's row is locked meanwhile, so a concurrent reset by an admin
+   * cannot reuse the same credentials version.
+   */
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
-    const user = this.userOf(principal);
-    const emailKey = user.email.toLowerCase();
-    await recordLoginAttempt(this.em, emailKey);
-    await this.em.populate(user, ['passwordHash']);
-    if (!(await this.hasher.verify(user.passwordHash ?? null, dto.currentPassword))) {
-      throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
-    }
-    await forgiveLoginFailures(this.em, emailKey);
-    user.passwordHash = await this.hasher.hash(dto.newPassword);
-    user.credentialsVersion += 1;
-    await this.em.flush();
+    const { id, email } = this.userOf(principal);
+    await recordLoginAttempt(this.em, email);
+    const user = await this.em.transactional(async (em) => {
+      const locked = await em.findOne(User, id, {
+        refresh: true,
+        lockMode: LockMode.PESSIMISTIC_WRITE,
+        populate: ['passwordHash'],
+      });
+      if (!locked)
+        throw new UnauthenticatedError('TOKEN_REVOKED', 'The user of this access token was deleted');
+      if (!(await this.hasher.verify(locked.passwordHash ?? null, dto.currentPassword))) {
+        throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
+      }
+      locked.passwordHash = await this.hasher.hash(dto.newPassword);
+      locked.credentialsVersion += 1;
+      return locked;
+    });
+    await forgiveLoginFailures(this.em, email);
     return this.issue(user);
   }
 

@@ -7,18 +7,18 @@ export const LOGIN_WINDOW_MINUTES = 15;
 
 /**
  * Brute-force protection kept in the tenant database, so every process of the app counts the same attempts: records
- * an attempt for `emailKey` as a failure before the password is checked (forgiven by `forgiveLoginFailures` when it
+ * an attempt for `email` (lowered by PostgreSQL, as the users' unique index is) as a failure before the password is checked (forgiven by `forgiveLoginFailures` when it
  * succeeds), or throws 429 when the limit is reached. A transaction-scoped advisory lock per email keeps concurrent
  * attempts from slipping past the limit together.
  */
-export async function recordLoginAttempt(em: EntityManager, emailKey: string): Promise<void> {
+export async function recordLoginAttempt(em: EntityManager, email: string): Promise<void> {
   await em.transactional(async (tx) => {
-    await tx.execute(`select pg_advisory_xact_lock(hashtext('login:' || ?))`, [emailKey]);
+    await tx.execute(`select pg_advisory_xact_lock(hashtext('login:' || lower(?)))`, [email]);
     const [window] = await tx.execute<{ failures: number; wait: number | null }[]>(
       `select count(*)::int as failures,
                 ceil(extract(epoch from min(failed_at) + make_interval(mins => ?) - now()))::int as wait
-           from login_failures where email_key = ? and failed_at > now() - make_interval(mins => ?)`,
-      [LOGIN_WINDOW_MINUTES, emailKey, LOGIN_WINDOW_MINUTES],
+           from login_failures where email_key = lower(?) and failed_at > now() - make_interval(mins => ?)`,
+      [LOGIN_WINDOW_MINUTES, email, LOGIN_WINDOW_MINUTES],
     );
     if (window.failures >= MAX_LOGIN_FAILURES) {
       const wait = Math.max(1, window.wait ?? 1);
@@ -31,11 +31,11 @@ export async function recordLoginAttempt(em: EntityManager, emailKey: string): P
     await tx.execute(`delete from login_failures where failed_at <= now() - make_interval(mins => ?)`, [
       LOGIN_WINDOW_MINUTES,
     ]);
-    await tx.execute(`insert into login_failures (email_key) values (?)`, [emailKey]);
+    await tx.execute(`insert into login_failures (email_key) values (lower(?))`, [email]);
   });
 }
 
 /** The attempt succeeded: forget this email's failures. */
-export async function forgiveLoginFailures(em: EntityManager, emailKey: string): Promise<void> {
-  await em.execute(`delete from login_failures where email_key = ?`, [emailKey]);
+export async function forgiveLoginFailures(em: EntityManager, email: string): Promise<void> {
+  await em.execute(`delete from login_failures where email_key = lower(?)`, [email]);
 }

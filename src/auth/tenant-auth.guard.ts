@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { User } from '../users/user.entity';
 import { AccessTokens } from './access-tokens';
-import { PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+import { defaultRequiredRole, PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
 import { PlatformToken } from './platform-token';
 import { AuthenticatedRequest, bearerToken, Principal } from './principal';
 import { Role, roleAtLeast } from './roles';
@@ -32,7 +32,7 @@ export class TenantAuthGuard implements CanActivate {
     if (!tenant) throw new Error('TenantAuthGuard ran before the tenant guard');
     const required =
       this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
-      (request.method === 'GET' || request.method === 'HEAD' ? 'viewer' : 'admin');
+      defaultRequiredRole(request.method);
     const token = bearerToken(request.headers.authorization);
     if (token === undefined) {
       throw new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');

@@ -95,4 +95,33 @@ describe('AllExceptionsFilter', () => {
       },
     });
   });
+
+  it('answers 503 for a dropped tenant database and for connections closed under a query', () => {
+    const missing = Object.assign(new Error('select 1 - database "tenant_x" does not exist'), {
+      code: '3D000',
+    });
+    expect(respond(new DriverException(missing))).toMatchObject({
+      status: 503,
+      body: { code: 'TENANT_UNAVAILABLE' },
+    });
+    const closed = new Error('select "c".* from "crops" as "c" - Connection terminated unexpectedly');
+    expect(respond(new DriverException(closed))).toMatchObject({
+      status: 503,
+      body: { code: 'DATABASE_UNAVAILABLE' },
+    });
+  });
+
+  it('logs a database error without its statement, values or stack', () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const failed = Object.assign(
+      new Error(
+        `update "users" set "password_hash" = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' - deadlock detected`,
+      ),
+      { code: '40P01' },
+    );
+    expect(respond(new DriverException(failed)).status).toBe(500);
+    const logged = JSON.stringify(error.mock.calls.at(-1));
+    expect(logged).toContain('database error 40P01: deadlock detected');
+    expect(logged).not.toMatch(/argon2|password_hash|update| {4}at /);
+  });
 });

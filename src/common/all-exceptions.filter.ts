@@ -7,6 +7,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { DomainError, RateLimitedError } from './domain-errors';
+import { describeError } from './error-text';
 import { ErrorResponseDto } from './error-response.dto';
 
 const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
@@ -71,7 +72,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(
-        `${request.method} ${request.originalUrl}: database unavailable (${String(exception)})`,
+        `${request.method} ${request.originalUrl}: database unavailable (${describeError(exception)})`,
       );
       return errorBody(
         HttpStatus.SERVICE_UNAVAILABLE,
@@ -81,9 +82,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     const tenant = request.headers['x-tenant-id'];
     this.logger.error(
-      `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}: ` +
-        (exception instanceof DriverException ? `database error ${exception.code ?? ''}` : ''),
-      exception instanceof Error ? exception.stack : String(exception),
+      `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}` +
+        ` (request ${String(request.headers['x-request-id'])})`,
+      // A database error's message and stack carry the statement with its values; describeError keeps neither.
+      exception instanceof DriverException || !(exception instanceof Error)
+        ? describeError(exception)
+        : exception.stack,
     );
     return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error', 'INTERNAL_ERROR');
   }
@@ -114,8 +118,9 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
 function isDatabaseUnavailable(exception: unknown): boolean {
   const { code, name, message } = (exception ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   if (name === 'KnexTimeoutError') return true;
-  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database).
-  if (typeof message === 'string' && /^Connection (terminated|ended) unexpectedly/.test(message)) return true;
+  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database);
+  // knex puts the statement in front of the message.
+  if (typeof message === 'string' && /Connection (terminated|ended) unexpectedly/.test(message)) return true;
   if (typeof code !== 'string') return false;
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
 }

@@ -6,7 +6,7 @@ import { ErrorResponseDto } from './error-response.dto';
 export const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (the message names the field)',
   401: 'Missing, malformed, expired or revoked credentials (WWW-Authenticate: Bearer)',
-  403: 'Authenticated but not allowed: a token of another tenant, or a role too weak for the route',
+  403: 'Authenticated but not allowed: a token of another organization, a role too weak for the route, the platform token on a route about the calling user, or a wrong current password',
   404: 'Not found',
   409: 'Conflict with existing data',
   413: 'Request body too large',
@@ -15,11 +15,27 @@ export const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
+/** Response headers that come with some error statuses. */
+const ERROR_HEADERS: Record<
+  number,
+  Record<string, { description: string; schema: { type: 'string' | 'integer' } }>
+> = {
+  401: { 'WWW-Authenticate': { description: 'Always `Bearer`', schema: { type: 'string' } } },
+  429: {
+    'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
+  },
+};
+
 /** Documents the error responses a route can return, all with the common error schema. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...statuses.map((status) =>
-      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
+      ApiResponse({
+        status,
+        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        type: ErrorResponseDto,
+        ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),
+      }),
     ),
   );
 }

@@ -9,6 +9,7 @@ import {
   IsPositive,
   IsString,
   IsUUID,
+  Matches,
   Max,
   MaxLength,
   MinLength,
@@ -59,6 +60,10 @@ export function TextField(max: number, options: FieldOptions = {}): PropertyDeco
   );
 }
 
+/**
+ * An email address as OpenAPI's `email` format means it (RFC 5321, ASCII): validator's isEmail alone also takes
+ * non-ASCII addresses, which generated clients checking the format would then refuse in our responses.
+ */
 export function EmailField(options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(
     doc(options, { type: String, format: 'email', maxLength: 254 }),
@@ -66,6 +71,7 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
     ...presence(options),
     IsString(),
     MaxLength(254),
+    Matches(/^[\x21-\x7e]*$/, { message: '$property must be an email address of ASCII characters' }),
     IsEmail({}, { message: '$property must be an email address' }),
   );
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { EntityClass } from '@mikro-orm/core';
+import type { EntityClass, LockMode } from '@mikro-orm/core';
 import { NotFoundError } from './domain-errors';
 
 /** Loads an entity by primary key or throws a 404 domain error (`CROP_NOT_FOUND`, "Crop <id> not found"). */
@@ -7,9 +7,9 @@ export async function findByIdOrFail<T extends object>(
   em: EntityManager,
   entity: EntityClass<T>,
   id: string,
-  { refresh = false }: { refresh?: boolean } = {},
+  options: { refresh?: boolean; lockMode?: LockMode.PESSIMISTIC_WRITE } = {},
 ): Promise<T> {
-  const found = await em.findOne(entity, id as never, { refresh });
+  const found = await em.findOne(entity, id as never, options);
   if (!found) {
     throw new NotFoundError(`${entity.name.toUpperCase()}_NOT_FOUND`, `${entity.name} ${id} not found`);
   }

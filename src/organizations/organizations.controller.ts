@@ -8,10 +8,9 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { OpenSignupRoute } from '../auth/auth.decorators';
-import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
 import type { Response } from 'express';
-import { PLATFORM_ADMIN_SCHEME } from '../tenancy/api-tenant.decorator';
+import { OpenSignupRoute, PLATFORM_ADMIN_SCHEME } from '../auth/auth.decorators';
+import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { CreateOrganizationDto } from './dto/create-organization.dto';

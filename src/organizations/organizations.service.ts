@@ -1,5 +1,6 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { describeError } from '../common/error-text';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
 import { PasswordHasher } from '../auth/password-hasher';
 import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
@@ -53,7 +54,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
     const org =
       (await this.insert(dto, tenantId, pendingOwner)) ??
-      (await this.claimFailed(dto, tenantId, pendingOwner));
+      (await this.claimFailed(dto, tenantId, pendingOwner, byOperator));
     await this.provision(org);
     return org;
   }
@@ -127,16 +128,24 @@ export class OrganizationsService implements OnApplicationBootstrap {
 
   /**
    * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
-   * wins); anything else is a conflict.
+   * wins), keeping its owner unless the retry names one; without the platform token, only by a retry naming the
+   * same owner email (so an anonymous caller cannot become the admin of someone else's sign-up). Anything else is a
+   * conflict.
    */
   private async claimFailed(
     dto: CreateOrganizationDto,
     tenantId: string,
     pendingOwner: PendingOwner | null,
+    byOperator: boolean,
   ): Promise<Organization> {
     const em = this.em.fork();
     const existing = await em.findOne(Organization, { $or: [{ name: dto.name }, { tenantId }] });
-    if (existing && existing.status === 'failed' && existing.name === dto.name) {
+    if (
+      existing &&
+      existing.status === 'failed' &&
+      existing.name === dto.name &&
+      (byOperator || sameEmail(existing.pendingOwner, pendingOwner))
+    ) {
       const claimed = await em.nativeUpdate(
         Organization,
         { id: existing.id, status: 'failed' },
@@ -145,7 +154,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
           farmType: dto.farmType,
           logoUrl: dto.logoUrl ?? null,
           lastError: null,
-          pendingOwner,
+          pendingOwner: pendingOwner ?? existing.pendingOwner,
         },
       );
       if (claimed === 1) {
@@ -170,7 +179,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
       await this.provisioner.provision(org.tenantId);
       if (org.pendingOwner) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
-      const lastError = error instanceof Error ? error.message : String(error);
+      const lastError = describeError(error);
       this.logger.error(`Provisioning ${org.tenantId} failed: ${lastError}`);
       await this.setStatus(org, 'failed', lastError.slice(0, 2000));
       throw new UnavailableError(
@@ -214,4 +223,8 @@ export class OrganizationsService implements OnApplicationBootstrap {
     Object.assign(org, { status, lastError, updatedAt, pendingOwner });
     this.registry.invalidate(org.tenantId);
   }
+}
+
+function sameEmail(a: PendingOwner | null, b: PendingOwner | null): boolean {
+  return a !== null && b !== null && a.email.toLowerCase() === b.email.toLowerCase();
 }

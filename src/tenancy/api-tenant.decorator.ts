@@ -1,21 +1,20 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
-import { PublicTenantRoute } from '../auth/auth.decorators';
+import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { TenantGuard } from './tenant.guard';
 import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
-/** The OpenAPI security schemes: a tenant user's access token, and the platform operator's token. */
-export const TENANT_USER_SCHEME = 'tenantUser';
-export const PLATFORM_ADMIN_SCHEME = 'platformAdmin';
-
 /**
  * Marks a controller as a tenant route: the tenant guard, then the auth guard (a user's access token for this
  * tenant, or the platform token), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
- * `public: true` (login) keeps the tenant checks and drops authentication.
+ * `auth: 'none'` (login) keeps the tenant checks and drops authentication; `auth: 'user'` documents routes about
+ * the calling user, which answer the platform token with 403.
  */
-export function TenantRoute({ public: isPublic = false }: { public?: boolean } = {}): ClassDecorator {
+export function TenantRoute({
+  auth = 'user-or-platform',
+}: { auth?: 'none' | 'user' | 'user-or-platform' } = {}): ClassDecorator {
   return applyDecorators(
     UseGuards(TenantGuard, TenantAuthGuard),
     ApiHeader({
@@ -31,8 +30,12 @@ export function TenantRoute({ public: isPublic = false }: { public?: boolean } =
       },
     }),
     ApiErrors(400, 404, 503),
-    ...(isPublic
+    ...(auth === 'none'
       ? [PublicTenantRoute()]
-      : [ApiBearerAuth(TENANT_USER_SCHEME), ApiBearerAuth(PLATFORM_ADMIN_SCHEME), ApiErrors(401, 403)]),
+      : [
+          ApiBearerAuth(TENANT_USER_SCHEME),
+          ...(auth === 'user-or-platform' ? [ApiBearerAuth(PLATFORM_ADMIN_SCHEME)] : []),
+          ApiErrors(401, 403),
+        ]),
   );
 }

@@ -13,8 +13,8 @@ export interface InternalStats {
 
 /**
  * Operational counters (connection registry, spare pool, memory) for benchmarks and operators: platform token
- * only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public OpenAPI document. When the process runs with `--expose-gc`, a full collection runs first so the
- * heap figure is the live heap.
+ * only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public OpenAPI document. When the
+ * process runs with `--expose-gc`, a full collection runs first so the heap figure is the live heap.
  */
 @ApiExcludeController()
 @UseGuards(PlatformAdminGuard)

@@ -35,7 +35,10 @@ export class User extends Timestamped {
   credentialsVersion: number & Opt = 0;
 }
 
-/** Filter for the user with this email, ignoring case (served by users_email_lower_unique). */
+/**
+ * Filter for the user with this email, ignoring case (served by users_email_lower_unique). Both sides are lowered
+ * by PostgreSQL, as the index is: JavaScript lowers some letters differently (`İ` becomes two characters).
+ */
 export function withEmail(email: string): FilterQuery<User> {
-  return { [raw((alias) => `lower(${alias}.email)`)]: email.toLowerCase() };
+  return { [raw((alias) => `lower(${alias}.email)`)]: raw('lower(?)', [email]) };
 }

@@ -1,4 +1,4 @@
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityManager, LockMode, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { PasswordHasher } from '../auth/password-hasher';
 import { ConflictError } from '../common/domain-errors';
@@ -7,6 +7,9 @@ import { definedOnly, NEWEST_FIRST } from '../common/queries';
 import { InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
 import { CreateUserDto, UpdateUserDto } from './dto/user.dto';
 import { User } from './user.entity';
+
+/** Read again and row-locked: the guard may have loaded the user earlier, and a password change bumps it too. */
+const LOCKED = { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE } as const;
 
 @Injectable()
 export class UsersService {
@@ -34,7 +37,7 @@ export class UsersService {
   async update(id: string, { password, ...fields }: UpdateUserDto): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     return this.underAdminLock(async (em) => {
-      const user = await findByIdOrFail(em, User, id, { refresh: true });
+      const user = await findByIdOrFail(em, User, id, LOCKED);
       if (fields.role !== undefined && fields.role !== 'admin') await this.keepAnAdmin(em, user, 'demote');
       em.assign(user, definedOnly(fields));
       if (passwordHash !== undefined) {
@@ -48,7 +51,7 @@ export class UsersService {
 
   async remove(id: string): Promise<void> {
     await this.underAdminLock(async (em) => {
-      const user = await findByIdOrFail(em, User, id, { refresh: true });
+      const user = await findByIdOrFail(em, User, id, LOCKED);
       await this.keepAnAdmin(em, user, 'delete');
       em.remove(user);
       await em.flush();
@@ -57,8 +60,7 @@ export class UsersService {
 
   /**
    * Changes that can take away an admin run one at a time per tenant (a transaction-scoped advisory lock), so two
-   * admins demoting each other concurrently cannot leave the organization without one. The target is read again
-   * under the lock (the guard may have loaded it, as the caller, before).
+   * admins demoting each other concurrently cannot leave the organization without one.
    */
   private underAdminLock<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.em.transactional(async (em) => {

@@ -42,6 +42,8 @@ export class OpenApiContract {
     // The raw path, as the router saw it: URL parsing would resolve `..` segments away.
     const path = req.originalUrl.split('?')[0];
     if (DOCS_PATH.test(path) || UNDOCUMENTED_PATH.test(path)) return;
+    // CORS preflights are answered by the cors middleware for any path; OpenAPI does not describe them.
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return;
     const where = `${req.method} ${req.originalUrl} -> ${res.statusCode}`;
     const found = this.findOperation(req.method, path);
     if (!found) {

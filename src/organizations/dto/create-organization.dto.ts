@@ -9,6 +9,7 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { EmailField, PasswordField, TextField } from '../../common/fields';
@@ -70,7 +71,7 @@ export class CreateOrganizationDto {
       "The organization's first user, created with role admin in the same sign-up. Required when the caller has " +
       'no platform token (SIGNUP_MODE=open).',
   })
-  @IsOptional()
+  @ValidateIf((_object, value) => value !== undefined)
   @IsObject({ message: 'owner must be an object' })
   @ValidateNested()
   @Type(() => OwnerDto)

@@ -1,10 +1,11 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261126070930 extends Migration {
+export class Migration20261126072834 extends Migration {
   override async up(): Promise<void> {
     this.addSql(
-      `create table "login_failures" ("id" bigserial primary key, "email_key" varchar(254) not null, "failed_at" timestamptz not null default now());`,
+      `create table "login_failures" ("id" bigserial primary key, "email_key" text not null, "failed_at" timestamptz not null default now());`,
     );
+    this.addSql(`create index "login_failures_failed_at_index" on "login_failures" ("failed_at");`);
     this.addSql(
       `create index "login_failures_email_key_failed_at_index" on "login_failures" ("email_key", "failed_at");`,
     );
