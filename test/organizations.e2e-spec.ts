@@ -204,11 +204,19 @@ describe('organizations (control plane)', () => {
       ],
     );
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
+    // A sign-up another process is running right now (touched after the restart): not the restart's to finish.
+    await sqlIn(
+      t.config.DB_NAME,
+      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, updated_at)
+       VALUES (gen_random_uuid(), 'In Flight', 'in-flight', 'mixed', 'provisioning', $1, now() + interval '1 hour')`,
+      [`${t.prefix}in-flight`],
+    );
     await t.close();
     t = await startTestApp({ prefix: t.prefix });
     const res = await t.http.get('/organizations/half-done').expect(200);
     expect(res.body.status).toBe('active');
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(200);
+    expect((await t.http.get('/organizations/in-flight').expect(200)).body.status).toBe('provisioning');
     const token = await logIn(t.anon, 'half-done', 'hal@half.example', OWNER_PASSWORD);
     await asTenant(t, 'half-done', token).get('/api/auth/me').expect(200);
   });

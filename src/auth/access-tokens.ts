@@ -1,4 +1,5 @@
 import { JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { createSecretKey } from 'node:crypto';
 import { UnauthenticatedError } from '../common/domain-errors';
 import { ROLES, Role } from './roles';
 
@@ -30,7 +31,9 @@ export class AccessTokens {
     private readonly ttlSeconds: number,
   ) {
     this.jwt = new JwtService({
-      secret,
+      // A KeyObject: given a string, jsonwebtoken first tries to parse it as a public key on every verify
+      // (~0.4 ms of CPU per request, measured by the warm bench), then falls back to a secret key.
+      secret: createSecretKey(Buffer.from(secret)),
       signOptions: { algorithm: 'HS256', issuer: ISSUER, expiresIn: ttlSeconds },
       verifyOptions: { algorithms: ['HS256'], issuer: ISSUER },
     });

@@ -25,6 +25,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class OrganizationsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(OrganizationsService.name);
   private readonly resumed = new Set<Promise<void>>();
+  private readonly startedAt = new Date();
 
   constructor(
     private readonly em: EntityManager,
@@ -95,7 +96,10 @@ export class OrganizationsService implements OnApplicationBootstrap {
 
   private async resumeUnfinished(): Promise<void> {
     await this.template.ensure();
-    const unfinished = await this.em.fork().find(Organization, { status: 'provisioning' });
+    // Rows touched since this process started belong to sign-ups still running (here or in another process).
+    const unfinished = await this.em
+      .fork()
+      .find(Organization, { status: 'provisioning', updatedAt: { $lt: this.startedAt } });
     for (const org of unfinished) {
       this.logger.log(`Resuming provisioning of ${org.tenantId}`);
       await this.provision(org).catch(() => undefined);
