@@ -49,19 +49,47 @@ async function expectOk(pending) {
   return res;
 }
 
-/** Signs up `count` organizations through the API (four at a time) and gives each 200 crops. */
+/** Every tenant's owner logs in with this password (the owners exist only in the run's databases). */
+const OWNER_PASSWORD = 'bench owner password';
+
+/**
+ * Signs up `count` organizations through the API (four at a time), each with an owner, logs each owner in for an
+ * access token (ctx.tokens: tenant id -> token; valid for the whole run, in every app of the run), and gives each
+ * tenant 200 crops.
+ */
 async function seedTenants(ctx, count) {
   const app = await ctx.startApp('seed');
   const tenants = Array.from({ length: count }, (_, i) => `bench-farm-${String(i).padStart(4, '0')}`);
-  const started = Date.now();
+  const email = (tenant) => `owner@${tenant}.example`;
   try {
+    // Sign-ups claim spare databases: start once the pool is full, as on an app that has been up a while.
+    await app.waitForSpares(60_000);
+    let started = Date.now();
     await inParallel(tenants, 4, async (tenant) => {
-      await expectOk(app.post('/organizations', { name: tenant, farmType: 'vegetable' }));
+      await expectOk(
+        app.postAsPlatform('/organizations', {
+          name: tenant,
+          farmType: 'vegetable',
+          owner: { firstName: 'Bench', lastName: 'Owner', email: email(tenant), password: OWNER_PASSWORD },
+        }),
+      );
     });
+    log(`signed up ${count} tenants with an owner in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    started = Date.now();
+    await inParallel(tenants, 4, async (tenant) => {
+      const res = await expectOk(
+        app.post(
+          '/api/auth/login',
+          { email: email(tenant), password: OWNER_PASSWORD },
+          { 'x-tenant-id': tenant },
+        ),
+      );
+      ctx.tokens.set(tenant, res.body.accessToken);
+    });
+    log(`logged in ${count} owners in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await app.stop();
   }
-  log(`signed up ${count} tenants in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await inParallel(tenants, 4, (tenant) => seedCrops(ctx.server, `${ctx.prefix}${tenant}`, 200));
   return tenants;
 }
@@ -116,6 +144,11 @@ async function main() {
   const runPrefix = `bench${randomBytes(3).toString('hex')}`;
   const prefix = `${runPrefix}m_`;
   const apps = new Set();
+  // Random per run, the same for every app of the run; set, so the apps never generate them into SECRETS_DIR.
+  const secrets = {
+    platformToken: randomBytes(32).toString('hex'),
+    jwtSecret: randomBytes(32).toString('hex'),
+  };
   const ctx = {
     server,
     runPrefix,
@@ -126,9 +159,16 @@ async function main() {
     expectOk,
     results: {},
     tenants: [],
+    secrets,
+    tokens: new Map(),
+    /** The headers of a request as the tenant's owner: X-Tenant-ID and the owner's access token. */
+    tenantHeaders(tenant) {
+      return { 'x-tenant-id': tenant, authorization: `Bearer ${ctx.tokens.get(tenant)}` };
+    },
     async startApp(name, options = {}) {
       const app = await startApp({
         server,
+        secrets,
         prefix: options.prefix || prefix,
         name: `${runPrefix}-${name}`,
         ...options,

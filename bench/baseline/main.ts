@@ -1,22 +1,76 @@
 /**
  * The single-database baseline of the warm scenario: the same Crop entity, query, DTOs, validation pipe and error
  * filter as the app, on the same Nest and MikroORM versions, with singleton services and MikroORM's own
- * RequestContext middleware, and no tenancy. Run by `npm run bench` with ts-node.
+ * RequestContext middleware, and no tenancy. It authenticates like the app's tenant routes: the middleware of
+ * src/app.setup.ts (request id, helmet, CORS) and a singleton guard that verifies the access token (the app's
+ * AccessTokens: HS256, issuer farm-management, key JWT_SECRET) and loads its user by primary key to check the
+ * credentials version. Run by `npm run bench` with ts-node.
  */
 import 'reflect-metadata';
 import { EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
-import { Controller, Get, Injectable, Module, Query, Res } from '@nestjs/common';
+import {
+  CanActivate,
+  Controller,
+  ExecutionContext,
+  Get,
+  Injectable,
+  Module,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { APP_FILTER, APP_PIPE, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import helmet from 'helmet';
+import { AccessTokens } from '../../src/auth/access-tokens';
+import { bearerToken, Principal } from '../../src/auth/principal';
 import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter';
+import { UnauthenticatedError } from '../../src/common/domain-errors';
 import { PaginationQueryDto, setTotalCount } from '../../src/common/pagination.dto';
+import { requestId } from '../../src/common/request-id';
 import { createValidationPipe } from '../../src/common/validation.pipe';
 import { Crop } from '../../src/crops/crop.entity';
 import { CropDto } from '../../src/crops/dto/crop.dto';
+import { User } from '../../src/users/user.entity';
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} must be set`);
+  return value;
+}
+
+/**
+ * What src/auth/tenant-auth.guard.ts does for a user's token on a GET: the token's signature and claims, then its
+ * user by primary key with the same credentials version; no tenant to match the token against.
+ */
+@Injectable()
+class AuthGuard implements CanActivate {
+  private readonly tokens = new AccessTokens(
+    requiredEnv('JWT_SECRET'),
+    Number(env('JWT_TTL_SECONDS', '900')),
+  );
+
+  constructor(private readonly em: EntityManager) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      throw new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
+    }
+    const claims = this.tokens.verify(token);
+    const user = await this.em.findOne(User, { id: claims.sub });
+    if (!user || user.credentialsVersion !== claims.ver) {
+      throw new UnauthenticatedError('TOKEN_REVOKED', 'The access token is no longer valid; log in again');
+    }
+    request.principal = { kind: 'user', user, role: user.role };
+    return true;
+  }
+}
 
 @Injectable()
 class CropsService {
@@ -27,6 +81,7 @@ class CropsService {
   }
 }
 
+@UseGuards(AuthGuard)
 @Controller('api/crops')
 class CropsController {
   constructor(private readonly crops: CropsService) {}
@@ -61,7 +116,7 @@ class HealthController {
       user: env('DB_USER', 'postgres'),
       password: env('DB_PASSWORD', 'postgres'),
       dbName: env('BASELINE_DB_NAME', 'farm_baseline'),
-      entities: [Crop],
+      entities: [Crop, User],
       allowGlobalContext: false,
       ensureDatabase: false,
       discovery: { warnWhenNoEntities: false },
@@ -71,6 +126,7 @@ class HealthController {
   controllers: [CropsController, HealthController],
   providers: [
     CropsService,
+    AuthGuard,
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
   ],
@@ -80,6 +136,14 @@ class BaselineModule {}
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(BaselineModule, { logger: ['error', 'warn'] });
   app.disable('x-powered-by');
+  app.use(requestId);
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.enableCors({
+    origin: [],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
+    maxAge: 600,
+  });
   app.enableShutdownHooks();
   await app.listen(Number(env('PORT', '3100')));
 }

@@ -72,10 +72,11 @@ function cpuMs(pid) {
 }
 
 /**
- * Spawns an app with the run's database settings plus `env`; resolves once GET /health/ready answers 200.
- * `kind` is 'app' (the built app) or 'baseline'.
+ * Spawns an app with the run's database settings and secrets (`secrets`: { platformToken, jwtSecret }, the same
+ * for every app of a run, so a token stays valid across its apps) plus `env`; resolves once GET /health/ready
+ * answers 200. `kind` is 'app' (the built app) or 'baseline'.
  */
-async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs = [] }) {
+async function startApp({ server, prefix, secrets, env = {}, kind = 'app', name, nodeArgs = [] }) {
   const port = await freePort();
   mkdirSync(LOG_DIR, { recursive: true });
   const log = createWriteStream(join(LOG_DIR, `${name}.log`), { flags: 'a' });
@@ -95,6 +96,9 @@ async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs
       TENANT_DB_PREFIX: prefix,
       INTERNAL_STATS_ENABLED: 'true',
       SWAGGER_ENABLED: 'false',
+      PLATFORM_ADMIN_TOKEN: secrets.platformToken,
+      JWT_SECRET: secrets.jwtSecret,
+      JWT_TTL_SECONDS: '86400',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,12 +118,25 @@ async function startApp({ server, prefix, env = {}, kind = 'app', name, nodeArgs
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const platform = { authorization: `Bearer ${secrets.platformToken}` };
+  const stats = async () => (await request(port, 'GET', '/internal/stats', { headers: platform })).body;
   return {
     port,
     pid: child.pid,
     get: (path, headers) => request(port, 'GET', path, { headers }),
     post: (path, body, headers) => request(port, 'POST', path, { body, headers }),
-    stats: async () => (await request(port, 'GET', '/internal/stats')).body,
+    /** A control-plane POST (sign-up) with the platform token. */
+    postAsPlatform: (path, body) => request(port, 'POST', path, { body, headers: platform }),
+    stats,
+    /** Resolves once the spare pool is full (so the tenant template is ready), or after `deadlineMs`. */
+    async waitForSpares(deadlineMs = 10_000) {
+      const deadline = Date.now() + deadlineMs;
+      for (;;) {
+        const { spares } = await stats();
+        if (spares.ready >= spares.target || Date.now() > deadline) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     cpuMs: () => cpuMs(child.pid),
     async stop() {
       if (!exited) child.kill('SIGTERM');

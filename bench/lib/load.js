@@ -1,8 +1,11 @@
 'use strict';
-/** HTTP load with autocannon: GET a path, each request's X-Tenant-ID drawn by `pickTenant`. */
+/**
+ * HTTP load with autocannon: GET a path, each request's headers (X-Tenant-ID and the tenant user's Authorization)
+ * drawn by `pickHeaders`.
+ */
 const autocannon = require('autocannon');
 
-async function load({ port, path, connections, seconds, pickTenant }) {
+async function load({ port, path, connections, seconds, pickHeaders }) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -11,7 +14,7 @@ async function load({ port, path, connections, seconds, pickTenant }) {
       {
         method: 'GET',
         path,
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-tenant-id': pickTenant() } }),
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...pickHeaders() } }),
       },
     ],
   });

@@ -2,7 +2,8 @@
 /**
  * cold: the first request to each of 200 existing tenants whose ORMs are closed, one at a time, in a freshly
  * started app (warmed up on other tenants first, so JIT and the control pool are warm). Repeated rounds, each in a
- * new process.
+ * new process. The owners' tokens come from the seeding's app (same JWT secret), so no login touches a tenant
+ * before its measured request.
  */
 const { summary } = require('../lib/stats');
 
@@ -16,10 +17,10 @@ module.exports = async function cold(ctx) {
     const app = await ctx.startApp(`cold-${round + 1}`);
     try {
       for (let i = 0; i < 200; i++) {
-        await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': warmup[i % warmup.length] }));
+        await ctx.expectOk(app.get('/api/crops?limit=20', ctx.tenantHeaders(warmup[i % warmup.length])));
       }
       for (const tenant of targets) {
-        const res = await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': tenant }));
+        const res = await ctx.expectOk(app.get('/api/crops?limit=20', ctx.tenantHeaders(tenant)));
         samples.push(res.ms);
       }
     } finally {

@@ -12,7 +12,7 @@ module.exports = async function memory(ctx) {
   const app = await ctx.startApp('memory', { nodeArgs: ['--expose-gc'] });
   try {
     for (let i = 0; i < 100; i++) {
-      await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': tenants[i % 2] }));
+      await ctx.expectOk(app.get('/api/crops?limit=20', ctx.tenantHeaders(tenants[i % 2])));
     }
     const before = await app.stats();
     let next = 0;
@@ -20,7 +20,7 @@ module.exports = async function memory(ctx) {
       Array.from({ length: 4 }, async () => {
         while (next < tenants.length) {
           const tenant = tenants[next++];
-          await ctx.expectOk(app.get('/api/crops?limit=20', { 'x-tenant-id': tenant }));
+          await ctx.expectOk(app.get('/api/crops?limit=20', ctx.tenantHeaders(tenant)));
         }
       }),
     );

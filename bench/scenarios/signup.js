@@ -6,15 +6,6 @@
  */
 const { summary } = require('../lib/stats');
 
-async function waitForSpares(app, deadlineMs = 10_000) {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const { spares } = await app.stats();
-    if (spares.ready >= spares.target || Date.now() > deadline) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 module.exports = async function signup(ctx) {
   const count = ctx.quick ? 5 : 50;
   const withSpares = await ctx.startApp('signup-spares', {
@@ -28,9 +19,12 @@ module.exports = async function signup(ctx) {
   const timings = { spares: [], none: [] };
   try {
     const signUp = async (app, key, i) => {
-      if (key === 'spares') await waitForSpares(app);
+      if (key === 'spares') await app.waitForSpares();
       const res = await ctx.expectOk(
-        app.post('/organizations', { name: `Signup Farm ${String(i).padStart(4, '0')}`, farmType: 'mixed' }),
+        app.postAsPlatform('/organizations', {
+          name: `Signup Farm ${String(i).padStart(4, '0')}`,
+          farmType: 'mixed',
+        }),
       );
       timings[key].push(res.ms);
     };

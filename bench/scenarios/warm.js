@@ -1,12 +1,34 @@
 'use strict';
 /**
- * warm: GET /api/crops (20 newest of 200) rotating over 20 tenants, 10 connections, against the single-database
- * baseline app; the two sides alternate round by round and the ratios are taken per pair.
+ * warm: GET /api/crops (20 newest of 200) rotating over 20 tenants as their owners, 10 connections, against the
+ * single-database baseline app, which authenticates its one user the same way; the two sides alternate round by
+ * round and the ratios are taken per pair.
  */
+const { randomUUID } = require('node:crypto');
+const { join } = require('node:path');
 const { load } = require('../lib/load');
 const { median, round } = require('../lib/stats');
-const { quote, seedCrops, withClient } = require('../lib/postgres');
+const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
+
+const { AccessTokens } = require(join(ROOT, 'dist', 'src', 'auth', 'access-tokens'));
+
+/**
+ * Adds the baseline's one user (an admin, like the tenants' owners) and returns an access token for it, signed as
+ * the app signs its tokens (same claims, key and options).
+ */
+async function baselineUserToken(ctx, database) {
+  const id = randomUUID();
+  await withClient(ctx.server, database, (client) =>
+    client.query(
+      `INSERT INTO users (id, first_name, last_name, email, role)
+       VALUES ($1, 'Bench', 'Owner', 'owner@baseline.example', 'admin')`,
+      [id],
+    ),
+  );
+  const tokens = new AccessTokens(ctx.secrets.jwtSecret, 86_400);
+  return tokens.issue({ sub: id, tid: 'bench-baseline', role: 'admin', ver: 0 }).accessToken;
+}
 
 module.exports = async function warm(ctx) {
   const tenants = ctx.tenants.slice(0, ctx.quick ? 5 : 20);
@@ -15,6 +37,7 @@ module.exports = async function warm(ctx) {
     client.query(`CREATE DATABASE ${quote(baselineDb)} TEMPLATE ${quote(`${ctx.prefix}_template`)}`),
   );
   await seedCrops(ctx.server, baselineDb, 200);
+  const baselineToken = await baselineUserToken(ctx, baselineDb);
   const appProfile = ctx.profile ? profiled('warm-app') : undefined;
   const baselineProfile = ctx.profile ? profiled('warm-baseline') : undefined;
   const app = await ctx.startApp('warm-app', {
@@ -27,16 +50,24 @@ module.exports = async function warm(ctx) {
     env: { BASELINE_DB_NAME: baselineDb, ...(baselineProfile ? baselineProfile.env : {}) },
   });
   try {
+    // The baseline gets the same X-Tenant-ID headers (ignored there), so both sides parse the same requests.
+    const headers = new Map([
+      [app, tenants.map((tenant) => ctx.tenantHeaders(tenant))],
+      [
+        baseline,
+        tenants.map((tenant) => ({ 'x-tenant-id': tenant, authorization: `Bearer ${baselineToken}` })),
+      ],
+    ]);
     let next = 0;
-    const pickTenant = () => tenants[next++ % tenants.length];
     const run = async (side, seconds) => {
       const cpuBefore = side.cpuMs();
+      const sideHeaders = headers.get(side);
       const result = await load({
         port: side.port,
         path: '/api/crops?limit=20',
         connections: 10,
         seconds,
-        pickTenant,
+        pickHeaders: () => sideHeaders[next++ % sideHeaders.length],
       });
       return { ...result, cpuUsPerRequest: ((side.cpuMs() - cpuBefore) * 1000) / result.requests };
     };

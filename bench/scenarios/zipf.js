@@ -18,6 +18,7 @@ const ZIPF_ENV = { TENANT_MAX_OPEN: '70', TENANT_POOL_MAX: '1', DB_CONNECTION_BU
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
   const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
+  const headers = tenants.map((tenant) => ctx.tenantHeaders(tenant));
   const profile = ctx.profile ? profiled('zipf-app') : undefined;
   const app = await ctx.startApp('zipf', {
     env: { ...ZIPF_ENV, ...(profile ? profile.env : {}) },
@@ -29,7 +30,7 @@ module.exports = async function zipf(ctx) {
       path: '/api/crops?limit=20',
       connections: 20,
       seconds: 1,
-      pickTenant: () => tenants[draw()],
+      pickHeaders: () => headers[draw()],
     });
     const before = (await app.stats()).registry;
     const cpuBefore = app.cpuMs();
@@ -42,7 +43,7 @@ module.exports = async function zipf(ctx) {
         path: '/api/crops?limit=20',
         connections: 20,
         seconds: ctx.quick ? 3 : 60,
-        pickTenant: () => tenants[draw()],
+        pickHeaders: () => headers[draw()],
       });
     } finally {
       connections = await sampler.stop();
