@@ -494,10 +494,15 @@ describe('security', () => {
         api.patch(`/api/users/${second.id}`, { role: 'viewer' }),
       ]);
       expect([a.status, b.status].sort()).toEqual([200, 409]);
-      const users = (await as(t.platformToken, farm.tenantId).get('/api/users')).body as Array<{
-        role: string;
-      }>;
-      expect(users.filter((user) => user.role === 'admin')).toHaveLength(1);
+      const operator = as(t.platformToken, farm.tenantId);
+      const users = (await operator.get('/api/users')).body as Array<{ id: string; role: string }>;
+      const admins = users.filter((user) => user.role === 'admin');
+      expect(admins).toHaveLength(1);
+      // Not even the operator can remove the last admin; with a second one, an admin can be deleted.
+      expect((await operator.delete(`/api/users/${admins[0].id}`)).body.code).toBe('LAST_ADMIN');
+      const demoted = users.find((user) => user.role !== 'admin' && [owner.id, second.id].includes(user.id));
+      expect((await operator.patch(`/api/users/${demoted!.id}`, { role: 'admin' })).status).toBe(200);
+      expect((await operator.delete(`/api/users/${admins[0].id}`)).status).toBe(204);
     });
   });
 
@@ -573,6 +578,10 @@ describe('SIGNUP_MODE=open', () => {
       .post('/organizations')
       .send({ name: 'Open Farm', farmType: 'orchard', owner });
     expect(created.status).toBe(201);
+    expect(Object.keys(created.body).sort()).toEqual(
+      ['createdAt', 'farmType', 'id', 'logoUrl', 'name', 'status', 'tenantId', 'updatedAt'].sort(),
+    );
+    expect(created.text).not.toMatch(/argon2|password/i);
     const token = await logIn(t.anon, 'open-farm', owner.email, PASSWORD);
     const me = await asTenant(t, 'open-farm', token).get('/api/auth/me').expect(200);
     expect(me.body).toMatchObject({ email: owner.email, role: 'admin', firstName: 'Open' });
@@ -593,6 +602,33 @@ describe('SIGNUP_MODE=open', () => {
     expect(
       (await t.http.post('/organizations').send({ name: 'Operator Farm', farmType: 'dairy' })).status,
     ).toBe(201);
+  });
+
+  it("does not let an anonymous retry take over another owner's failed sign-up", async () => {
+    // A database in the way whose crops table makes the first migration fail.
+    const database = `${t.prefix}stalled-farm`;
+    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
+    await sqlIn(database, 'CREATE TABLE crops (id int)');
+    const owner = {
+      firstName: 'First',
+      lastName: 'Owner',
+      email: 'first@stalled.example',
+      password: PASSWORD,
+    };
+    const body = { name: 'Stalled Farm', farmType: 'dairy' };
+    expect((await t.anon.post('/organizations').send({ ...body, owner })).status).toBe(503);
+    const intruder = { ...owner, email: 'intruder@evil.example', password: 'intruder password' };
+    const takeover = await t.anon.post('/organizations').send({ ...body, owner: intruder });
+    expect({ status: takeover.status, code: takeover.body.code }).toEqual({
+      status: 409,
+      code: 'ORGANIZATION_NAME_TAKEN',
+    });
+    await sqlIn(database, 'DROP TABLE crops');
+    // The operator's retry without an owner finishes the sign-up with the first owner.
+    expect((await t.http.post('/organizations').send(body)).status).toBe(201);
+    const token = await logIn(t.anon, 'stalled-farm', owner.email, PASSWORD);
+    const users = await asTenant(t, 'stalled-farm', token).get('/api/users').expect(200);
+    expect(users.body).toEqual([expect.objectContaining({ email: owner.email, role: 'admin' })]);
   });
 });
 
