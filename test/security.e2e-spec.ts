@@ -346,6 +346,32 @@ describe('security', () => {
       expect((await login('changer@secure.example', 'a brand new password')).status).toBe(200);
     });
 
+    it('never leaves a password change and a concurrent admin reset both in effect', async () => {
+      for (let round = 0; round < 4; round++) {
+        const user = await addUser('viewer', `race-${round}@secure.example`);
+        const token = (await login(`race-${round}@secure.example`, PASSWORD)).body.accessToken;
+        const [changed] = await Promise.all([
+          as(token).post('/api/auth/password', {
+            currentPassword: PASSWORD,
+            newPassword: 'changed by the user',
+          }),
+          admin().patch(`/api/users/${user.id}`, { password: 'reset by the admin' }),
+        ]);
+        passwords.add('changed by the user');
+        passwords.add('reset by the admin');
+        const byUser = await login(`race-${round}@secure.example`, 'changed by the user');
+        const byAdmin = await login(`race-${round}@secure.example`, 'reset by the admin');
+        // Exactly one password is in effect; the user's new token is valid only if theirs is.
+        expect([byUser.status, byAdmin.status].sort()).toEqual([200, 401]);
+        if (changed.status === 200) {
+          const status = (await as(changed.body.accessToken).get('/api/auth/me')).status;
+          expect({ round, status }).toEqual({ round, status: byUser.status === 200 ? 200 : 401 });
+        } else {
+          expect({ round, code: changed.body.code }).toEqual({ round, code: 'TOKEN_REVOKED' });
+        }
+      }
+    });
+
     it("revokes a user's tokens when an admin resets the password; role changes apply at once", async () => {
       const user = await addUser('member', 'reset@secure.example');
       const token = (await login('reset@secure.example', PASSWORD)).body.accessToken;
@@ -617,12 +643,17 @@ describe('SIGNUP_MODE=open', () => {
     };
     const body = { name: 'Stalled Farm', farmType: 'dairy' };
     expect((await t.anon.post('/organizations').send({ ...body, owner })).status).toBe(503);
-    const intruder = { ...owner, email: 'intruder@evil.example', password: 'intruder password' };
-    const takeover = await t.anon.post('/organizations').send({ ...body, owner: intruder });
-    expect({ status: takeover.status, code: takeover.body.code }).toEqual({
-      status: 409,
-      code: 'ORGANIZATION_NAME_TAKEN',
-    });
+    // Another owner, or the same email with another password: refused, the first owner stays.
+    for (const intruder of [
+      { ...owner, email: 'intruder@evil.example', password: 'intruder password' },
+      { ...owner, password: 'intruder password' },
+    ]) {
+      const takeover = await t.anon.post('/organizations').send({ ...body, owner: intruder });
+      expect({ status: takeover.status, code: takeover.body.code }).toEqual({
+        status: 409,
+        code: 'ORGANIZATION_NAME_TAKEN',
+      });
+    }
     await sqlIn(database, 'DROP TABLE crops');
     // The operator's retry without an owner finishes the sign-up with the first owner.
     expect((await t.http.post('/organizations').send(body)).status).toBe(201);
@@ -660,7 +691,10 @@ describe('HTTP surface', () => {
     expect(scripts.length).toBeGreaterThan(0);
     for (const script of scripts) expect(script).toMatch(/ src="\.\/docs\/[\w.-]+\.js"/);
     const init = await t.anon.get('/docs/swagger-ui-init.js').expect(200);
+    expect(init.text).toMatch(/"tenantUser"/);
     expect(init.text).toMatch(/"platformAdmin"/);
+    // Tokens are not kept in the browser's localStorage.
+    expect(init.text).not.toMatch(/persistAuthorization/);
   });
 
   it('allows CORS only from CORS_ORIGINS, with the headers the API uses', async () => {

@@ -34,28 +34,32 @@ export class AuthService {
 
   /**
    * Checks the current password (failures count toward the login lockout), stores the new one and answers with a
-   * new token: older ones stop working. The user's row is locked meanwhile, so a concurrent reset by an admin
-   * cannot reuse the same credentials version.
+   * new token: older ones stop working. Both hashes are computed before the user's row is locked; under the lock the
+   * credentials version must still be the one the token carried, so a concurrent admin reset or password change
+   * wins instead of being overwritten (401 then).
    */
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
-    const { id, email } = this.userOf(principal);
+    const caller = this.userOf(principal);
+    const { id, email, credentialsVersion } = caller;
     await recordLoginAttempt(this.em, email);
+    await this.em.populate(caller, ['passwordHash']);
+    if (!(await this.hasher.verify(caller.passwordHash ?? null, dto.currentPassword))) {
+      throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
+    }
+    await forgiveLoginFailures(this.em, email);
+    const passwordHash = await this.hasher.hash(dto.newPassword);
     const user = await this.em.transactional(async (em) => {
-      const locked = await em.findOne(User, id, {
-        refresh: true,
-        lockMode: LockMode.PESSIMISTIC_WRITE,
-        populate: ['passwordHash'],
-      });
-      if (!locked)
-        throw new UnauthenticatedError('TOKEN_REVOKED', 'The user of this access token was deleted');
-      if (!(await this.hasher.verify(locked.passwordHash ?? null, dto.currentPassword))) {
-        throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
+      const locked = await em.findOne(User, id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!locked || locked.credentialsVersion !== credentialsVersion) {
+        throw new UnauthenticatedError(
+          'TOKEN_REVOKED',
+          'The password was changed or the user deleted meanwhile; log in again',
+        );
       }
-      locked.passwordHash = await this.hasher.hash(dto.newPassword);
+      locked.passwordHash = passwordHash;
       locked.credentialsVersion += 1;
       return locked;
     });
-    await forgiveLoginFailures(this.em, email);
     return this.issue(user);
   }
 

@@ -7,7 +7,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { DomainError, RateLimitedError } from './domain-errors';
-import { describeError } from './error-text';
+import { describeError, postgresMessage } from './error-text';
 import { ErrorResponseDto } from './error-response.dto';
 
 const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
@@ -118,9 +118,13 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
 function isDatabaseUnavailable(exception: unknown): boolean {
   const { code, name, message } = (exception ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   if (name === 'KnexTimeoutError') return true;
-  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database);
-  // knex puts the statement in front of the message.
-  if (typeof message === 'string' && /Connection (terminated|ended) unexpectedly/.test(message)) return true;
+  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database).
+  if (
+    typeof message === 'string' &&
+    /^Connection (terminated|ended) unexpectedly/.test(postgresMessage(message))
+  ) {
+    return true;
+  }
   if (typeof code !== 'string') return false;
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
 }

@@ -11,7 +11,7 @@ import { TenantRegistry } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
 import { saveOrganizationOwner } from '../users/organization-owner';
 import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
-import { Organization, PendingOwner } from './organization.entity';
+import { Organization, OrganizationStatus, PendingOwner } from './organization.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -133,8 +133,8 @@ export class OrganizationsService implements OnApplicationBootstrap {
   /**
    * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
    * wins), keeping its owner unless the retry names one; without the platform token, only by a retry naming the
-   * same owner email (so an anonymous caller cannot become the admin of someone else's sign-up). Anything else is a
-   * conflict.
+   * same owner, email and password (so an anonymous caller cannot become the admin of someone else's sign-up).
+   * Anything else is a conflict.
    */
   private async claimFailed(
     dto: CreateOrganizationDto,
@@ -148,7 +148,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
       existing &&
       existing.status === 'failed' &&
       existing.name === dto.name &&
-      (byOperator || sameEmail(existing.pendingOwner, pendingOwner))
+      (byOperator || (await this.isSameOwner(existing.pendingOwner, dto.owner)))
     ) {
       const claimed = await em.nativeUpdate(
         Organization,
@@ -159,6 +159,8 @@ export class OrganizationsService implements OnApplicationBootstrap {
           logoUrl: dto.logoUrl ?? null,
           lastError: null,
           pendingOwner: pendingOwner ?? existing.pendingOwner,
+          // nativeUpdate skips onUpdate; the start-up resume tells running sign-ups by this.
+          updatedAt: new Date(),
         },
       );
       if (claimed === 1) {
@@ -194,6 +196,12 @@ export class OrganizationsService implements OnApplicationBootstrap {
     await this.setStatus(org, 'active', null);
   }
 
+  /** Emails are ASCII (EmailField), so lowering them here agrees with PostgreSQL. */
+  private async isSameOwner(pending: PendingOwner | null, owner: OwnerDto | undefined): Promise<boolean> {
+    if (!pending || !owner || pending.email.toLowerCase() !== owner.email.toLowerCase()) return false;
+    return this.hasher.verify(pending.passwordHash, owner.password);
+  }
+
   private async hashOwner({ password, ...owner }: OwnerDto): Promise<PendingOwner> {
     return { ...owner, passwordHash: await this.hasher.hash(password) };
   }
@@ -221,14 +229,16 @@ export class OrganizationsService implements OnApplicationBootstrap {
     const updatedAt = new Date();
     // The owner's password hash is kept only until the tenant database holds the owner.
     const pendingOwner = status === 'active' ? null : org.pendingOwner;
+    // Should two attempts race (a sign-up and another process resuming it), a success wins over a failure.
+    const from: OrganizationStatus[] = status === 'active' ? ['provisioning', 'failed'] : ['provisioning'];
     await this.em
       .fork()
-      .nativeUpdate(Organization, { id: org.id }, { status, lastError, updatedAt, pendingOwner });
+      .nativeUpdate(
+        Organization,
+        { id: org.id, status: { $in: from } },
+        { status, lastError, updatedAt, pendingOwner },
+      );
     Object.assign(org, { status, lastError, updatedAt, pendingOwner });
     this.registry.invalidate(org.tenantId);
   }
-}
-
-function sameEmail(a: PendingOwner | null, b: PendingOwner | null): boolean {
-  return a !== null && b !== null && a.email.toLowerCase() === b.email.toLowerCase();
 }
