@@ -56,8 +56,7 @@ export class AuthService {
           'The password was changed or the user deleted meanwhile; log in again',
         );
       }
-      locked.passwordHash = passwordHash;
-      locked.credentialsVersion += 1;
+      locked.setPasswordHash(passwordHash);
       return locked;
     });
     return this.issue(user);

@@ -1,3 +1,5 @@
+import { BadRequestException, ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +10,7 @@ import { loadOrCreateSecret } from './auth-secrets';
 import { PlatformToken } from './platform-token';
 import { bearerToken } from './principal';
 import { roleAtLeast } from './roles';
+import { TenantAuthGuard } from './tenant-auth.guard';
 
 const SECRET = 'a unit-test secret of more than thirty-two characters';
 const USER = '0f8b0a3e-8d9b-4c1e-9a55-3f2b1c4d5e6f';
@@ -91,5 +94,23 @@ describe('loadOrCreateSecret', () => {
     await loadOrCreateSecret(dir, 'key');
     writeFileSync(join(dir, 'key'), 'short\n');
     await expect(loadOrCreateSecret(dir, 'key')).rejects.toThrow(/fewer than 32 characters/);
+  });
+});
+
+describe('TenantAuthGuard', () => {
+  it('fails closed with 400 on a route the tenant middleware did not validate, even a public one', async () => {
+    const guard = new TenantAuthGuard(
+      new Reflector(),
+      new PlatformToken('p'.repeat(40)),
+      new AccessTokens(SECRET, 900),
+    );
+    const context = {
+      switchToHttp: () => ({
+        getRequest: () => ({ method: 'GET', headers: { authorization: `Bearer ${'p'.repeat(40)}` } }),
+      }),
+      getHandler: () => () => undefined,
+      getClass: () => class {},
+    } as unknown as ExecutionContext;
+    await expect(guard.canActivate(context)).rejects.toThrow(BadRequestException);
   });
 });

@@ -7,9 +7,9 @@ export const LOGIN_WINDOW_MINUTES = 15;
 
 /**
  * Brute-force protection kept in the tenant database, so every process of the app counts the same attempts: records
- * an attempt for `email` (lowered by PostgreSQL, as the users' unique index is) as a failure before the password is checked (forgiven by `forgiveLoginFailures` when it
- * succeeds), or throws 429 when the limit is reached. A transaction-scoped advisory lock per email keeps concurrent
- * attempts from slipping past the limit together.
+ * an attempt for `email` (lowered by PostgreSQL, as the users' unique index is) as a failure before the password
+ * is checked (forgiven by `forgiveLoginFailures` when it succeeds), or throws 429 when the limit is reached. A
+ * transaction-scoped advisory lock per email keeps concurrent attempts from slipping past the limit together.
  */
 export async function recordLoginAttempt(em: EntityManager, email: string): Promise<void> {
   await em.transactional(async (tx) => {

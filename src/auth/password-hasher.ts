@@ -6,8 +6,8 @@ const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parall
 
 @Injectable()
 export class PasswordHasher {
-  /** Verified against when the email is unknown, so both failures cost the same time. */
-  private readonly decoy = argon2.hash('decoy password never used', OPTIONS);
+  /** Verified against when the email is unknown, so both failures cost the same time; made on first need. */
+  private decoy?: Promise<string>;
 
   hash(password: string): Promise<string> {
     return argon2.hash(password, OPTIONS);
@@ -16,6 +16,7 @@ export class PasswordHasher {
   /** False for a wrong password and for a missing hash (the decoy is verified instead). */
   async verify(hash: string | null, password: string): Promise<boolean> {
     if (hash === null) {
+      this.decoy ??= argon2.hash('decoy password never used', OPTIONS);
       await argon2.verify(await this.decoy, password);
       return false;
     }

@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { BadRequestException, CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { User } from '../users/user.entity';
@@ -9,10 +9,11 @@ import { AuthenticatedRequest, bearerToken, Principal } from './principal';
 import { Role, roleAtLeast } from './roles';
 
 /**
- * Authenticates and authorizes every tenant route after the tenant guard: a user's access token issued for this
- * tenant (403 for another tenant's), whose user still exists with the same credentials (401 otherwise), with a role
- * at least the route's; or the platform token (operator support access, logged with the tenant). A singleton: it
- * loads the user through the tenant ORM's EntityManager, which resolves to the request's fork.
+ * Guards every tenant route. It fails closed when the tenant middleware has not validated a tenant (a route outside
+ * the middleware's paths), then authenticates and authorizes: a user's access token issued for this tenant (403
+ * for another tenant's), whose user still exists with the same credentials (401 otherwise), with a role at least
+ * the route's; or the platform token (operator support access, logged with the tenant). A singleton: it loads the
+ * user through the tenant ORM's EntityManager, which resolves to the request's fork.
  */
 @Injectable()
 export class TenantAuthGuard implements CanActivate {
@@ -25,11 +26,13 @@ export class TenantAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_TENANT_ROUTE, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const tenant = request.tenant;
-    if (!tenant) throw new Error('TenantAuthGuard ran before the tenant guard');
+    if (!tenant) {
+      throw new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
+    }
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_TENANT_ROUTE, targets)) return true;
     const required =
       this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
       defaultRequiredRole(request.method);

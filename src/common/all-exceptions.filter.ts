@@ -34,8 +34,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const body = this.toBody(exception, request);
     if (response.headersSent) return;
-    if (body.statusCode === (HttpStatus.UNAUTHORIZED as number))
+    if (body.statusCode === (HttpStatus.UNAUTHORIZED as number)) {
       response.setHeader('WWW-Authenticate', 'Bearer');
+    }
     if (exception instanceof RateLimitedError) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }

@@ -7,7 +7,7 @@ import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry'
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
 import { TenantProvisioner } from '../tenancy/tenant-provisioner';
 import { TenantTemplate } from '../tenancy/tenant-template';
-import { TenantRegistry } from '../tenancy/tenant-registry';
+import { TenantRegistry, tenantRecordOf } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
 import { saveOrganizationOwner } from '../users/organization-owner';
 import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
@@ -208,12 +208,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
 
   /** Through the connection registry, so the new tenant's ORM is open for the owner's first login. */
   private async saveOwner(org: Organization, owner: PendingOwner): Promise<void> {
-    const lease = await this.connections.acquire({
-      organizationId: org.id,
-      tenantId: org.tenantId,
-      status: org.status,
-      databaseName: org.databaseName,
-    });
+    const lease = await this.connections.acquire(tenantRecordOf(org));
     try {
       await saveOrganizationOwner(lease.orm.em.fork(), owner);
     } finally {

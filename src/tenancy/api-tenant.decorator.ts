@@ -3,12 +3,11 @@ import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { TenantGuard } from './tenant.guard';
 import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
- * Marks a controller as a tenant route: the tenant guard, then the auth guard (a user's access token for this
- * tenant, or the platform token), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
+ * Marks a controller as a tenant route: the guard (a validated tenant, then a user's access token for this tenant
+ * or the platform token), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
  * `auth: 'none'` (login) keeps the tenant checks and drops authentication; `auth: 'user'` documents routes about
  * the calling user, which answer the platform token with 403.
  */
@@ -16,7 +15,7 @@ export function TenantRoute({
   auth = 'user-or-platform',
 }: { auth?: 'none' | 'user' | 'user-or-platform' } = {}): ClassDecorator {
   return applyDecorators(
-    UseGuards(TenantGuard, TenantAuthGuard),
+    UseGuards(TenantAuthGuard),
     ApiHeader({
       name: 'X-Tenant-ID',
       required: true,

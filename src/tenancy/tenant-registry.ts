@@ -11,6 +11,18 @@ export interface TenantRecord {
   databaseName: string;
 }
 
+/** What the registry knows of an organization's tenant. */
+export function tenantRecordOf(
+  org: Pick<Organization, 'id' | 'tenantId' | 'status' | 'databaseName'>,
+): TenantRecord {
+  return {
+    organizationId: org.id,
+    tenantId: org.tenantId,
+    status: org.status,
+    databaseName: org.databaseName,
+  };
+}
+
 /** Registry answers kept at most; ids seen by no request for a while are dropped first. */
 const MAX_CACHED_TENANTS = 10_000;
 
@@ -63,9 +75,7 @@ export class TenantRegistry {
         { tenantId },
         { fields: ['id', 'tenantId', 'status', 'databaseName'], disableIdentityMap: true },
       );
-    const record = org
-      ? { organizationId: org.id, tenantId: org.tenantId, status: org.status, databaseName: org.databaseName }
-      : null;
+    const record = org ? tenantRecordOf(org) : null;
     if (this.config.TENANT_CACHE_TTL_MS > 0) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);

@@ -11,7 +11,6 @@ import { TenantProvisioner } from './tenant-provisioner';
 import { TenantRegistry } from './tenant-registry';
 import { TenantSparePool } from './tenant-spare-pool';
 import { TenantTemplate } from './tenant-template';
-import { TenantGuard } from './tenant.guard';
 
 /** Path prefix of every tenant route. */
 export const TENANT_ROUTE_PREFIX = 'api';
@@ -39,7 +38,6 @@ export const TENANT_ROUTE_PREFIX = 'api';
     TenantTemplate,
     TenantSparePool,
     TenantProvisioner,
-    TenantGuard,
     ...tenantProviders,
   ],
   exports: [
@@ -50,7 +48,6 @@ export const TENANT_ROUTE_PREFIX = 'api';
     TenantSparePool,
     TenantDatabaseNames,
     TenantOrmFactory,
-    TenantGuard,
     ...tenantProviders,
   ],
 })

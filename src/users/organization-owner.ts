@@ -20,7 +20,9 @@ export async function saveOrganizationOwner(em: EntityManager, owner: PendingOwn
 async function upsertOwner(em: EntityManager, owner: PendingOwner): Promise<void> {
   const existing = await em.findOne(User, withEmail(owner.email));
   if (existing) {
-    em.assign(existing, { ...owner, role: 'admin', credentialsVersion: existing.credentialsVersion + 1 });
+    const { passwordHash, ...names } = owner;
+    em.assign(existing, { ...names, role: 'admin' });
+    existing.setPasswordHash(passwordHash);
   } else {
     em.create(User, { ...owner, role: 'admin' });
   }

@@ -33,6 +33,12 @@ export class User extends Timestamped {
   /** Bumped when the password changes: access tokens carry it, so older tokens stop working. */
   @Property({ type: 'integer', default: 0 })
   credentialsVersion: number & Opt = 0;
+
+  /** A new password, which revokes the user's access tokens. */
+  setPasswordHash(passwordHash: string): void {
+    this.passwordHash = passwordHash;
+    this.credentialsVersion += 1;
+  }
 }
 
 /**

@@ -40,10 +40,7 @@ export class UsersService {
       const user = await findByIdOrFail(em, User, id, LOCKED);
       if (fields.role !== undefined && fields.role !== 'admin') await this.keepAnAdmin(em, user, 'demote');
       em.assign(user, definedOnly(fields));
-      if (passwordHash !== undefined) {
-        user.passwordHash = passwordHash;
-        user.credentialsVersion += 1;
-      }
+      if (passwordHash !== undefined) user.setPasswordHash(passwordHash);
       await this.flush(user.email, em);
       return user;
     });
