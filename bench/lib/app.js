@@ -103,8 +103,10 @@ async function startApp({ server, prefix, secrets, env = {}, kind = 'app', name,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
+  // Two streams into one file: neither may end it (the second would write after the end); the exit does.
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  child.once('close', () => log.end());
   let exited = false;
   const exit = new Promise((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
   const deadline = Date.now() + 60_000;
