@@ -141,15 +141,68 @@ describe('tenant connection registry', () => {
       expect(await instance('farm-001')).not.toBe(first);
     });
 
-    it('closes the least recently used idle tenant first', async () => {
+    it('takes the slot of the idle tenant with the fewest recent requests, the least recently used among equals', async () => {
       const registry = t.app.get(TenantConnectionRegistry);
       const hit = (tenantId: string) => t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
-      for (let i = 100; i < 110; i++) await hit(`farm-${i}`);
-      await hit('farm-100');
+      // farm-100 is the least recently used of the ten open tenants, but the most requested.
+      for (let i = 0; i < 8; i++) await hit('farm-100');
+      for (let i = 101; i < 110; i++) await hit(`farm-${i}`);
       await hit('farm-110');
       expect(registry.isOpen('farm-100')).toBe(true);
       expect(registry.isOpen('farm-101')).toBe(false);
       expect(registry.isOpen('farm-110')).toBe(true);
+      await hit('farm-111');
+      expect(registry.isOpen('farm-100')).toBe(true);
+      expect(registry.isOpen('farm-102')).toBe(false);
+    });
+
+    it('keeps the ORM and DI subtree of a tenant that gave its slot up, without connections, and reuses them', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const instance = async (tenantId: string) =>
+        (await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200)).body
+          .instanceId as string;
+      const first = await instance('farm-150');
+      for (let i = 151; i < 162; i++) await instance(`farm-${i}`);
+      expect(registry.isOpen('farm-150')).toBe(false);
+      expect(registry.isKept('farm-150')).toBe(true);
+      const database = `${t.prefix}farm-150`;
+      expect(await withMaintenanceClient((c) => countConnections(c, database))).toBe(0);
+      const reopens = registry.stats().reopens;
+      expect(await instance('farm-150')).toBe(first);
+      expect(registry.stats().reopens).toBe(reopens + 1);
+      const res = await t.http.get('/api/crops').set('X-Tenant-ID', 'farm-150').expect(200);
+      // The first test sent farm-150 two POSTs (its requests 150 and 450).
+      expect(res.body.map((crop: { name: string }) => crop.name).sort()).toEqual(['Crop 150', 'Crop 450']);
+    });
+  });
+
+  describe('with TENANT_MAX_KEPT=1', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp({
+        env: { TENANT_MAX_OPEN: '1', TENANT_MAX_KEPT: '1' },
+        controllers: [InstanceProbeController],
+      });
+      for (const name of ['Kept One', 'Kept Two', 'Kept Three']) await t.signUp(name);
+    }, 120_000);
+
+    afterAll(() => stopTestApp(t), 120_000);
+
+    it('closes the least recently used kept ORM beyond the limit, so its next opening builds a new subtree', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const instance = async (tenantId: string) =>
+        (await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200)).body
+          .instanceId as string;
+      const one = await instance('kept-one');
+      const two = await instance('kept-two');
+      expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });
+      expect(await instance('kept-one')).toBe(one);
+      await instance('kept-three');
+      expect(registry.isKept('kept-two')).toBe(false);
+      expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });
+      expect(registry.stats().dropped).toBeGreaterThanOrEqual(1);
+      expect(await instance('kept-two')).not.toBe(two);
     });
   });
 

@@ -21,7 +21,16 @@ describe('GET /internal/stats', () => {
     await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
     const res = await t.http.get('/internal/stats').expect(200);
     // Sign-up opened the tenant to create its owner; the owner's login and the two requests were hits.
-    expect(res.body.registry).toEqual({ open: 1, hits: 3, opens: 1, evictions: 0, idleCloses: 0 });
+    expect(res.body.registry).toEqual({
+      open: 1,
+      kept: 0,
+      hits: 3,
+      opens: 1,
+      reopens: 0,
+      evictions: 0,
+      idleCloses: 0,
+      dropped: 0,
+    });
     await t.anon.get('/internal/stats').expect(401);
     expect(res.body.memory.heapUsed).toBeGreaterThan(0);
   });

@@ -1,15 +1,27 @@
 'use strict';
 /**
  * memory: RSS and live heap (after a full GC) of a fresh app before and after 1,000 tenants have each been opened
- * once, with eviction on (TENANT_MAX_OPEN open at most), reported per tenant.
+ * once, with eviction on (TENANT_MAX_OPEN open at most), reported per tenant: with the default TENANT_MAX_KEPT
+ * (the evicted tenants' ORMs and DI subtrees kept) and with TENANT_MAX_KEPT=0 (closed with their pools).
  */
 const { round } = require('../lib/stats');
 
 const MB = 1024 * 1024;
 
 module.exports = async function memory(ctx) {
+  const kept = await measure(ctx, 'memory', {});
+  const closed = await measure(ctx, 'memory-unkept', { TENANT_MAX_KEPT: '0' });
+  return {
+    ...kept,
+    ...Object.fromEntries(Object.entries(closed).map(([metric, value]) => [`unkept${capitalized(metric)}`, value])),
+  };
+};
+
+const capitalized = (name) => name[0].toUpperCase() + name.slice(1);
+
+async function measure(ctx, name, env) {
   const tenants = ctx.tenants;
-  const app = await ctx.startApp('memory', { nodeArgs: ['--expose-gc'] });
+  const app = await ctx.startApp(name, { env, nodeArgs: ['--expose-gc'] });
   try {
     for (let i = 0; i < 100; i++) {
       await ctx.expectOk(app.get('/api/crops?limit=20', ctx.tenantHeaders(tenants[i % 2])));
@@ -28,6 +40,7 @@ module.exports = async function memory(ctx) {
     return {
       tenants: tenants.length,
       openAtEnd: after.registry.open,
+      keptAtEnd: after.registry.kept,
       evictions: after.registry.evictions - before.registry.evictions,
       rssBeforeMb: round(before.memory.rss / MB),
       rssAfterMb: round(after.memory.rss / MB),
@@ -39,6 +52,6 @@ module.exports = async function memory(ctx) {
   } finally {
     await app.stop();
   }
-};
+}
 
 module.exports.targets = {};

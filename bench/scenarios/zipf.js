@@ -66,8 +66,10 @@ module.exports = async function zipf(ctx) {
       appCpuUsPerRequest: round(cpuUsPerRequest),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
+      registryReopens: after.reopens - before.reopens,
       registryEvictions: after.evictions - before.evictions,
       registryOpenAtEnd: after.open,
+      registryKeptAtEnd: after.kept,
       tenantMaxOpen: Number(ZIPF_ENV.TENANT_MAX_OPEN),
       tenantPoolMax: Number(ZIPF_ENV.TENANT_POOL_MAX),
     };

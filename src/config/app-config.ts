@@ -72,12 +72,22 @@ export class AppConfig {
   })
   TENANT_BASE_DOMAIN?: string = undefined;
 
-  /** Most tenant ORMs open at once; the least recently used idle one is closed first. */
+  /** Most tenants open (holding a connection pool) at once; the idle one with the fewest recent requests yields. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
   @Max(10000)
   TENANT_MAX_OPEN = 30;
+
+  /**
+   * Tenant ORMs (with their DI subtrees) kept after their pools closed, so reopening them costs a connection only;
+   * the least recently used beyond it are closed. 0 closes every ORM with its pool.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  TENANT_MAX_KEPT = 1_000;
 
   /** Connections in one tenant's pool. */
   @Transform(toInt)
@@ -92,7 +102,7 @@ export class AppConfig {
   @Min(100)
   TENANT_POOL_IDLE_MS = 10_000;
 
-  /** A tenant ORM unused this long is closed. */
+  /** An open tenant unused this long gives its slot and connections up (its ORM is kept). */
   @Transform(toInt)
   @IsInt()
   @Min(100)

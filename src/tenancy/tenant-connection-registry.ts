@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ContextId, ContextIdFactory } from '@nestjs/core';
+import type { Knex } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { UnavailableError } from '../common/domain-errors';
@@ -10,9 +11,16 @@ import type { TenantRecord } from './tenant-registry';
 /** How long a request waits for a free slot when every open tenant is busy. */
 const SLOT_WAIT_MS = 10_000;
 
+/** Request counts are halved every TENANT_MAX_OPEN x this many requests, so the eviction order follows shifts. */
+const AGING_REQUESTS_PER_SLOT = 100;
+
 class OpenTenant {
   leases = 0;
   lastUsed = Date.now();
+  /** Holds one of TENANT_MAX_OPEN slots: its pool may hold connections. Otherwise it is kept without any. */
+  connected = false;
+  /** The pool's destruction after it lost its slot; a reconnection waits for it. */
+  disconnecting: Promise<void> = Promise.resolve();
   closed = false;
   /** Keys the tenant's durable DI subtree; dropped with this entry, so a subtree never holds a closed ORM. */
   readonly contextId: ContextId = ContextIdFactory.create();
@@ -21,6 +29,10 @@ class OpenTenant {
     readonly tenantId: string,
     readonly orm: TenantOrm,
   ) {}
+
+  get knex(): Knex {
+    return this.orm.em.getConnection().getKnex();
+  }
 }
 
 /** A tenant ORM checked out for one request; `release()` when the request ends. */
@@ -32,24 +44,47 @@ export interface TenantLease {
 }
 
 export interface ConnectionRegistryStats {
+  /** Tenants holding a slot (their pools may hold connections). */
   open: number;
+  /** Tenant ORMs kept without connections. */
+  kept: number;
+  /** Requests served by an open tenant. */
   hits: number;
+  /** Tenants given a slot: a new ORM or a kept one reconnected. */
   opens: number;
+  /** Of the opens, those that reused a kept ORM and its DI subtree. */
+  reopens: number;
+  /** Slots taken from idle tenants for others. */
   evictions: number;
+  /** Slots given up by tenants unused for TENANT_IDLE_CLOSE_MS. */
   idleCloses: number;
+  /** Kept ORMs closed because more than TENANT_MAX_KEPT were kept. */
+  dropped: number;
 }
 
 /**
- * Hands out one MikroORM instance per tenant database: opened lazily (concurrent first requests share one
- * opening), at most TENANT_MAX_OPEN at once (the least recently used idle one is closed to make room; when all are
- * busy a request waits for a slot), closed after TENANT_IDLE_CLOSE_MS unused, all closed on shutdown. With every
- * pool capped at TENANT_POOL_MAX, tenant connections never exceed TENANT_MAX_OPEN x TENANT_POOL_MAX.
+ * Hands out one MikroORM instance per tenant database. At most TENANT_MAX_OPEN tenants hold a slot, i.e. a
+ * connection pool capped at TENANT_POOL_MAX, so tenant connections never exceed their product. A tenant is opened
+ * lazily (concurrent first requests share one opening). When all slots are taken, the idle tenant with the fewest
+ * recent requests gives its slot up (the least recently used among equals; counts are halved regularly), and when
+ * all are busy a request waits for a slot. Giving a slot up (also after TENANT_IDLE_CLOSE_MS unused) destroys the
+ * pool only: the ORM and its durable DI subtree are kept, up to TENANT_MAX_KEPT of them (least recently used
+ * dropped first), so reopening costs a connection but no ORM, subtree or route handlers. All closed on shutdown.
  */
 @Injectable()
 export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger(TenantConnectionRegistry.name);
-  /** Insertion order is recency order: an entry is re-inserted on every use, so the first idle one is the LRU. */
+  /**
+   * Every tenant ORM, open or kept. Insertion order is recency order: an entry is re-inserted on every use, so the
+   * first kept one is the one to drop.
+   */
   private readonly entries = new Map<string, OpenTenant>();
+  /** The entries holding a slot. */
+  private readonly open = new Set<OpenTenant>();
+  /** Recent requests per tenant id, halved every agingPeriod requests (ids whose count drops below 1 removed). */
+  private readonly requests = new Map<string, number>();
+  private readonly agingPeriod: number;
+  private requestsSinceAging = 0;
   private readonly openings = new Map<string, Promise<OpenTenant>>();
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
@@ -58,13 +93,21 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private reserved = 0;
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly counters = { hits: 0, opens: 0, evictions: 0, idleCloses: 0 };
+  private readonly counters = {
+    hits: 0,
+    opens: 0,
+    reopens: 0,
+    evictions: 0,
+    idleCloses: 0,
+    dropped: 0,
+  };
 
   constructor(
     private readonly config: AppConfig,
     private readonly server: DatabaseServer,
     private readonly factory: TenantOrmFactory,
   ) {
+    this.agingPeriod = AGING_REQUESTS_PER_SLOT * config.TENANT_MAX_OPEN;
     const every = Math.max(50, Math.min(config.TENANT_IDLE_CLOSE_MS / 2, 30_000));
     this.sweeper = setInterval(() => void this.closeIdle(), every);
     this.sweeper.unref();
@@ -74,17 +117,17 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     for (;;) {
       if (this.shuttingDown) throw new UnavailableError('SHUTTING_DOWN', 'The service is shutting down');
       const entry = this.entries.get(tenant.tenantId);
-      if (entry) {
+      if (entry?.connected) {
         this.counters.hits++;
         return this.lease(entry);
       }
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
-        opening = this.open(tenant).finally(() => this.openings.delete(tenant.tenantId));
+        opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
         this.openings.set(tenant.tenantId, opening);
       }
       const opened = await opening;
-      if (!opened.closed) return this.lease(opened);
+      if (opened.connected) return this.lease(opened);
     }
   }
 
@@ -94,14 +137,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    */
   leaseIfOpen(tenantId: string): TenantLease | undefined {
     const entry = this.shuttingDown ? undefined : this.entries.get(tenantId);
-    if (!entry) return undefined;
+    if (!entry?.connected) return undefined;
     this.counters.hits++;
     return this.lease(entry);
   }
 
   /**
-   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening checks
-   * its migrations again.
+   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening builds
+   * a new ORM and DI subtree and checks its migrations again.
    */
   async evict(tenantId: string): Promise<void> {
     this.current.delete(tenantId);
@@ -110,10 +153,16 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   stats(): ConnectionRegistryStats {
-    return { open: this.entries.size, ...this.counters };
+    return { open: this.open.size, kept: this.entries.size - this.open.size, ...this.counters };
   }
 
+  /** Whether the tenant holds a slot. */
   isOpen(tenantId: string): boolean {
+    return this.entries.get(tenantId)?.connected === true;
+  }
+
+  /** Whether the tenant's ORM exists, open or kept. */
+  isKept(tenantId: string): boolean {
     return this.entries.has(tenantId);
   }
 
@@ -121,10 +170,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.openings.values()]);
-    const open = [...this.entries.values()];
-    await Promise.all(open.map((entry) => this.close(entry)));
+    const all = [...this.entries.values()];
+    await Promise.all(all.map((entry) => this.close(entry)));
     await Promise.all([...this.closings]);
-    this.logger.log(`Shutdown: closed ${open.length} open tenant database pool(s)`);
+    this.logger.log(`Shutdown: closed ${all.length} tenant ORM(s)`);
   }
 
   private lease(entry: OpenTenant): TenantLease {
@@ -132,6 +181,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     entry.lastUsed = Date.now();
     this.entries.delete(entry.tenantId);
     this.entries.set(entry.tenantId, entry);
+    this.count(entry.tenantId);
     let released = false;
     return {
       tenantId: entry.tenantId,
@@ -147,53 +197,69 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     };
   }
 
-  private async open(tenant: TenantRecord): Promise<OpenTenant> {
+  private count(tenantId: string): void {
+    this.requests.set(tenantId, (this.requests.get(tenantId) ?? 0) + 1);
+    if (++this.requestsSinceAging < this.agingPeriod) return;
+    this.requestsSinceAging = 0;
+    for (const [id, requests] of this.requests) {
+      if (requests < 2) this.requests.delete(id);
+      else this.requests.set(id, requests >> 1);
+    }
+  }
+
+  /** Gives the tenant a slot: reconnects its kept ORM, or builds one (checking its migrations once). */
+  private async connect(tenant: TenantRecord): Promise<OpenTenant> {
     await this.reserveSlot();
     try {
-      const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
-      try {
-        if (!this.current.has(tenant.tenantId)) {
-          const applied = await migrateToLatest(orm, () => this.server.adminClient());
-          if (applied.length > 0)
-            this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
-          this.current.add(tenant.tenantId);
-        }
-      } catch (error) {
-        await orm.close(true);
-        this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
-        throw new UnavailableError(
-          'TENANT_UNAVAILABLE',
-          `Tenant ${tenant.tenantId} is temporarily unavailable`,
-        );
+      let entry = this.entries.get(tenant.tenantId);
+      await entry?.disconnecting;
+      if (entry && !entry.closed) {
+        entry.knex.initialize();
+        this.counters.reopens++;
+      } else {
+        entry = new OpenTenant(tenant.tenantId, await this.build(tenant));
+        this.entries.set(tenant.tenantId, entry);
       }
-      const entry = new OpenTenant(tenant.tenantId, orm);
-      this.entries.set(tenant.tenantId, entry);
+      entry.connected = true;
+      this.open.add(entry);
       this.counters.opens++;
       return entry;
     } finally {
       this.reserved--;
-      if (this.entries.size + this.reserved < this.config.TENANT_MAX_OPEN) this.slotWaiters.shift()?.();
+      if (this.open.size + this.reserved < this.config.TENANT_MAX_OPEN) this.slotWaiters.shift()?.();
+      this.dropKeptBeyondLimit();
     }
   }
 
-  /** Takes one of TENANT_MAX_OPEN slots, evicting the least recently used idle tenant when all are taken. */
+  private async build(tenant: TenantRecord): Promise<TenantOrm> {
+    const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
+    try {
+      if (!this.current.has(tenant.tenantId)) {
+        const applied = await migrateToLatest(orm, () => this.server.adminClient());
+        if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
+        this.current.add(tenant.tenantId);
+      }
+      return orm;
+    } catch (error) {
+      await orm.close(true);
+      this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
+      throw new UnavailableError('TENANT_UNAVAILABLE', `Tenant ${tenant.tenantId} is temporarily unavailable`);
+    }
+  }
+
+  /** Takes one of TENANT_MAX_OPEN slots, taking it from an idle tenant (see `victim`) when all are taken. */
   private async reserveSlot(): Promise<void> {
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (;;) {
-      if (this.entries.size + this.reserved < this.config.TENANT_MAX_OPEN) {
+      if (this.open.size + this.reserved < this.config.TENANT_MAX_OPEN) {
         this.reserved++;
         return;
       }
-      const victim = [...this.entries.values()].find((entry) => entry.leases === 0);
+      const victim = this.victim();
       if (victim) {
         this.reserved++;
         this.counters.evictions++;
-        try {
-          await this.close(victim);
-        } catch (error) {
-          this.reserved--;
-          throw error;
-        }
+        await this.disconnect(victim);
         return;
       }
       const wait = deadline - Date.now();
@@ -210,27 +276,78 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     }
   }
 
+  /** The idle open tenant with the fewest recent requests, the least recently used among equals. */
+  private victim(): OpenTenant | undefined {
+    let victim: OpenTenant | undefined;
+    let fewest = Infinity;
+    for (const entry of this.open) {
+      if (entry.leases > 0) continue;
+      const requests = this.requests.get(entry.tenantId) ?? 0;
+      if (requests < fewest || (requests === fewest && victim && entry.lastUsed < victim.lastUsed)) {
+        victim = entry;
+        fewest = requests;
+      }
+    }
+    return victim;
+  }
+
   private async closeIdle(): Promise<void> {
     const cutoff = Date.now() - this.config.TENANT_IDLE_CLOSE_MS;
-    const isIdle = (entry: OpenTenant) => !entry.closed && entry.leases === 0 && entry.lastUsed < cutoff;
-    for (const entry of [...this.entries.values()].filter(isIdle)) {
+    const isIdle = (entry: OpenTenant) => entry.connected && entry.leases === 0 && entry.lastUsed < cutoff;
+    for (const entry of [...this.open].filter(isIdle)) {
       // Closing the previous one awaited: this one may have been leased since.
       if (!isIdle(entry)) continue;
       this.counters.idleCloses++;
-      await this.close(entry).catch((error: unknown) =>
-        this.logger.warn(`Closing idle tenant ${entry.tenantId} failed: ${String(error)}`),
+      await this.disconnect(entry);
+    }
+    this.dropKeptBeyondLimit();
+  }
+
+  /** Takes the slot from an idle tenant: its pool is destroyed (a failure logged), its ORM kept. */
+  private async disconnect(entry: OpenTenant): Promise<void> {
+    entry.connected = false;
+    this.open.delete(entry);
+    entry.disconnecting = this.track(
+      entry.knex
+        .destroy()
+        .catch((error: unknown) =>
+          this.logger.warn(`Closing the pool of tenant ${entry.tenantId} failed: ${String(error)}`),
+        ),
+    );
+    await entry.disconnecting;
+    this.slotWaiters.shift()?.();
+  }
+
+  /** Closes the least recently used kept ORMs beyond TENANT_MAX_KEPT. */
+  private dropKeptBeyondLimit(): void {
+    let excess = this.entries.size - this.open.size - this.config.TENANT_MAX_KEPT;
+    for (const entry of this.entries.values()) {
+      if (excess <= 0) return;
+      if (entry.connected || this.openings.has(entry.tenantId)) continue;
+      excess--;
+      this.counters.dropped++;
+      void this.close(entry).catch((error: unknown) =>
+        this.logger.warn(`Closing kept tenant ${entry.tenantId} failed: ${String(error)}`),
       );
     }
   }
 
-  /** Removes the entry at once (new requests open a fresh one), then closes its pool. */
+  /** Removes the entry at once (new requests build a fresh one), then closes its ORM. */
   private async close(entry: OpenTenant): Promise<void> {
     if (entry.closed) return;
     entry.closed = true;
+    entry.connected = false;
+    this.open.delete(entry);
     this.entries.delete(entry.tenantId);
-    const closing = entry.orm.close(this.shuttingDown).finally(() => this.closings.delete(closing));
-    this.closings.add(closing);
-    await closing;
+    const disconnecting = entry.disconnecting;
+    await this.track(disconnecting.then(() => entry.orm.close(this.shuttingDown)));
     this.slotWaiters.shift()?.();
+  }
+
+  /** Shutdown waits for every pool being destroyed. */
+  private track(closing: Promise<void>): Promise<void> {
+    const tracked = closing.finally(() => this.closings.delete(tracked));
+    this.closings.add(tracked);
+    return tracked;
   }
 }
