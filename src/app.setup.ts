@@ -6,7 +6,7 @@ import { bodyParserErrors } from './common/body-parser-errors';
 import { requestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
-import { TenantContextIdStrategy } from './tenancy/tenant-context-id.strategy';
+import { TenantContextIdStrategy, tenantContextOf } from './tenancy/tenant-context-id.strategy';
 import { memoizeDurableRouteHandlers } from './tenancy/durable-route-handlers';
 
 /** JSON bodies above this size are refused with 413. */
@@ -15,7 +15,7 @@ export const JSON_BODY_LIMIT = '100kb';
 /** Everything an application needs beyond its module graph; shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication): void {
   ContextIdFactory.apply(new TenantContextIdStrategy());
-  memoizeDurableRouteHandlers();
+  memoizeDurableRouteHandlers(tenantContextOf);
   const config = app.get(AppConfig);
   app.disable('x-powered-by');
   app.use(requestId);

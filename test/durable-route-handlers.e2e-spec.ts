@@ -1,4 +1,6 @@
+import { Injector } from '@nestjs/core/injector/injector';
 import { RouterExecutionContext } from '@nestjs/core/router/router-execution-context';
+import { TenantContextIdStrategy } from '../src/tenancy/tenant-context-id.strategy';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 
@@ -34,6 +36,22 @@ describe('durable route handlers', () => {
     await t.app.get(TenantConnectionRegistry).evict(green);
     await list(green).expect(200);
     expect(create.mock.calls.length).toBeGreaterThan(afterBlue);
+  });
+
+  it("resolves a tenant's durable controller through Nest once per subtree, then goes straight to its handler", async () => {
+    await list(green).expect(200);
+    const resolve = jest.spyOn(Injector.prototype, 'loadPerContext');
+    const attach = jest.spyOn(TenantContextIdStrategy.prototype, 'attach');
+    for (let i = 0; i < 5; i++) await list(green).expect(200);
+    expect(resolve).not.toHaveBeenCalled();
+    expect(attach).not.toHaveBeenCalled();
+
+    await t.app.get(TenantConnectionRegistry).evict(green);
+    await list(green).expect(200);
+    expect(resolve).toHaveBeenCalledTimes(1);
+    expect(attach).toHaveBeenCalledTimes(1);
+    await list(green).expect(200);
+    expect(resolve).toHaveBeenCalledTimes(1);
   });
 
   it('still runs validation and the handler per request on a memoized handler', async () => {

@@ -10,6 +10,11 @@ export interface TenantPayload {
   em: EntityManager;
 }
 
+/** The ContextId that keys a request's durable tenant subtree: its lease's, set by the tenant middleware. */
+export function tenantContextOf(request: unknown): ContextId | undefined {
+  return (request as TenantRequest).tenant?.lease.contextId;
+}
+
 /**
  * Makes durable providers durable per tenant: their DI subtree is built once per open tenant ORM (keyed by the
  * lease's ContextId, which is dropped when the ORM closes) instead of once per request. Only requests the tenant
