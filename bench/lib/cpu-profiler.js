@@ -4,7 +4,7 @@
  * BENCH_CPU_PROFILE on SIGUSR2, so the profile covers the load and is written before the app is stopped.
  */
 const inspector = require('node:inspector');
-const { writeFileSync } = require('node:fs');
+const { renameSync, writeFileSync } = require('node:fs');
 
 const session = new inspector.Session();
 session.connect();
@@ -13,6 +13,10 @@ session.post('Profiler.enable', () =>
 );
 process.once('SIGUSR2', () => {
   session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(process.env.BENCH_CPU_PROFILE, JSON.stringify(result.profile));
+    if (error) return;
+    // Renamed into place: the bench reads the file as soon as it exists.
+    const file = process.env.BENCH_CPU_PROFILE;
+    writeFileSync(`${file}.tmp`, JSON.stringify(result.profile));
+    renameSync(`${file}.tmp`, file);
   });
 });
