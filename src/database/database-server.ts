@@ -83,7 +83,7 @@ export class DatabaseServer {
       config.EMBEDDED_PG_PORT,
       startEmbedded,
     );
-    return new DatabaseServer('127.0.0.1', embedded.port, embedded.user, embedded.password, () =>
+    return new DatabaseServer(embedded.host, embedded.port, embedded.user, embedded.password, () =>
       embedded.stop(),
     );
   }

@@ -9,7 +9,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.FARM_TEST_RUN_ID = randomBytes(3).toString('hex');
   if (!process.env.DB_HOST) {
     const server = await startEmbeddedPostgres('.data/test-postgres', 0);
-    process.env.DB_HOST = '127.0.0.1';
+    process.env.DB_HOST = server.host;
     process.env.DB_PORT = String(server.port);
     process.env.DB_USER = server.user;
     process.env.DB_PASSWORD = server.password;
