@@ -88,7 +88,7 @@ describe('the app as a process', () => {
     child.kill('SIGTERM');
     const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
     expect(code === 0 || signal === 'SIGTERM').toBe(true);
-    expect(output).toMatch(/Shutdown: closed 1 open tenant database pool/);
+    expect(output).toMatch(/Shutdown: closed 1 tenant ORM/);
     expect(output).not.toMatch(/ERROR/);
     const deadline = Date.now() + 2000;
     let open = await withMaintenanceClient((c) => countConnections(c, prefix));

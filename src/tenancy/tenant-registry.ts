@@ -26,6 +26,13 @@ export function tenantRecordOf(
 /** Registry answers kept at most; ids seen by no request for a while are dropped first. */
 const MAX_CACHED_TENANTS = 10_000;
 
+interface OrganizationRow {
+  id: string;
+  tenant_id: string;
+  status: OrganizationStatus;
+  database_name: string;
+}
+
 interface CacheEntry {
   record: TenantRecord | null;
   expires: number;
@@ -67,15 +74,25 @@ export class TenantRegistry {
     this.cache.delete(tenantId);
   }
 
+  /**
+   * One indexed row, read without an EntityManager fork, query builder or entity: with 1,000 tenants under Zipf
+   * traffic about a fifth of the requests find their tenant's answer expired and come here.
+   */
   private async load(tenantId: string): Promise<TenantRecord | null> {
-    const org = await this.em
-      .fork()
-      .findOne(
-        Organization,
-        { tenantId },
-        { fields: ['id', 'tenantId', 'status', 'databaseName'], disableIdentityMap: true },
+    const [row] = await this.em
+      .getConnection()
+      .execute<OrganizationRow[]>(
+        'SELECT id, tenant_id, status, database_name FROM organizations WHERE tenant_id = ?',
+        [tenantId],
       );
-    const record = org ? tenantRecordOf(org) : null;
+    const record = row
+      ? tenantRecordOf({
+          id: row.id,
+          tenantId: row.tenant_id,
+          status: row.status,
+          databaseName: row.database_name,
+        })
+      : null;
     if (this.config.TENANT_CACHE_TTL_MS > 0) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
