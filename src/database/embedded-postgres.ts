@@ -38,8 +38,8 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (
  * Starts (or joins) an embedded PostgreSQL with its data under `dir`, so a machine with only Node.js runs the app.
  * A server already running on the same data directory (another process of ours) is reused.
  *
- * The app reaches it through a Unix socket in the data directory (mode 0700: only this OS user, and root, can
- * connect), which a data directory initialised here trusts; TCP on 127.0.0.1 keeps password authentication for
+ * The app reaches it through a Unix socket in the data directory (mode 0700: only the OS user running the server,
+ * and root, can connect), which a data directory initialised here trusts; TCP on 127.0.0.1 keeps password authentication for
  * other tools. The password method made PostgreSQL derive a SCRAM key for every connection: with the first queries
  * of a tenant request, a connection cost 7.6 ms of CPU over TCP with the password and 4.6 ms over the trusted
  * socket, and the app opens one for every tenant it reopens. An older data directory (local password
@@ -77,7 +77,8 @@ export async function startEmbeddedPostgres(
       '-c',
       `listen_addresses=${TCP_HOST}`,
       '-c',
-      `unix_socket_directories=${socketDir ?? ''}`,
+      // Quoted: the setting is a comma-separated list.
+      `unix_socket_directories=${socketDir ? `"${socketDir}"` : ''}`,
       '-c',
       'max_connections=100',
     ],
@@ -100,7 +101,8 @@ export async function startEmbeddedPostgres(
 /** The data directory when its socket path fits (and the platform has Unix sockets), else undefined. */
 function socketDirectory(databaseDir: string, port: number): string | undefined {
   if (process.platform === 'win32') return undefined;
-  return `${databaseDir}/.s.PGSQL.${port}`.length <= MAX_SOCKET_PATH ? databaseDir : undefined;
+  const path = `${databaseDir}/.s.PGSQL.${port}`;
+  return Buffer.byteLength(path) <= MAX_SOCKET_PATH && !databaseDir.includes('"') ? databaseDir : undefined;
 }
 
 /**

@@ -91,6 +91,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly current = new Set<string>();
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
+  /** Pools being destroyed: they hold a slot until their connections are gone. */
+  private draining = 0;
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters = {
@@ -221,12 +223,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         this.entries.set(tenant.tenantId, entry);
       }
       entry.connected = true;
+      // Not the least recently used idle tenant before its first request leases it.
+      entry.lastUsed = Date.now();
       this.open.add(entry);
       this.counters.opens++;
       return entry;
     } finally {
       this.reserved--;
-      if (this.open.size + this.reserved < this.config.TENANT_MAX_OPEN) this.slotWaiters.shift()?.();
+      if (this.hasFreeSlot()) this.slotWaiters.shift()?.();
       this.dropKeptBeyondLimit();
     }
   }
@@ -247,11 +251,15 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     }
   }
 
+  private hasFreeSlot(): boolean {
+    return this.open.size + this.reserved + this.draining < this.config.TENANT_MAX_OPEN;
+  }
+
   /** Takes one of TENANT_MAX_OPEN slots, taking it from an idle tenant (see `victim`) when all are taken. */
   private async reserveSlot(): Promise<void> {
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (;;) {
-      if (this.open.size + this.reserved < this.config.TENANT_MAX_OPEN) {
+      if (this.hasFreeSlot()) {
         this.reserved++;
         return;
       }
@@ -267,11 +275,17 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         throw new UnavailableError('TENANT_CAPACITY', 'Too many tenants are busy right now; retry shortly');
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.slotWaiters.push(() => {
+        const wake = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        // A waiter that gave up must not take the wake-up meant for the next one.
+        const timer = setTimeout(() => {
+          const index = this.slotWaiters.indexOf(wake);
+          if (index >= 0) this.slotWaiters.splice(index, 1);
+          resolve();
+        }, wait);
+        this.slotWaiters.push(wake);
       });
     }
   }
@@ -303,19 +317,32 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.dropKeptBeyondLimit();
   }
 
-  /** Takes the slot from an idle tenant: its pool is destroyed (a failure logged), its ORM kept. */
+  /**
+   * Takes the slot from an idle tenant: its pool is destroyed, its ORM kept. Should the pool fail to close, the ORM
+   * is dropped instead (knex keeps a pool it failed to destroy, so it could not be reconnected).
+   */
   private async disconnect(entry: OpenTenant): Promise<void> {
     entry.connected = false;
     this.open.delete(entry);
-    entry.disconnecting = this.track(
-      entry.knex
-        .destroy()
-        .catch((error: unknown) =>
-          this.logger.warn(`Closing the pool of tenant ${entry.tenantId} failed: ${String(error)}`),
-        ),
+    entry.disconnecting = this.drain(
+      entry.knex.destroy().catch((error: unknown) => {
+        this.logger.warn(`Closing the pool of tenant ${entry.tenantId} failed: ${String(error)}`);
+        entry.closed = true;
+        if (this.entries.get(entry.tenantId) === entry) this.entries.delete(entry.tenantId);
+      }),
     );
     await entry.disconnecting;
-    this.slotWaiters.shift()?.();
+  }
+
+  /** Counts a pool being destroyed against the slots until it is gone, then wakes a waiter. */
+  private drain(destroying: Promise<void>): Promise<void> {
+    this.draining++;
+    return this.track(
+      destroying.finally(() => {
+        this.draining--;
+        this.slotWaiters.shift()?.();
+      }),
+    );
   }
 
   /** Closes the least recently used kept ORMs beyond TENANT_MAX_KEPT. */
@@ -335,13 +362,13 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   /** Removes the entry at once (new requests build a fresh one), then closes its ORM. */
   private async close(entry: OpenTenant): Promise<void> {
     if (entry.closed) return;
+    const held = entry.connected;
     entry.closed = true;
     entry.connected = false;
     this.open.delete(entry);
     this.entries.delete(entry.tenantId);
-    const disconnecting = entry.disconnecting;
-    await this.track(disconnecting.then(() => entry.orm.close(this.shuttingDown)));
-    this.slotWaiters.shift()?.();
+    const closing = entry.disconnecting.then(() => entry.orm.close(this.shuttingDown));
+    await (held ? this.drain(closing) : this.track(closing));
   }
 
   /** Shutdown waits for every pool being destroyed. */

@@ -16,8 +16,9 @@ export function tenantContextOf(request: unknown): ContextId | undefined {
 }
 
 /**
- * Makes durable providers durable per tenant: their DI subtree is built once per open tenant ORM (keyed by the
- * lease's ContextId, which is dropped when the ORM closes) instead of once per request. Only requests the tenant
+ * Makes durable providers durable per tenant: their DI subtree is built once per tenant ORM (keyed by the lease's
+ * ContextId, which lives as long as the ORM, kept without connections included, and is dropped when it closes)
+ * instead of once per request. Only requests the tenant
  * middleware has validated carry a tenant; any other request keeps its own per-request context.
  */
 export class TenantContextIdStrategy implements ContextIdStrategy<TenantRequest> {
