@@ -1,7 +1,6 @@
 import { BadRequestException, Injectable, NestMiddleware, NotFoundException } from '@nestjs/common';
 import { RequestContext } from '@mikro-orm/core';
 import type { NextFunction, Response } from 'express';
-import { finished } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
 import { TenantConnectionRegistry, TenantLease } from './tenant-connection-registry';
@@ -75,8 +74,11 @@ export class TenantContextMiddleware implements NestMiddleware {
     res: Response,
     next: NextFunction,
   ): void {
-    // finished() also fires when the client went away while the lookup or the opening was awaited.
-    finished(res, () => lease.release());
+    // A response emits 'close' once, when it is done or its client went away (`closed` is already true if that
+    // happened while the lookup or the opening was awaited). One listener, where stream.finished() attached
+    // several to every request.
+    if (res.closed) lease.release();
+    else res.once('close', () => lease.release());
     req.tenant = { record, lease };
     RequestContext.create(lease.orm.em, next);
   }
