@@ -16,6 +16,11 @@ const AGING_REQUESTS_PER_SLOT = 100;
 
 class OpenTenant {
   leases = 0;
+  /**
+   * Set by an opening, which counts as a lease until the first request waiting for it takes the lease over: no
+   * other opening can take the slot back (or the idle sweeper close it) in between.
+   */
+  heldForOpening = false;
   lastUsed = Date.now();
   /** Holds one of TENANT_MAX_OPEN slots: its pool may hold connections. Otherwise it is kept without any. */
   connected = false;
@@ -129,6 +134,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         this.openings.set(tenant.tenantId, opening);
       }
       const opened = await opening;
+      if (opened.heldForOpening) {
+        opened.heldForOpening = false;
+        opened.leases--;
+      }
       if (opened.connected) return this.lease(opened);
     }
   }
@@ -223,7 +232,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         this.entries.set(tenant.tenantId, entry);
       }
       entry.connected = true;
-      // Not the least recently used idle tenant before its first request leases it.
+      entry.heldForOpening = true;
+      entry.leases++;
       entry.lastUsed = Date.now();
       this.open.add(entry);
       this.counters.opens++;
