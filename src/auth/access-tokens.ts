@@ -1,10 +1,10 @@
 import { JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { isUUID } from 'class-validator';
 import { createSecretKey } from 'node:crypto';
 import { UnauthenticatedError } from '../common/domain-errors';
 import { ROLES, Role } from './roles';
 
 const ISSUER = 'farm-management';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * What an access token says: who (sub), in which tenant (tid), with which role and credentials version. The role is
@@ -60,7 +60,7 @@ export class AccessTokens {
     const { sub, tid, role, ver } = payload;
     if (
       typeof sub !== 'string' ||
-      !UUID.test(sub) ||
+      !isUUID(sub) ||
       typeof tid !== 'string' ||
       !ROLES.includes(role as Role) ||
       typeof ver !== 'number'

@@ -21,7 +21,7 @@ export const RequireRole = (role: Role): MethodDecorator =>
 
 /** Reads (GET, HEAD) need `viewer`, every other method `admin`. */
 export function defaultRequiredRole(method: string): Role {
-  return method.toUpperCase() === 'GET' || method.toUpperCase() === 'HEAD' ? 'viewer' : 'admin';
+  return ['GET', 'HEAD'].includes(method.toUpperCase()) ? 'viewer' : 'admin';
 }
 
 /** A tenant route anyone may call (login): the tenant is still resolved and validated. */

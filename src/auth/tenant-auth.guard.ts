@@ -1,10 +1,11 @@
-import { BadRequestException, CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { User } from '../users/user.entity';
 import { AccessTokens } from './access-tokens';
 import { defaultRequiredRole, PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
 import { PlatformToken } from './platform-token';
+import { tenantRequired } from '../tenancy/tenant-request';
 import { AuthenticatedRequest, bearerToken, Principal } from './principal';
 import { Role, roleAtLeast } from './roles';
 
@@ -29,7 +30,7 @@ export class TenantAuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const tenant = request.tenant;
     if (!tenant) {
-      throw new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
+      throw tenantRequired();
     }
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_TENANT_ROUTE, targets)) return true;

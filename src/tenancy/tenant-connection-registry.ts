@@ -14,7 +14,8 @@ const SLOT_WAIT_MS = 10_000;
 /** Request counts are halved every TENANT_MAX_OPEN x this many requests, so the eviction order follows shifts. */
 const AGING_REQUESTS_PER_SLOT = 100;
 
-class OpenTenant {
+/** A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections. */
+class TenantEntry {
   leases = 0;
   /**
    * Set by an opening, which counts as a lease until the first request waiting for it takes the lease over: no
@@ -22,8 +23,6 @@ class OpenTenant {
    */
   heldForOpening = false;
   lastUsed = Date.now();
-  /** Holds one of TENANT_MAX_OPEN slots: its pool may hold connections. Otherwise it is kept without any. */
-  connected = false;
   /** The pool's destruction after it lost its slot; a reconnection waits for it. */
   disconnecting: Promise<void> = Promise.resolve();
   closed = false;
@@ -83,14 +82,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    * Every tenant ORM, open or kept. Insertion order is recency order: an entry is re-inserted on every use, so the
    * first kept one is the one to drop.
    */
-  private readonly entries = new Map<string, OpenTenant>();
+  private readonly entries = new Map<string, TenantEntry>();
   /** The entries holding a slot. */
-  private readonly open = new Set<OpenTenant>();
+  private readonly open = new Set<TenantEntry>();
   /** Recent requests per tenant id, halved every agingPeriod requests (ids whose count drops below 1 removed). */
   private readonly requests = new Map<string, number>();
   private readonly agingPeriod: number;
   private requestsSinceAging = 0;
-  private readonly openings = new Map<string, Promise<OpenTenant>>();
+  private readonly openings = new Map<string, Promise<TenantEntry>>();
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
   private readonly current = new Set<string>();
@@ -123,11 +122,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   async acquire(tenant: TenantRecord): Promise<TenantLease> {
     for (;;) {
       if (this.shuttingDown) throw new UnavailableError('SHUTTING_DOWN', 'The service is shutting down');
-      const entry = this.entries.get(tenant.tenantId);
-      if (entry?.connected) {
-        this.counters.hits++;
-        return this.lease(entry);
-      }
+      const leased = this.leaseIfOpen(tenant.tenantId);
+      if (leased) return leased;
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
         opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
@@ -138,7 +134,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         opened.heldForOpening = false;
         opened.leases--;
       }
-      if (opened.connected) return this.lease(opened);
+      if (this.open.has(opened)) return this.lease(opened);
     }
   }
 
@@ -148,7 +144,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    */
   leaseIfOpen(tenantId: string): TenantLease | undefined {
     const entry = this.shuttingDown ? undefined : this.entries.get(tenantId);
-    if (!entry?.connected) return undefined;
+    if (!entry || !this.open.has(entry)) return undefined;
     this.counters.hits++;
     return this.lease(entry);
   }
@@ -169,7 +165,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   /** Whether the tenant holds a slot. */
   isOpen(tenantId: string): boolean {
-    return this.entries.get(tenantId)?.connected === true;
+    const entry = this.entries.get(tenantId);
+    return entry !== undefined && this.open.has(entry);
   }
 
   /** Whether the tenant's ORM exists, open or kept. */
@@ -187,7 +184,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.logger.log(`Shutdown: closed ${all.length} tenant ORM(s)`);
   }
 
-  private lease(entry: OpenTenant): TenantLease {
+  private lease(entry: TenantEntry): TenantLease {
     entry.leases++;
     entry.lastUsed = Date.now();
     this.entries.delete(entry.tenantId);
@@ -219,7 +216,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /** Gives the tenant a slot: reconnects its kept ORM, or builds one (checking its migrations once). */
-  private async connect(tenant: TenantRecord): Promise<OpenTenant> {
+  private async connect(tenant: TenantRecord): Promise<TenantEntry> {
     await this.reserveSlot();
     try {
       let entry = this.entries.get(tenant.tenantId);
@@ -228,10 +225,9 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         entry.knex.initialize();
         this.counters.reopens++;
       } else {
-        entry = new OpenTenant(tenant.tenantId, await this.build(tenant));
+        entry = new TenantEntry(tenant.tenantId, await this.build(tenant));
         this.entries.set(tenant.tenantId, entry);
       }
-      entry.connected = true;
       entry.heldForOpening = true;
       entry.leases++;
       entry.lastUsed = Date.now();
@@ -301,8 +297,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /** The idle open tenant with the fewest recent requests, the least recently used among equals. */
-  private victim(): OpenTenant | undefined {
-    let victim: OpenTenant | undefined;
+  private victim(): TenantEntry | undefined {
+    let victim: TenantEntry | undefined;
     let fewest = Infinity;
     for (const entry of this.open) {
       if (entry.leases > 0) continue;
@@ -317,7 +313,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   private async closeIdle(): Promise<void> {
     const cutoff = Date.now() - this.config.TENANT_IDLE_CLOSE_MS;
-    const isIdle = (entry: OpenTenant) => entry.connected && entry.leases === 0 && entry.lastUsed < cutoff;
+    const isIdle = (entry: TenantEntry) => this.open.has(entry) && entry.leases === 0 && entry.lastUsed < cutoff;
     for (const entry of [...this.open].filter(isIdle)) {
       // Closing the previous one awaited: this one may have been leased since.
       if (!isIdle(entry)) continue;
@@ -331,8 +327,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    * Takes the slot from an idle tenant: its pool is destroyed, its ORM kept. Should the pool fail to close, the ORM
    * is dropped instead (knex keeps a pool it failed to destroy, so it could not be reconnected).
    */
-  private async disconnect(entry: OpenTenant): Promise<void> {
-    entry.connected = false;
+  private async disconnect(entry: TenantEntry): Promise<void> {
     this.open.delete(entry);
     entry.disconnecting = this.drain(
       entry.knex.destroy().catch((error: unknown) => {
@@ -360,7 +355,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     let excess = this.entries.size - this.open.size - this.config.TENANT_MAX_KEPT;
     for (const entry of this.entries.values()) {
       if (excess <= 0) return;
-      if (entry.connected || this.openings.has(entry.tenantId)) continue;
+      if (this.open.has(entry) || this.openings.has(entry.tenantId)) continue;
       excess--;
       this.counters.dropped++;
       void this.close(entry).catch((error: unknown) =>
@@ -370,12 +365,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /** Removes the entry at once (new requests build a fresh one), then closes its ORM. */
-  private async close(entry: OpenTenant): Promise<void> {
+  private async close(entry: TenantEntry): Promise<void> {
     if (entry.closed) return;
-    const held = entry.connected;
+    const held = this.open.delete(entry);
     entry.closed = true;
-    entry.connected = false;
-    this.open.delete(entry);
     this.entries.delete(entry.tenantId);
     const closing = entry.disconnecting.then(() => entry.orm.close(this.shuttingDown));
     await (held ? this.drain(closing) : this.track(closing));

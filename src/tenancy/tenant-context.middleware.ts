@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
 import { TenantConnectionRegistry, TenantLease } from './tenant-connection-registry';
 import { TenantRecord, TenantRegistry } from './tenant-registry';
-import { TenantRequest } from './tenant-request';
+import { TenantRequest, tenantRequired } from './tenant-request';
 import { resolveTenantId } from './tenant-resolver';
 import { isValidTenantSlug } from './tenant-slug';
 
@@ -29,7 +29,7 @@ export class TenantContextMiddleware implements NestMiddleware {
   use(req: TenantRequest, res: Response, next: NextFunction): void | Promise<void> {
     const tenantId = resolveTenantId(req.headers, this.config.TENANT_BASE_DOMAIN);
     if (tenantId === undefined) {
-      throw new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
+      throw tenantRequired();
     }
     if (!isValidTenantSlug(tenantId)) {
       throw new BadRequestException({

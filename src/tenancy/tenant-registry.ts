@@ -26,13 +26,6 @@ export function tenantRecordOf(
 /** Registry answers kept at most; ids seen by no request for a while are dropped first. */
 const MAX_CACHED_TENANTS = 10_000;
 
-interface OrganizationRow {
-  id: string;
-  tenant_id: string;
-  status: OrganizationStatus;
-  database_name: string;
-}
-
 interface CacheEntry {
   record: TenantRecord | null;
   expires: number;
@@ -79,20 +72,12 @@ export class TenantRegistry {
    * traffic about a fifth of the requests find their tenant's answer expired and come here.
    */
   private async load(tenantId: string): Promise<TenantRecord | null> {
-    const [row] = await this.em
-      .getConnection()
-      .execute<OrganizationRow[]>(
-        'SELECT id, tenant_id, status, database_name FROM organizations WHERE tenant_id = ?',
-        [tenantId],
-      );
-    const record = row
-      ? tenantRecordOf({
-          id: row.id,
-          tenantId: row.tenant_id,
-          status: row.status,
-          databaseName: row.database_name,
-        })
-      : null;
+    const [found] = await this.em.getConnection().execute<TenantRecord[]>(
+      `SELECT id AS "organizationId", tenant_id AS "tenantId", status, database_name AS "databaseName"
+         FROM organizations WHERE tenant_id = ?`,
+      [tenantId],
+    );
+    const record = found ?? null;
     if (this.config.TENANT_CACHE_TTL_MS > 0) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);

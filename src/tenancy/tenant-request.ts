@@ -1,3 +1,4 @@
+import { BadRequestException } from '@nestjs/common';
 import type { Request } from 'express';
 import type { TenantLease } from './tenant-connection-registry';
 import type { TenantRecord } from './tenant-registry';
@@ -9,3 +10,8 @@ export interface TenantContext {
 }
 
 export type TenantRequest = Request & { tenant?: TenantContext };
+
+/** 400 for a tenant route reached without a tenant (none sent, or a route outside the tenant middleware's paths). */
+export function tenantRequired(): BadRequestException {
+  return new BadRequestException({ message: 'Tenant identification required', code: 'TENANT_REQUIRED' });
+}
