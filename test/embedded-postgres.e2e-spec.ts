@@ -1,0 +1,88 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+interface Server {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** Runs test/support/embedded-server.ts; resolves with the server it started or joined. */
+function serverProcess(dir: string, mode: 'start' | 'join'): Promise<{ child: ChildProcess; server: Server }> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', dir, mode],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = /^SERVER (.*)$/m.exec(output);
+      if (line) resolve({ child, server: JSON.parse(line[1]) as Server });
+    });
+    child.once('exit', (code) => reject(new Error(`embedded-server exited with ${code}: ${output}`)));
+  });
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin?.end();
+  await exited;
+}
+
+/** What runs without DB_HOST (`npm start`, `npm test` on a machine with only Node.js): a server of its own. */
+describe('embedded PostgreSQL', () => {
+  let dir: string;
+  let owner: ChildProcess | undefined;
+  let server: Server;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fm-pg-'));
+    ({ child: owner, server } = await serverProcess(dir, 'start'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await stop(owner);
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** Whether the connection came over the Unix socket (no client address). */
+  const viaSocket = async (host: string, password: string): Promise<boolean> => {
+    const client = new Client({ host, port: server.port, user: server.user, password, database: 'postgres' });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ unix: boolean }>('SELECT inet_client_addr() IS NULL AS unix');
+      return rows[0].unix;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('is reached over a Unix socket in its data directory, which it trusts', async () => {
+    expect(server.host).toBe(dir);
+    expect(await viaSocket(server.host, 'not the password')).toBe(true);
+  });
+
+  it('keeps password authentication on TCP', async () => {
+    expect(await viaSocket('127.0.0.1', server.password)).toBe(false);
+    await expect(viaSocket('127.0.0.1', 'not the password')).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('is joined by another process through its socket', async () => {
+    const joined = await serverProcess(dir, 'join');
+    try {
+      expect({ host: joined.server.host, port: joined.server.port }).toEqual({ host: dir, port: server.port });
+      expect(await viaSocket(joined.server.host, joined.server.password)).toBe(true);
+    } finally {
+      await stop(joined.child);
+    }
+    // The joining process left the server running.
+    expect(await viaSocket(server.host, server.password)).toBe(true);
+  });
+});
