@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
+import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
 import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
 import { countConnections } from './support/test-database';
@@ -211,6 +212,41 @@ describe('tenant connection registry', () => {
       expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });
       expect(registry.stats().dropped).toBeGreaterThanOrEqual(1);
       expect(await instance('kept-two')).not.toBe(two);
+    });
+  });
+
+  describe('with every open tenant busy', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp({ env: { TENANT_MAX_OPEN: '1', TENANT_SLOT_WAIT_MS: '1500' } });
+      for (const name of ['Busy One', 'Busy Two', 'Busy Three']) await t.signUp(name);
+    }, 120_000);
+
+    afterAll(() => stopTestApp(t), 120_000);
+
+    it('answers 503 TENANT_CAPACITY after TENANT_SLOT_WAIT_MS, and the next waiter gets the freed slot at once', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = async (tenantId: string): Promise<TenantRecord> => {
+        const found = await t.app.get(TenantRegistry).find(tenantId);
+        if (!found) throw new Error(`${tenantId} is not registered`);
+        return found;
+      };
+      const busy = await registry.acquire(await record('busy-one'));
+      const started = Date.now();
+      const refused = await t.http.get('/api/crops').set('X-Tenant-ID', 'busy-two').expect(503);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(refused.body).toMatchObject({ statusCode: 503, code: 'TENANT_CAPACITY' });
+      expect(registry.isOpen('busy-two')).toBe(false);
+      // The waiter that gave up must not take the wake-up meant for this one (it would then wait its 1.5 s out).
+      const waiting = registry.acquire(await record('busy-three'));
+      await new Promise((r) => setTimeout(r, 100));
+      const freed = Date.now();
+      busy.release();
+      const lease = await waiting;
+      expect(Date.now() - freed).toBeLessThan(750);
+      expect(lease.tenantId).toBe('busy-three');
+      lease.release();
     });
   });
 

@@ -108,6 +108,13 @@ export class AppConfig {
   @Min(100)
   TENANT_IDLE_CLOSE_MS = 300_000;
 
+  /** How long a request waits for a slot while every open tenant is busy, before it gets 503 TENANT_CAPACITY. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  TENANT_SLOT_WAIT_MS = 10_000;
+
   /** How long a registry lookup (tenant id -> status, database) is trusted. */
   @Transform(toInt)
   @IsInt()

@@ -8,9 +8,6 @@ import { migrateToLatest } from '../database/migrate-to-latest';
 import { TenantOrm, TenantOrmFactory } from './tenant-orm.factory';
 import type { TenantRecord } from './tenant-registry';
 
-/** How long a request waits for a free slot when every open tenant is busy. */
-const SLOT_WAIT_MS = 10_000;
-
 /** Request counts are halved every TENANT_MAX_OPEN x this many requests, so the eviction order follows shifts. */
 const AGING_REQUESTS_PER_SLOT = 100;
 
@@ -261,9 +258,12 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     return this.open.size + this.reserved + this.draining < this.config.TENANT_MAX_OPEN;
   }
 
-  /** Takes one of TENANT_MAX_OPEN slots, taking it from an idle tenant (see `victim`) when all are taken. */
+  /**
+   * Takes one of TENANT_MAX_OPEN slots, taking it from an idle tenant (see `victim`) when all are taken; when every
+   * open tenant is busy, waits up to TENANT_SLOT_WAIT_MS for one to become idle.
+   */
   private async reserveSlot(): Promise<void> {
-    const deadline = Date.now() + SLOT_WAIT_MS;
+    const deadline = Date.now() + this.config.TENANT_SLOT_WAIT_MS;
     for (;;) {
       if (this.hasFreeSlot()) {
         this.reserved++;
