@@ -69,6 +69,19 @@ describe('embedded PostgreSQL', () => {
     expect(await viaSocket(server.host, 'not the password')).toBe(true);
   });
 
+  it('checks each database for autovacuum every 10 minutes, as one database per tenant needs', async () => {
+    const client = new Client({ host: server.host, port: server.port, user: server.user, database: 'postgres' });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ setting: string }>(
+        "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'",
+      );
+      expect(rows[0].setting).toBe('600');
+    } finally {
+      await client.end();
+    }
+  });
+
   it('keeps password authentication on TCP', async () => {
     expect(await viaSocket('127.0.0.1', server.password)).toBe(false);
     await expect(viaSocket('127.0.0.1', 'not the password')).rejects.toThrow(/password authentication failed/);

@@ -24,6 +24,12 @@ export interface EmbeddedServer {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const TCP_HOST = '127.0.0.1';
+/**
+ * Seconds between two autovacuum checks of one database (PostgreSQL's default: 60). The launcher starts a worker for
+ * each database once per naptime, so with one database per tenant it starts databases / naptime workers a second
+ * (17 for 1,000 tenants at 60 s), each a backend start and a catalog scan: the zipf bench ran 15 % faster at 600.
+ */
+const AUTOVACUUM_NAPTIME_S = 600;
 /** Longest Unix socket path (sockaddr_un.sun_path less its NUL on Linux; macOS allows 103). */
 const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
 const logger = new Logger('EmbeddedPostgres');
@@ -81,6 +87,8 @@ export async function startEmbeddedPostgres(
       `unix_socket_directories=${socketDir ? `"${socketDir}"` : ''}`,
       '-c',
       'max_connections=100',
+      '-c',
+      `autovacuum_naptime=${AUTOVACUUM_NAPTIME_S}`,
     ],
     onLog: () => undefined,
     onError: (message: unknown) => logger.warn(String(message).trim()),
