@@ -1,5 +1,6 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import { describeError } from '../common/error-text';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -12,8 +13,6 @@ import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-sl
 import { saveOrganizationOwner } from '../users/organization-owner';
 import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
 import { Organization, OrganizationStatus, PendingOwner } from './organization.entity';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
@@ -67,7 +66,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
   }
 
   async get(idOrTenantId: string): Promise<Organization> {
-    const where = UUID.test(idOrTenantId)
+    const where = isUUID(idOrTenantId)
       ? { id: idOrTenantId.toLowerCase() }
       : isValidTenantSlug(idOrTenantId)
         ? { tenantId: idOrTenantId }
