@@ -12,7 +12,10 @@ interface Server {
 }
 
 /** Runs test/support/embedded-server.ts; resolves with the server it started or joined. */
-function serverProcess(dir: string, mode: 'start' | 'join'): Promise<{ child: ChildProcess; server: Server }> {
+function serverProcess(
+  dir: string,
+  mode: 'start' | 'join',
+): Promise<{ child: ChildProcess; server: Server }> {
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', dir, mode],
@@ -52,17 +55,20 @@ describe('embedded PostgreSQL', () => {
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  /** Whether the connection came over the Unix socket (no client address). */
-  const viaSocket = async (host: string, password: string): Promise<boolean> => {
+  /** The first row of `sql`, run on a connection of its own. */
+  const firstRow = async <T extends object>(host: string, password: string, sql: string): Promise<T> => {
     const client = new Client({ host, port: server.port, user: server.user, password, database: 'postgres' });
     await client.connect();
     try {
-      const { rows } = await client.query<{ unix: boolean }>('SELECT inet_client_addr() IS NULL AS unix');
-      return rows[0].unix;
+      return (await client.query<T>(sql)).rows[0];
     } finally {
       await client.end();
     }
   };
+
+  /** Whether the connection came over the Unix socket (no client address). */
+  const viaSocket = async (host: string, password: string): Promise<boolean> =>
+    (await firstRow<{ unix: boolean }>(host, password, 'SELECT inet_client_addr() IS NULL AS unix')).unix;
 
   it('is reached over a Unix socket in its data directory, which it trusts', async () => {
     expect(server.host).toBe(dir);
@@ -70,27 +76,28 @@ describe('embedded PostgreSQL', () => {
   });
 
   it('checks each database for autovacuum every 10 minutes, as one database per tenant needs', async () => {
-    const client = new Client({ host: server.host, port: server.port, user: server.user, database: 'postgres' });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ setting: string }>(
-        "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'",
-      );
-      expect(rows[0].setting).toBe('600');
-    } finally {
-      await client.end();
-    }
+    const { setting } = await firstRow<{ setting: string }>(
+      server.host,
+      server.password,
+      "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'",
+    );
+    expect(setting).toBe('600');
   });
 
   it('keeps password authentication on TCP', async () => {
     expect(await viaSocket('127.0.0.1', server.password)).toBe(false);
-    await expect(viaSocket('127.0.0.1', 'not the password')).rejects.toThrow(/password authentication failed/);
+    await expect(viaSocket('127.0.0.1', 'not the password')).rejects.toThrow(
+      /password authentication failed/,
+    );
   });
 
   it('is joined by another process through its socket', async () => {
     const joined = await serverProcess(dir, 'join');
     try {
-      expect({ host: joined.server.host, port: joined.server.port }).toEqual({ host: dir, port: server.port });
+      expect({ host: joined.server.host, port: joined.server.port }).toEqual({
+        host: dir,
+        port: server.port,
+      });
       expect(await viaSocket(joined.server.host, joined.server.password)).toBe(true);
     } finally {
       await stop(joined.child);
