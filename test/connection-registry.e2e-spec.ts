@@ -235,7 +235,9 @@ describe('tenant connection registry', () => {
       const busy = await registry.acquire(await record('busy-one'));
       const started = Date.now();
       const refused = await t.http.get('/api/crops').set('X-Tenant-ID', 'busy-two').expect(503);
+      // After TENANT_SLOT_WAIT_MS, not the 10 s default.
       expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(refused.body).toMatchObject({ statusCode: 503, code: 'TENANT_CAPACITY' });
       expect(registry.isOpen('busy-two')).toBe(false);
       // The waiter that gave up must not take the wake-up meant for this one (it would then wait its 1.5 s out).

@@ -20,12 +20,14 @@ describe('loadConfig', () => {
       PORT: '8080',
       TENANT_BASE_DOMAIN: 'farms.example.com',
       SWAGGER_ENABLED: 'false',
+      TENANT_SLOT_WAIT_MS: '2500',
     });
     expect(config).toMatchObject({
       DB_HOST: 'db',
       PORT: 8080,
       TENANT_BASE_DOMAIN: 'farms.example.com',
       SWAGGER_ENABLED: false,
+      TENANT_SLOT_WAIT_MS: 2500,
     });
   });
 
@@ -38,6 +40,8 @@ describe('loadConfig', () => {
     ['TENANT_BASE_DOMAIN', 'Not A Domain'],
     ['NODE_ENV', 'staging'],
     ['TENANT_POOL_MAX', '0'],
+    ['TENANT_SLOT_WAIT_MS', '0'],
+    ['TENANT_SLOT_WAIT_MS', '600000'],
   ])('stops with a message naming %s when it is %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));
