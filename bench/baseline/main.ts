@@ -120,9 +120,12 @@ class HealthController {
       allowGlobalContext: false,
       ensureDatabase: false,
       discovery: { warnWhenNoEntities: false },
-      // The app's tenant pools close a connection idle for TENANT_POOL_IDLE_MS (default 10 s); the same here, where
-      // knex's default is 30 s: the warm rounds alternate, so each side idles 10-20 s between two of its rounds.
-      pool: { min: 0, max: Number(env('BASELINE_POOL_MAX', '10')), idleTimeoutMillis: 10_000 },
+      // The warm scenario gives this and the app's TENANT_POOL_IDLE_MS the same value (knex's default is 30 s).
+      pool: {
+        min: 0,
+        max: Number(env('BASELINE_POOL_MAX', '10')),
+        idleTimeoutMillis: Number(env('BASELINE_POOL_IDLE_MS', '30000')),
+      },
     }),
   ],
   controllers: [CropsController, HealthController],

@@ -30,6 +30,12 @@ async function baselineUserToken(ctx, database) {
   return tokens.issue({ sub: id, tid: 'bench-baseline', role: 'admin', ver: 0 }).accessToken;
 }
 
+/**
+ * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
+ * rounds (the rounds alternate A B | B A, so 20 s), so that neither reconnects in the middle of the measurement.
+ */
+const POOL_IDLE_MS = '60000';
+
 module.exports = async function warm(ctx) {
   const tenants = ctx.tenants.slice(0, ctx.quick ? 5 : 20);
   const baselineDb = `${ctx.prefix}_baseline`;
@@ -42,12 +48,16 @@ module.exports = async function warm(ctx) {
   const baselineProfile = ctx.profile ? profiled('warm-baseline') : undefined;
   const app = await ctx.startApp('warm-app', {
     nodeArgs: appProfile ? appProfile.nodeArgs : [],
-    env: appProfile ? appProfile.env : {},
+    env: { TENANT_POOL_IDLE_MS: POOL_IDLE_MS, ...(appProfile ? appProfile.env : {}) },
   });
   const baseline = await ctx.startApp('warm-baseline', {
     kind: 'baseline',
     nodeArgs: baselineProfile ? baselineProfile.nodeArgs : [],
-    env: { BASELINE_DB_NAME: baselineDb, ...(baselineProfile ? baselineProfile.env : {}) },
+    env: {
+      BASELINE_DB_NAME: baselineDb,
+      BASELINE_POOL_IDLE_MS: POOL_IDLE_MS,
+      ...(baselineProfile ? baselineProfile.env : {}),
+    },
   });
   try {
     // The baseline gets the same X-Tenant-ID headers (ignored there), so both sides parse the same requests.
