@@ -66,7 +66,7 @@ export class OrganizationsService implements OnApplicationBootstrap {
   }
 
   async get(idOrTenantId: string): Promise<Organization> {
-    const where = isUUID(idOrTenantId)
+    const where = isUUID(idOrTenantId, 'all')
       ? { id: idOrTenantId.toLowerCase() }
       : isValidTenantSlug(idOrTenantId)
         ? { tenantId: idOrTenantId }
