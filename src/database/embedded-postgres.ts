@@ -27,8 +27,8 @@ const TCP_HOST = '127.0.0.1';
 /**
  * Seconds between two autovacuum checks of one database (PostgreSQL's default: 60). The launcher starts a worker
  * for each database once per naptime, so with one database per tenant it starts databases / naptime workers a
- * second (17 for 1,000 tenants at 60 s), each a backend start and a catalog scan: the zipf bench ran 17–34 %
- * faster at 600 (bench/README.md).
+ * second (17 for 1,000 tenants at 60 s), each a backend start and a catalog scan: at 600 the app's CPU per
+ * zipf request fell 14 % (bench/README.md).
  */
 const AUTOVACUUM_NAPTIME_S = 600;
 /** Longest Unix socket path (sockaddr_un.sun_path less its NUL on Linux; macOS allows 103). */
