@@ -32,6 +32,13 @@ class InstanceProbeController {
   }
 }
 
+/** The id of the InstanceProbeController instance that served a request of the tenant. */
+async function probeInstance(t: TestApp, tenantId: string): Promise<string> {
+  const res = await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200);
+  expect(res.body.tenantId).toBe(tenantId);
+  return res.body.instanceId as string;
+}
+
 /** Runs `work` over `items` with at most `limit` at once. */
 async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
@@ -130,11 +137,7 @@ describe('tenant connection registry', () => {
     });
 
     it('builds the DI subtree once per open tenant, not once per request', async () => {
-      const instance = async (tenantId: string) => {
-        const res = await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200);
-        expect(res.body.tenantId).toBe(tenantId);
-        return res.body.instanceId as string;
-      };
+      const instance = (tenantId: string) => probeInstance(t, tenantId);
       const first = await instance('farm-001');
       expect(await instance('farm-001')).toBe(first);
       expect(await instance('farm-002')).not.toBe(first);
@@ -159,9 +162,7 @@ describe('tenant connection registry', () => {
 
     it('keeps the ORM and DI subtree of a tenant that gave its slot up, without connections, and reuses them', async () => {
       const registry = t.app.get(TenantConnectionRegistry);
-      const instance = async (tenantId: string) =>
-        (await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200)).body
-          .instanceId as string;
+      const instance = (tenantId: string) => probeInstance(t, tenantId);
       const database = `${t.prefix}farm-150`;
       const connections = () => withMaintenanceClient((c) => countConnections(c, database));
       const first = await instance('farm-150');
@@ -200,9 +201,7 @@ describe('tenant connection registry', () => {
 
     it('closes the least recently used kept ORM beyond the limit, so its next opening builds a new subtree', async () => {
       const registry = t.app.get(TenantConnectionRegistry);
-      const instance = async (tenantId: string) =>
-        (await t.http.get('/api/probe/instance').set('X-Tenant-ID', tenantId).expect(200)).body
-          .instanceId as string;
+      const instance = (tenantId: string) => probeInstance(t, tenantId);
       const one = await instance('kept-one');
       const two = await instance('kept-two');
       expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });

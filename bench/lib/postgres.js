@@ -28,7 +28,7 @@ async function startServer() {
   }
   const { startEmbeddedPostgres } = require(`${ROOT}/dist/src/database/embedded-postgres`);
   const server = await startEmbeddedPostgres(dir, 0);
-  return { host: '127.0.0.1', ...server, embedded: true };
+  return { ...server, embedded: true };
 }
 
 function runningPostmaster(dir) {

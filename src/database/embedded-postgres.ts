@@ -46,11 +46,11 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (
  * A server already running on the same data directory (another process of ours) is reused.
  *
  * The app reaches it through a Unix socket in the data directory (mode 0700: only the OS user running the server,
- * and root, can connect), which a data directory initialised here trusts; TCP on 127.0.0.1 keeps password authentication for
- * other tools. The password method made PostgreSQL derive a SCRAM key for every connection: with the first queries
- * of a tenant request, a connection cost 7.6 ms of CPU over TCP with the password and 4.6 ms over the trusted
- * socket, and the app opens one for every tenant it reopens. An older data directory (local password
- * authentication) still works: the password is always sent.
+ * and root, can connect), which a data directory initialised here trusts; TCP on 127.0.0.1 keeps password
+ * authentication for other tools. The password method made PostgreSQL derive a SCRAM key for every connection:
+ * with the first queries of a tenant request, a connection cost 7.6 ms of CPU over TCP with the password and
+ * 4.6 ms over the trusted socket, and the app opens one for every tenant it reopens. An older data directory
+ * (local password authentication) still works: the password is always sent.
  */
 export async function startEmbeddedPostgres(
   dir: string,
