@@ -1,4 +1,4 @@
-import { EntityManager, LockMode } from '@mikro-orm/postgresql';
+import { EntityManager, FindOneOptions, LockMode } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { InjectTenant, InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
@@ -9,7 +9,7 @@ import { AccessTokens } from './access-tokens';
 import { AccessTokenDto, ChangePasswordDto, LoginDto } from './dto/auth.dto';
 import { forgiveLoginFailures, recordLoginAttempt } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
-import type { Principal } from './principal';
+import { Principal, tokenRevoked } from './principal';
 
 /** Logging in to a tenant and changing one's password. */
 @Injectable()
@@ -34,28 +34,23 @@ export class AuthService {
 
   /**
    * Checks the current password (failures count toward the login lockout), stores the new one and answers with a
-   * new token: older ones stop working. Both hashes are computed before the user's row is locked; under the lock the
-   * credentials version must still be the one the token carried, so a concurrent admin reset or password change
-   * wins instead of being overwritten (401 then).
+   * new token: older ones stop working. The user's row is read again before the check and again, locked, before
+   * the write: a concurrent admin reset or password change makes the caller's token revoked (401), so it wins
+   * instead of being overwritten or answered as a wrong current password. Both hashes are computed unlocked.
    */
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
-    const caller = this.userOf(principal);
-    const { id, email, credentialsVersion } = caller;
+    const { id, email, credentialsVersion } = this.userOf(principal);
     await recordLoginAttempt(this.em, email);
-    await this.em.populate(caller, ['passwordHash']);
-    if (!(await this.hasher.verify(caller.passwordHash ?? null, dto.currentPassword))) {
+    const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
+    if (!(await this.hasher.verify(current.passwordHash ?? null, dto.currentPassword))) {
       throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
     }
     await forgiveLoginFailures(this.em, email);
     const passwordHash = await this.hasher.hash(dto.newPassword);
     const user = await this.em.transactional(async (em) => {
-      const locked = await em.findOne(User, id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!locked || locked.credentialsVersion !== credentialsVersion) {
-        throw new UnauthenticatedError(
-          'TOKEN_REVOKED',
-          'The password was changed or the user deleted meanwhile; log in again',
-        );
-      }
+      const locked = await unchangedUser(em, id, credentialsVersion, {
+        lockMode: LockMode.PESSIMISTIC_WRITE,
+      });
       locked.setPasswordHash(passwordHash);
       return locked;
     });
@@ -82,4 +77,16 @@ export class AuthService {
     });
     return { ...token, tokenType: 'Bearer', user: UserDto.from(user) };
   }
+}
+
+/** The user read again from the database, as long as their credentials are still those the token carried. */
+async function unchangedUser(
+  em: EntityManager,
+  id: string,
+  credentialsVersion: number,
+  options: FindOneOptions<User, 'passwordHash'>,
+): Promise<User> {
+  const user = await em.findOne(User, id, { ...options, refresh: true });
+  if (!user || user.credentialsVersion !== credentialsVersion) throw tokenRevoked();
+  return user;
 }

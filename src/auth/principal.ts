@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { UnauthenticatedError } from '../common/domain-errors';
 import type { TenantRequest } from '../tenancy/tenant-request';
 import type { User } from '../users/user.entity';
 import type { Role } from './roles';
@@ -21,4 +22,12 @@ export const CurrentPrincipal = createParamDecorator(
 export function bearerToken(authorization: string | undefined): string | undefined {
   const match = /^Bearer +([^\s]+) *$/i.exec(authorization ?? '');
   return match?.[1];
+}
+
+/** 401 for a user token whose user was deleted or whose credentials changed since it was issued. */
+export function tokenRevoked(): UnauthenticatedError {
+  return new UnauthenticatedError(
+    'TOKEN_REVOKED',
+    'The access token is no longer valid (its user was deleted or changed password); log in again',
+  );
 }

@@ -6,7 +6,7 @@ import { AccessTokens } from './access-tokens';
 import { defaultRequiredRole, PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
 import { PlatformToken } from './platform-token';
 import { tenantRequired } from '../tenancy/tenant-request';
-import { AuthenticatedRequest, bearerToken, Principal } from './principal';
+import { AuthenticatedRequest, bearerToken, Principal, tokenRevoked } from './principal';
 import { Role, roleAtLeast } from './roles';
 
 /**
@@ -54,12 +54,7 @@ export class TenantAuthGuard implements CanActivate {
       throw new ForbiddenError('TENANT_MISMATCH', 'The access token was issued for another organization');
     }
     const user = await tenant.lease.orm.em.findOne(User, { id: claims.sub });
-    if (!user || user.credentialsVersion !== claims.ver) {
-      throw new UnauthenticatedError(
-        'TOKEN_REVOKED',
-        'The access token is no longer valid (its user was deleted or changed password); log in again',
-      );
-    }
+    if (!user || user.credentialsVersion !== claims.ver) throw tokenRevoked();
     const principal: Principal = { kind: 'user', user, role: user.role };
     if (!roleAtLeast(principal.role, required)) {
       throw new ForbiddenError(
