@@ -514,12 +514,19 @@ describe('security', () => {
           role: 'admin',
         })
       ).body as { id: string };
-      // Two admins demote each other at once: one wins, the other gets 409, and one admin remains.
+      // Two admins demote each other at once: one wins and one admin remains. The loser gets 409 LAST_ADMIN when
+      // its guard ran before the winner's commit, else 403 ROLE_FORBIDDEN (role changes apply at once).
+      const secondToken = (await login('second@lonely.example', PASSWORD, farm.tenantId)).body.accessToken;
       const [a, b] = await Promise.all([
-        api.patch(`/api/users/${owner.id}`, { role: 'viewer' }),
         api.patch(`/api/users/${second.id}`, { role: 'viewer' }),
+        as(secondToken, farm.tenantId).patch(`/api/users/${owner.id}`, { role: 'viewer' }),
       ]);
-      expect([a.status, b.status].sort()).toEqual([200, 409]);
+      const [winner, loser] = a.status === 200 ? [a, b] : [b, a];
+      expect(winner.status).toBe(200);
+      expect([
+        { status: 409, code: 'LAST_ADMIN' },
+        { status: 403, code: 'ROLE_FORBIDDEN' },
+      ]).toContainEqual({ status: loser.status, code: loser.body.code });
       const operator = as(t.platformToken, farm.tenantId);
       const users = (await operator.get('/api/users')).body as Array<{ id: string; role: string }>;
       const admins = users.filter((user) => user.role === 'admin');
