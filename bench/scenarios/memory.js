@@ -13,7 +13,9 @@ module.exports = async function memory(ctx) {
   const closed = await measure(ctx, 'memory-unkept', { TENANT_MAX_KEPT: '0' });
   return {
     ...kept,
-    ...Object.fromEntries(Object.entries(closed).map(([metric, value]) => [`unkept${capitalized(metric)}`, value])),
+    ...Object.fromEntries(
+      Object.entries(closed).map(([metric, value]) => [`unkept${capitalized(metric)}`, value]),
+    ),
   };
 };
 

@@ -250,7 +250,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     } catch (error) {
       await orm.close(true);
       this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
-      throw new UnavailableError('TENANT_UNAVAILABLE', `Tenant ${tenant.tenantId} is temporarily unavailable`);
+      throw new UnavailableError(
+        'TENANT_UNAVAILABLE',
+        `Tenant ${tenant.tenantId} is temporarily unavailable`,
+      );
     }
   }
 
@@ -313,7 +316,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   private async closeIdle(): Promise<void> {
     const cutoff = Date.now() - this.config.TENANT_IDLE_CLOSE_MS;
-    const isIdle = (entry: TenantEntry) => this.open.has(entry) && entry.leases === 0 && entry.lastUsed < cutoff;
+    const isIdle = (entry: TenantEntry) =>
+      this.open.has(entry) && entry.leases === 0 && entry.lastUsed < cutoff;
     for (const entry of [...this.open].filter(isIdle)) {
       // Closing the previous one awaited: this one may have been leased since.
       if (!isIdle(entry)) continue;
