@@ -12,8 +12,8 @@ import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { templateLockKey } from '../src/tenancy/tenant-template';
-import { advisoryLock } from '../src/database/advisory-lock';
-import { maintenanceClient, serverEnv } from './support/test-database';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { maintenanceClient, serverEnv, settledLockWaiters } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 
 class AddFleetProbeTable extends Migration {
@@ -64,21 +64,48 @@ describe('migrations', () => {
     }
   });
 
-  it('migrates a tenant database that is behind when the app first opens it', async () => {
-    const database = `${t.prefix}east-field`;
+  /** Takes a tenant's latest migration back and closes its ORM, so that its next opening migrates it. */
+  const putBehind = async (tenantId: string) => {
     const connections = t.app.get(TenantConnectionRegistry);
-    const lease = await connections.acquire((await t.app.get(TenantRegistry).find('east-field'))!);
+    const lease = await connections.acquire((await t.app.get(TenantRegistry).find(tenantId))!);
     try {
       await lease.orm.getMigrator().down();
     } finally {
       lease.release();
     }
-    await connections.evict('east-field');
-    const behind = await sqlIn(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id');
-    expect(behind).toHaveLength(TENANT_MIGRATIONS.length - 1);
+    await connections.evict(tenantId);
+  };
+  const migrationsOf = async (tenantId: string) =>
+    (await sqlIn(`${t.prefix}${tenantId}`, 'SELECT name FROM mikro_orm_migrations ORDER BY id')).map(
+      (r) => r.name,
+    );
+
+  it('migrates a tenant database that is behind when the app first opens it', async () => {
+    await putBehind('east-field');
+    expect(await migrationsOf('east-field')).toHaveLength(TENANT_MIGRATIONS.length - 1);
     await t.http.get('/api/crops').set('X-Tenant-ID', 'east-field').expect(200);
-    const applied = await sqlIn(database, 'SELECT name FROM mikro_orm_migrations ORDER BY id');
-    expect(applied.map((r) => r.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+    expect(await migrationsOf('east-field')).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  });
+
+  it('migrates tenants first opened at once in one maintenance session at a time', async () => {
+    for (const id of tenantIds) await putBehind(id);
+    const keys = tenantIds.map((id) => lockKey(`migrate:${t.prefix}${id}`));
+    await withMaintenanceClient(async (holder) => {
+      for (const key of keys) await advisoryLock(holder, key);
+      const statuses = Promise.all(
+        tenantIds.map((id) =>
+          t.http
+            .get('/api/crops')
+            .set('X-Tenant-ID', id)
+            .then((res) => res.status),
+        ),
+      );
+      // One maintenance session waits on the server for the locks held here; the other openings wait in the app.
+      expect(await settledLockWaiters(holder, keys)).toBe(1);
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      expect(await statuses).toEqual(tenantIds.map(() => 200));
+    });
+    for (const id of tenantIds) expect(await migrationsOf(id)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
   });
 
   describe('fleet', () => {

@@ -1,4 +1,5 @@
-import { countTenantDatabases } from './support/test-database';
+import { countTenantDatabases, settledLockWaiters } from './support/test-database';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
@@ -129,6 +130,26 @@ describe('organizations (control plane)', () => {
       expect(res.body.message).toMatch(message);
     }
     expect(await databasesOfThisApp()).toBe(before);
+  });
+
+  it('runs concurrent sign-ups in one maintenance session at a time', async () => {
+    const names = ['Queue One Farm', 'Queue Two Farm'];
+    const keys = ['queue-one-farm', 'queue-two-farm'].map((id) => lockKey(`database:${t.prefix}${id}`));
+    await withMaintenanceClient(async (holder) => {
+      for (const key of keys) await advisoryLock(holder, key);
+      const statuses = Promise.all(
+        names.map((name) =>
+          t.http
+            .post('/organizations')
+            .send({ name, farmType: 'dairy' })
+            .then((res) => res.status),
+        ),
+      );
+      // One sign-up's session waits on the server for the lock held here; the other waits for the session.
+      expect(await settledLockWaiters(holder, keys)).toBe(1);
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      expect(await statuses).toEqual([201, 201]);
+    });
   });
 
   it('settles two concurrent sign-ups of one name as one 201, one 409 and one database', async () => {

@@ -17,7 +17,7 @@ describe('TenantOrmFactory', () => {
     for (const name of ['a', 'b']) {
       await server.ensureDatabase(`${prefix}${name}`);
       const orm = factory.create(`${prefix}${name}`, `tenant:setup-${name}`);
-      await migrateToLatest(orm, () => server.adminClient());
+      await migrateToLatest(orm, (work) => server.withAdminClient(work));
       await orm.close(true);
     }
   });

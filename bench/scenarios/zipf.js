@@ -9,11 +9,16 @@ const { sampleConnections } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
 
 /**
- * The connection budget spent on as many open tenants as it allows: 74 pools of one connection + 5 control + 1
- * admin = 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
+ * The connection budget spent on as many open tenants as it allows: 74 pools of one connection + 4 control + 2
+ * maintenance = 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
  * connection then.
  */
-const ZIPF_ENV = { TENANT_MAX_OPEN: '74', TENANT_POOL_MAX: '1', DB_CONNECTION_BUDGET: '80' };
+const ZIPF_ENV = {
+  TENANT_MAX_OPEN: '74',
+  TENANT_POOL_MAX: '1',
+  CONTROL_POOL_MAX: '4',
+  DB_CONNECTION_BUDGET: '80',
+};
 
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;

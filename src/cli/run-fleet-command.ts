@@ -8,8 +8,8 @@ import { TenantOrmFactory } from '../tenancy/tenant-orm.factory';
 
 /**
  * Shared runner of the fleet commands: one line per tenant as it finishes, a summary, exit code 1 when any
- * tenant failed. Each tenant ORM gets a single connection, so at most TENANT_MIGRATE_CONCURRENCY x 2 (with the
- * lock connection) are open at once. `migrations` defaults to the committed tenant migrations (the benchmark passes
+ * tenant failed. Each tenant ORM gets a single connection, and as many maintenance sessions as workers take the
+ * migration locks, so at most TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once. `migrations` defaults to the committed tenant migrations (the benchmark passes
  * one more).
  */
 export async function runFleetCommand(
@@ -18,7 +18,9 @@ export async function runFleetCommand(
   migrations: MigrationObject[] = TENANT_MIGRATIONS,
 ): Promise<void> {
   const config = loadConfigOrExit();
-  const server = await DatabaseServer.fromConfig(config);
+  const server = await DatabaseServer.fromConfig(config, {
+    maintenanceSessions: config.TENANT_MIGRATE_CONCURRENCY,
+  });
   let failed = 0;
   try {
     const factory = new TenantOrmFactory(server, { ...config, TENANT_POOL_MAX: 1 }, migrations);

@@ -21,3 +21,13 @@ export async function tryAdvisoryLock(client: Client, key: string): Promise<bool
   );
   return rows[0].locked;
 }
+
+/** Runs `work` holding the exclusive session-level lock, released afterwards (the client lives on). */
+export async function withAdvisoryLock<T>(client: Client, key: string, work: () => Promise<T>): Promise<T> {
+  await advisoryLock(client, key);
+  try {
+    return await work();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+  }
+}

@@ -1,18 +1,38 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
+import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { quoteIdent } from './sql-identifiers';
 
-/** Where PostgreSQL is, whether configured (`DB_HOST`) or embedded, and how to reach its maintenance database. */
+export interface ServerOptions {
+  /** Maintenance sessions at once (default 1). */
+  maintenanceSessions?: number;
+  /** Stops the embedded server this process started. */
+  stopEmbedded?: () => Promise<void>;
+}
+
+/**
+ * Where PostgreSQL is, whether configured (`DB_HOST`) or embedded, and how to reach its maintenance database.
+ * Maintenance work (CREATE/DROP/ALTER DATABASE, migration locks) runs in sessions, at most `maintenanceSessions`
+ * at once per process; a session holds one connection to the `postgres` database and may open one more to a
+ * database it prepares (a migration of the template, a spare or a new tenant), so maintenance takes at most twice
+ * as many connections. A session never opens another session.
+ */
 export class DatabaseServer {
+  private readonly sessions: Semaphore;
+  private readonly stopEmbedded?: () => Promise<void>;
+
   constructor(
     readonly host: string,
     readonly port: number,
     readonly user: string,
     readonly password: string,
-    private readonly stopEmbedded?: () => Promise<void>,
-  ) {}
+    options: ServerOptions = {},
+  ) {
+    this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
+    this.stopEmbedded = options.stopEmbedded;
+  }
 
   /** Connection options of a MikroORM instance on this server. */
   ormConnection(): Pick<Options, 'driver' | 'host' | 'port' | 'user' | 'password'> {
@@ -25,27 +45,27 @@ export class DatabaseServer {
     };
   }
 
-  /** A short-lived client on the `postgres` maintenance database, for CREATE/DROP/ALTER DATABASE. */
-  async adminClient(): Promise<Client> {
-    const client = new Client({
-      host: this.host,
-      port: this.port,
-      user: this.user,
-      password: this.password,
-      database: 'postgres',
-      application_name: 'farm-management:admin',
+  /**
+   * Runs `work` in a maintenance session: once one is free, on a client of the `postgres` maintenance database
+   * that is closed afterwards (with the session-level advisory locks it took).
+   */
+  withAdminClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return this.sessions.use(async () => {
+      const client = new Client({
+        host: this.host,
+        port: this.port,
+        user: this.user,
+        password: this.password,
+        database: 'postgres',
+        application_name: 'farm-management:admin',
+      });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
     });
-    await client.connect();
-    return client;
-  }
-
-  async withAdminClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
-    const client = await this.adminClient();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
   }
 
   async databaseExists(client: Client, name: string): Promise<boolean> {
@@ -74,17 +94,23 @@ export class DatabaseServer {
    * Resolves the server from the configuration. When `DB_HOST` is unset, an embedded server already running on
    * EMBEDDED_PG_DIR is joined, else one is started unless `startEmbedded` is false.
    */
-  static async fromConfig(config: AppConfig, { startEmbedded = true } = {}): Promise<DatabaseServer> {
+  static async fromConfig(
+    config: AppConfig,
+    { startEmbedded = true, maintenanceSessions = 1 } = {},
+  ): Promise<DatabaseServer> {
     if (config.DB_HOST) {
-      return new DatabaseServer(config.DB_HOST, config.DB_PORT, config.DB_USER, config.DB_PASSWORD);
+      return new DatabaseServer(config.DB_HOST, config.DB_PORT, config.DB_USER, config.DB_PASSWORD, {
+        maintenanceSessions,
+      });
     }
     const embedded = await startEmbeddedPostgres(
       config.EMBEDDED_PG_DIR,
       config.EMBEDDED_PG_PORT,
       startEmbedded,
     );
-    return new DatabaseServer(embedded.host, embedded.port, embedded.user, embedded.password, () =>
-      embedded.stop(),
-    );
+    return new DatabaseServer(embedded.host, embedded.port, embedded.user, embedded.password, {
+      maintenanceSessions,
+      stopEmbedded: () => embedded.stop(),
+    });
   }
 }

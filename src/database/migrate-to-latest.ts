@@ -1,8 +1,9 @@
 import { MikroORM } from '@mikro-orm/core';
+import type { Client } from 'pg';
+import { lockKey, withAdvisoryLock } from './advisory-lock';
 
 /** PostgreSQL's undefined_table: a database that has never been migrated. */
 const UNDEFINED_TABLE = '42P01';
-import type { Client } from 'pg';
 
 /**
  * Names of the migrations in the ORM's list that the database has not run, in one query. Unlike MikroORM's
@@ -24,21 +25,20 @@ export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   return migrationsList.map((m) => m.name).filter((name) => !executed.has(name));
 }
 
+/** Runs work on a maintenance client: in a new maintenance session, or on the caller's own session's client. */
+export type OnAdminClient = <T>(work: (client: Client) => Promise<T>) => Promise<T>;
+
 /**
  * Brings a database to the latest migration of its ORM's migration list. When something is pending, a
- * cross-process lock is taken (on a maintenance connection, keyed by database name) so that two processes never
- * run the same migration twice; the pending check is one query otherwise.
+ * cross-process lock keyed by database name is taken on a maintenance client, so that two processes never run the
+ * same migration twice; the pending check is one query otherwise.
  */
-export async function migrateToLatest(orm: MikroORM, lockClient: () => Promise<Client>): Promise<string[]> {
+export async function migrateToLatest(orm: MikroORM, onAdminClient: OnAdminClient): Promise<string[]> {
   if ((await pendingMigrations(orm)).length === 0) return [];
-  const client = await lockClient();
-  try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [
-      `farm-management:migrate:${orm.config.get('dbName')}`,
-    ]);
-    const applied = await orm.getMigrator().up();
-    return applied.map((m) => m.name);
-  } finally {
-    await client.end();
-  }
+  return onAdminClient((client) =>
+    withAdvisoryLock(client, lockKey(`migrate:${orm.config.get('dbName')}`), async () => {
+      const applied = await orm.getMigrator().up();
+      return applied.map((m) => m.name);
+    }),
+  );
 }

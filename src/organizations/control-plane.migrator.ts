@@ -14,7 +14,7 @@ export class ControlPlaneMigrator implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const applied = await migrateToLatest(this.orm, () => this.server.adminClient());
+    const applied = await migrateToLatest(this.orm, (work) => this.server.withAdminClient(work));
     if (applied.length > 0) this.logger.log(`Control plane migrated: ${applied.join(', ')}`);
   }
 }

@@ -242,7 +242,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
     try {
       if (!this.current.has(tenant.tenantId)) {
-        const applied = await migrateToLatest(orm, () => this.server.adminClient());
+        const applied = await migrateToLatest(orm, (work) => this.server.withAdminClient(work));
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
         this.current.add(tenant.tenantId);
       }

@@ -2,7 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { advisoryLock } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
-import { migrateToLatest, pendingMigrations } from '../database/migrate-to-latest';
+import { migrateToLatest, OnAdminClient, pendingMigrations } from '../database/migrate-to-latest';
 import { controlOrmOptions } from '../organizations/control-orm.config';
 import { Organization } from '../organizations/organization.entity';
 import { TenantDatabaseNames } from './tenant-database-names';
@@ -23,6 +23,9 @@ export interface FleetResult extends FleetTarget {
 }
 
 export const TEMPLATE_TARGET_ID = '(template)';
+
+/** What the fleet does to one database; maintenance work goes through `onAdminClient`. */
+type FleetTask = (orm: MikroORM, onAdminClient: OnAdminClient) => Promise<string[]>;
 
 /**
  * Runs one migration task over every tenant database the registry lists as active (never a scan of the server's
@@ -62,17 +65,14 @@ export class TenantFleet {
   }
 
   migrate(onResult: (result: FleetResult) => void): Promise<FleetResult[]> {
-    return this.forEach(onResult, (orm) => migrateToLatest(orm, () => this.server.adminClient()));
+    return this.forEach(onResult, migrateToLatest);
   }
 
   status(onResult: (result: FleetResult) => void): Promise<FleetResult[]> {
     return this.forEach(onResult, (orm) => pendingMigrations(orm));
   }
 
-  private async forEach(
-    onResult: (result: FleetResult) => void,
-    task: (orm: MikroORM) => Promise<string[]>,
-  ): Promise<FleetResult[]> {
+  private async forEach(onResult: (result: FleetResult) => void, task: FleetTask): Promise<FleetResult[]> {
     const queue = await this.targets();
     const results: FleetResult[] = [];
     const worker = async (): Promise<void> => {
@@ -86,11 +86,11 @@ export class TenantFleet {
     return results;
   }
 
-  private async run(target: FleetTarget, task: (orm: MikroORM) => Promise<string[]>): Promise<FleetResult> {
-    const attempt = async (): Promise<string[]> => {
+  private async run(target: FleetTarget, task: FleetTask): Promise<FleetResult> {
+    const attempt = async (onAdminClient: OnAdminClient): Promise<string[]> => {
       const orm = this.factory.create(target.databaseName, `tenant:fleet:${target.databaseName}`);
       try {
-        return await task(orm);
+        return await task(orm, onAdminClient);
       } finally {
         await orm.close(true);
       }
@@ -101,9 +101,9 @@ export class TenantFleet {
         target.tenantId === TEMPLATE_TARGET_ID
           ? await this.server.withAdminClient(async (client) => {
               await advisoryLock(client, templateLockKey(target.databaseName));
-              return attempt();
+              return attempt((work) => work(client));
             })
-          : await attempt();
+          : await attempt((work) => this.server.withAdminClient(work));
       return { ...target, ok: true, migrations };
     } catch (error) {
       return {

@@ -148,7 +148,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
     const name = this.names.spare(randomBytes(6).toString('hex'));
     await this.em.fork().insert(SpareDatabase, { name, migratedTo: null });
     await this.template.clone(client, name);
-    await this.template.migrate(name);
+    await this.template.migrate(name, client);
     await this.markReady(client, name);
   }
 
@@ -158,7 +158,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
       .fork()
       .nativeUpdate(SpareDatabase, { name: spare.name, migratedTo: spare.migratedTo }, { migratedTo: null });
     if (taken === 0) return;
-    const applied = await this.template.migrate(spare.name);
+    const applied = await this.template.migrate(spare.name, client);
     await this.markReady(client, spare.name);
     this.logger.log(`Migrated spare database ${spare.name}: ${applied.join(', ')}`);
   }

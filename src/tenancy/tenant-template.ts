@@ -45,11 +45,14 @@ export class TenantTemplate {
     );
   }
 
-  /** Brings a tenant database to the latest tenant migration; returns what it applied. */
-  async migrate(databaseName: string): Promise<string[]> {
+  /**
+   * Brings a tenant database to the latest tenant migration, within the caller's maintenance session (`client` is
+   * its connection; the database's own is the session's second); returns what it applied.
+   */
+  async migrate(databaseName: string, client: Client): Promise<string[]> {
     const orm = this.factory.create(databaseName, `tenant:provisioning:${databaseName}`);
     try {
-      return await migrateToLatest(orm, () => this.server.adminClient());
+      return await migrateToLatest(orm, (work) => work(client));
     } finally {
       await orm.close(true);
     }
@@ -63,7 +66,7 @@ export class TenantTemplate {
         await client.query(`CREATE DATABASE ${quoteIdent(template)}`);
         this.logger.log(`Created the tenant template database ${template}`);
       }
-      await this.migrate(template);
+      await this.migrate(template, client);
     });
   }
 }

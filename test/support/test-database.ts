@@ -77,3 +77,25 @@ export async function countConnections(client: Client, prefix: string): Promise<
   );
   return Number(rows[0].n);
 }
+
+/** Backends waiting for one of these advisory locks (keys as the app passes them to hashtext). */
+async function lockWaiters(client: Client, keys: string[]): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+       AND objid IN (SELECT (hashtext(key)::bigint & 4294967295)::oid FROM unnest($1::text[]) AS key)`,
+    [keys],
+  );
+  return rows[0].n;
+}
+
+/**
+ * Once some backend waits for one of these advisory locks (held by `client`; up to 5 s), how many wait after a
+ * further half second, when any other attempt would have arrived.
+ */
+export async function settledLockWaiters(client: Client, keys: string[]): Promise<number> {
+  for (let tries = 0; (await lockWaiters(client, keys)) === 0 && tries < 200; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return lockWaiters(client, keys);
+}
