@@ -132,9 +132,12 @@ describe('organizations (control plane)', () => {
     expect(await databasesOfThisApp()).toBe(before);
   });
 
-  it('runs concurrent sign-ups in one maintenance session at a time', async () => {
-    const names = ['Queue One Farm', 'Queue Two Farm'];
-    const keys = ['queue-one-farm', 'queue-two-farm'].map((id) => lockKey(`database:${t.prefix}${id}`));
+  it('runs concurrent sign-ups in DB_MAINTENANCE_SESSIONS sessions at a time', async () => {
+    const names = ['Queue One Farm', 'Queue Two Farm', 'Queue Three Farm'];
+    expect(names.length).toBeGreaterThan(t.config.DB_MAINTENANCE_SESSIONS);
+    const keys = ['queue-one-farm', 'queue-two-farm', 'queue-three-farm'].map((id) =>
+      lockKey(`database:${t.prefix}${id}`),
+    );
     await withMaintenanceClient(async (holder) => {
       for (const key of keys) await advisoryLock(holder, key);
       const statuses = Promise.all(
@@ -145,10 +148,10 @@ describe('organizations (control plane)', () => {
             .then((res) => res.status),
         ),
       );
-      // One sign-up's session waits on the server for the lock held here; the other waits for the session.
-      expect(await settledLockWaiters(holder, keys)).toBe(1);
+      // Each session's sign-up waits on the server for a lock held here; the other sign-up waits for a session.
+      expect(await settledLockWaiters(holder, keys)).toBe(t.config.DB_MAINTENANCE_SESSIONS);
       await holder.query('SELECT pg_advisory_unlock_all()');
-      expect(await statuses).toEqual([201, 201]);
+      expect(await statuses).toEqual(names.map(() => 201));
     });
   });
 

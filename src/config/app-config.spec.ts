@@ -42,6 +42,8 @@ describe('loadConfig', () => {
     ['TENANT_POOL_MAX', '0'],
     ['TENANT_SLOT_WAIT_MS', '0'],
     ['TENANT_SLOT_WAIT_MS', '600000'],
+    ['DB_MAINTENANCE_SESSIONS', '0'],
+    ['DB_MAINTENANCE_SESSIONS', '11'],
   ])('stops with a message naming %s when it is %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));
@@ -59,5 +61,9 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ TENANT_MAX_OPEN: '100', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' }),
     ).toThrow(/TENANT_MAX_OPEN=100.*exceeds DB_CONNECTION_BUDGET/);
+    // 36 x 2 + 5 control + 2 connections per maintenance session: 81 with two sessions, 79 with one.
+    const pools = { TENANT_MAX_OPEN: '36', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' };
+    expect(() => loadConfig(pools)).toThrow(/\(81\) exceeds DB_CONNECTION_BUDGET \(80\)/);
+    expect(loadConfig({ ...pools, DB_MAINTENANCE_SESSIONS: '1' }).connectionCeiling).toBe(79);
   });
 });

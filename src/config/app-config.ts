@@ -18,9 +18,6 @@ const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
 
-/** The app's one maintenance session (DatabaseServer): an admin connection and one to a database it prepares. */
-const MAINTENANCE_CONNECTIONS = 2;
-
 /**
  * Every setting of the process, parsed and validated once at start. Defaults live here and in `.env.example`.
  * Property names are the environment variable names, so an error names the variable to fix.
@@ -145,6 +142,16 @@ export class AppConfig {
   @Max(50)
   CONTROL_POOL_MAX = 5;
 
+  /**
+   * Maintenance sessions at once (sign-ups, spare refills, migrations of tenants being opened), 2 connections each:
+   * one to the server's maintenance database, one to a database being prepared. More than these wait in turn.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  DB_MAINTENANCE_SESSIONS = 2;
+
   /** Upper bound for every pool of this process together; must stay below the server's max_connections. */
   @Transform(toInt)
   @IsInt()
@@ -220,12 +227,11 @@ export class AppConfig {
   @IsBoolean()
   INTERNAL_STATS_ENABLED = false;
 
-  /**
-   * Connections this process may hold at most: control pool, its maintenance session (a connection to the server's
-   * maintenance database and one to a database being prepared), every tenant pool.
-   */
+  /** Connections this process may hold at most: control pool, maintenance sessions, every tenant pool. */
   get connectionCeiling(): number {
-    return this.CONTROL_POOL_MAX + MAINTENANCE_CONNECTIONS + this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX;
+    return (
+      this.CONTROL_POOL_MAX + 2 * this.DB_MAINTENANCE_SESSIONS + this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX
+    );
   }
 }
 
@@ -257,7 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
     problems.push(
-      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 2 ` +
+      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 2 x DB_MAINTENANCE_SESSIONS ` +
         `(${config.connectionCeiling}) exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,
     );
   }

@@ -15,9 +15,9 @@ export interface ServerOptions {
 /**
  * Where PostgreSQL is, whether configured (`DB_HOST`) or embedded, and how to reach its maintenance database.
  * Maintenance work (CREATE/DROP/ALTER DATABASE, migration locks) runs in sessions, at most `maintenanceSessions`
- * at once per process; a session holds one connection to the `postgres` database and may open one more to a
- * database it prepares (a migration of the template, a spare or a new tenant), so maintenance takes at most twice
- * as many connections. A session never opens another session.
+ * at once per process (the app's DB_MAINTENANCE_SESSIONS); a session holds one connection to the `postgres`
+ * database and may open one more to a database it prepares (a migration of the template, a spare or a new
+ * tenant), so maintenance takes at most twice as many connections. A session never opens another session.
  */
 export class DatabaseServer {
   private readonly sessions: Semaphore;

@@ -13,7 +13,9 @@ import { DatabaseServer } from './database-server';
       provide: DatabaseServer,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
-        const server = await DatabaseServer.fromConfig(config);
+        const server = await DatabaseServer.fromConfig(config, {
+          maintenanceSessions: config.DB_MAINTENANCE_SESSIONS,
+        });
         await server.ensureDatabase(config.DB_NAME);
         return server;
       },
