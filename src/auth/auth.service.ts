@@ -40,8 +40,8 @@ export class AuthService {
    */
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
     const { id, email, credentialsVersion } = this.userOf(principal);
-    await recordLoginAttempt(this.em, email);
     const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
+    await recordLoginAttempt(this.em, email);
     if (!(await this.hasher.verify(current.passwordHash ?? null, dto.currentPassword))) {
       throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
     }

@@ -9,8 +9,8 @@ import { TenantOrmFactory } from '../tenancy/tenant-orm.factory';
 /**
  * Shared runner of the fleet commands: one line per tenant as it finishes, a summary, exit code 1 when any
  * tenant failed. Each tenant ORM gets a single connection, and as many maintenance sessions as workers take the
- * migration locks, so at most TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once. `migrations` defaults to the committed tenant migrations (the benchmark passes
- * one more).
+ * migration locks, so at most TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once. `migrations` defaults
+ * to the committed tenant migrations (the benchmark passes one more).
  */
 export async function runFleetCommand(
   describe: (result: FleetResult) => string,

@@ -262,9 +262,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
+    const sum = 'TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 2 x DB_MAINTENANCE_SESSIONS';
     problems.push(
-      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 2 x DB_MAINTENANCE_SESSIONS ` +
-        `(${config.connectionCeiling}) exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,
+      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: ${sum} (${config.connectionCeiling}) ` +
+        `exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,
     );
   }
   if (problems.length > 0) {

@@ -22,12 +22,20 @@ export async function tryAdvisoryLock(client: Client, key: string): Promise<bool
   return rows[0].locked;
 }
 
-/** Runs `work` holding the exclusive session-level lock, released afterwards (the client lives on). */
+/**
+ * Runs `work` holding the exclusive session-level lock, released afterwards (the client lives on). When `work`
+ * fails, its error is the one thrown, even if the release fails too (the lock ends with the client then).
+ */
 export async function withAdvisoryLock<T>(client: Client, key: string, work: () => Promise<T>): Promise<T> {
+  const unlock = () => client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
   await advisoryLock(client, key);
+  let result: T;
   try {
-    return await work();
-  } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+    result = await work();
+  } catch (error) {
+    await unlock().catch(() => undefined);
+    throw error;
   }
+  await unlock();
+  return result;
 }

@@ -89,11 +89,11 @@ async function lockWaiters(client: Client, keys: string[]): Promise<number> {
 }
 
 /**
- * Once some backend waits for one of these advisory locks (held by `client`; up to 5 s), how many wait after a
- * further half second, when any other attempt would have arrived.
+ * How many backends wait for one of these advisory locks (held by `client`) once `expected` of them do (or 5 s
+ * passed), and a further half second, when any other attempt would have arrived.
  */
-export async function settledLockWaiters(client: Client, keys: string[]): Promise<number> {
-  for (let tries = 0; (await lockWaiters(client, keys)) === 0 && tries < 200; tries++) {
+export async function settledLockWaiters(client: Client, keys: string[], expected: number): Promise<number> {
+  for (let tries = 0; (await lockWaiters(client, keys)) < expected && tries < 200; tries++) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   await new Promise((resolve) => setTimeout(resolve, 500));
