@@ -66,9 +66,9 @@ describe('migrations', () => {
   });
 
   /** Takes a tenant's latest migration back and closes its ORM, so that its next opening migrates it. */
-  const putBehind = async (tenantId: string) => {
-    const connections = t.app.get(TenantConnectionRegistry);
-    const lease = await connections.acquire((await t.app.get(TenantRegistry).find(tenantId))!);
+  const putBehind = async (tenantId: string, app = t) => {
+    const connections = app.app.get(TenantConnectionRegistry);
+    const lease = await connections.acquire((await app.app.get(TenantRegistry).find(tenantId))!);
     try {
       await lease.orm.getMigrator().down();
     } finally {
@@ -76,8 +76,8 @@ describe('migrations', () => {
     }
     await connections.evict(tenantId);
   };
-  const migrationsOf = async (tenantId: string) =>
-    (await sqlIn(`${t.prefix}${tenantId}`, 'SELECT name FROM mikro_orm_migrations ORDER BY id')).map(
+  const migrationsOf = async (tenantId: string, app = t) =>
+    (await sqlIn(`${app.prefix}${tenantId}`, 'SELECT name FROM mikro_orm_migrations ORDER BY id')).map(
       (r) => r.name,
     );
 
@@ -111,6 +111,42 @@ describe('migrations', () => {
       expect(await statuses).toEqual(tenantIds.map(() => 200));
     });
     for (const id of tenantIds) expect(await migrationsOf(id)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  });
+
+  describe('with one maintenance session and TENANT_SLOT_WAIT_MS=300', () => {
+    let one: TestApp;
+
+    beforeAll(async () => {
+      one = await startTestApp({ env: { DB_MAINTENANCE_SESSIONS: '1', TENANT_SLOT_WAIT_MS: '300' } });
+      for (const name of ['First Behind', 'Second Behind']) await one.signUp(name);
+      await one.app.get(TenantSparePool).settled();
+    });
+
+    afterAll(() => stopTestApp(one));
+
+    it('answers 503 TENANT_UNAVAILABLE to an opening that waited that long for the session', async () => {
+      for (const id of ['first-behind', 'second-behind']) await putBehind(id, one);
+      const crops = (tenantId: string) => one.http.get('/api/crops').set('X-Tenant-ID', tenantId);
+      await withMaintenanceClient(async (holder) => {
+        const key = lockKey(`migrate:${one.prefix}first-behind`);
+        await advisoryLock(holder, key);
+        const first = crops('first-behind').then((res) => res.status);
+        // The first opening holds the only session, waiting for the lock held here.
+        expect(await settledLockWaiters(holder, [key], 1)).toBe(1);
+        const started = Date.now();
+        // Without the wait's limit it would wait for the lock held here: give up before the test's timeout.
+        const second = await crops('second-behind').timeout(5_000);
+        expect({ status: second.status, code: second.body.code }).toEqual({
+          status: 503,
+          code: 'TENANT_UNAVAILABLE',
+        });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        expect(await first).toBe(200);
+      });
+      expect((await crops('second-behind')).status).toBe(200);
+      expect(await migrationsOf('second-behind', one)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+    });
   });
 
   describe('fleet', () => {

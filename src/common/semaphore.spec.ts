@@ -1,4 +1,4 @@
-import { Semaphore } from './semaphore';
+import { Semaphore, SemaphoreTimeoutError } from './semaphore';
 
 describe('Semaphore', () => {
   const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -28,5 +28,18 @@ describe('Semaphore', () => {
     finish[3]();
     expect(await Promise.all(runs.slice(1))).toEqual([1, 2, 3]);
     expect(await semaphore.use(() => Promise.resolve('free again'))).toBe('free again');
+  });
+
+  it('gives up after the wait it was given, leaving the queue to the waiters behind', async () => {
+    const semaphore = new Semaphore(1);
+    let release!: () => void;
+    const holder = semaphore.use(() => new Promise<void>((resolve) => (release = resolve)));
+    const impatient = semaphore.use(() => Promise.resolve('impatient'), 50);
+    const patient = semaphore.use(() => Promise.resolve('patient'));
+    await expect(impatient).rejects.toThrow(SemaphoreTimeoutError);
+    release();
+    await holder;
+    expect(await patient).toBe('patient');
+    expect(await semaphore.use(() => Promise.resolve('free again'), 0)).toBe('free again');
   });
 });

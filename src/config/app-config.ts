@@ -108,7 +108,10 @@ export class AppConfig {
   @Min(100)
   TENANT_IDLE_CLOSE_MS = 300_000;
 
-  /** How long a request waits for a slot while every open tenant is busy, before it gets 503 TENANT_CAPACITY. */
+  /**
+   * How long a request waits for a slot while every open tenant is busy (then 503 TENANT_CAPACITY), or for a
+   * maintenance session to migrate the tenant it opens (then 503 TENANT_UNAVAILABLE).
+   */
   @Transform(toInt)
   @IsInt()
   @Min(100)

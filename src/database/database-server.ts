@@ -46,10 +46,11 @@ export class DatabaseServer {
   }
 
   /**
-   * Runs `work` in a maintenance session: once one is free, on a client of the `postgres` maintenance database
-   * that is closed afterwards (with the session-level advisory locks it took).
+   * Runs `work` in a maintenance session: once one is free (waiting at most `waitMs`, else SemaphoreTimeoutError),
+   * on a client of the `postgres` maintenance database that is closed afterwards (with the session-level advisory
+   * locks it took).
    */
-  withAdminClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  withAdminClient<T>(work: (client: Client) => Promise<T>, waitMs?: number): Promise<T> {
     return this.sessions.use(async () => {
       const client = new Client({
         host: this.host,
@@ -65,7 +66,7 @@ export class DatabaseServer {
       } finally {
         await client.end();
       }
-    });
+    }, waitMs);
   }
 
   async databaseExists(client: Client, name: string): Promise<boolean> {
