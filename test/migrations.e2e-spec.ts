@@ -14,7 +14,14 @@ import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { templateLockKey } from '../src/tenancy/tenant-template';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { maintenanceClient, serverEnv, settledLockWaiters } from './support/test-database';
-import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import {
+  lockWaitersAndStatuses,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+  withMaintenanceClient,
+} from './support/test-app';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
 
 class AddFleetProbeTable extends Migration {
@@ -95,21 +102,12 @@ describe('migrations', () => {
     await t.app.get(TenantSparePool).settled();
     for (const id of tenantIds) await putBehind(id);
     const keys = tenantIds.map((id) => lockKey(`migrate:${t.prefix}${id}`));
-    await withMaintenanceClient(async (holder) => {
-      for (const key of keys) await advisoryLock(holder, key);
-      const statuses = Promise.all(
-        tenantIds.map((id) =>
-          t.http
-            .get('/api/crops')
-            .set('X-Tenant-ID', id)
-            .then((res) => res.status),
-        ),
-      );
-      // Each maintenance session waits on the server for a lock held here; the other openings wait in the app.
-      expect(await settledLockWaiters(holder, keys, sessions)).toBe(sessions);
-      await holder.query('SELECT pg_advisory_unlock_all()');
-      expect(await statuses).toEqual(tenantIds.map(() => 200));
-    });
+    const { waiters, statuses } = await lockWaitersAndStatuses(keys, sessions, () =>
+      tenantIds.map((id) => t.http.get('/api/crops').set('X-Tenant-ID', id)),
+    );
+    // Each maintenance session waited on the server for a lock held there; the other openings waited in the app.
+    expect(waiters).toBe(sessions);
+    expect(statuses).toEqual(tenantIds.map(() => 200));
     for (const id of tenantIds) expect(await migrationsOf(id)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
   });
 

@@ -1,8 +1,9 @@
-import { countTenantDatabases, settledLockWaiters } from './support/test-database';
-import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { countTenantDatabases } from './support/test-database';
+import { lockKey } from '../src/database/advisory-lock';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
+  lockWaitersAndStatuses,
   logIn,
   OWNER_PASSWORD,
   sqlIn,
@@ -142,21 +143,12 @@ describe('organizations (control plane)', () => {
     const keys = ['queue-one-farm', 'queue-two-farm', 'queue-three-farm'].map((id) =>
       lockKey(`database:${t.prefix}${id}`),
     );
-    await withMaintenanceClient(async (holder) => {
-      for (const key of keys) await advisoryLock(holder, key);
-      const statuses = Promise.all(
-        names.map((name) =>
-          t.http
-            .post('/organizations')
-            .send({ name, farmType: 'dairy' })
-            .then((res) => res.status),
-        ),
-      );
-      // Each session's sign-up waits on the server for a lock held here; the other sign-up waits for a session.
-      expect(await settledLockWaiters(holder, keys, sessions)).toBe(sessions);
-      await holder.query('SELECT pg_advisory_unlock_all()');
-      expect(await statuses).toEqual(names.map(() => 201));
-    });
+    const { waiters, statuses } = await lockWaitersAndStatuses(keys, sessions, () =>
+      names.map((name) => t.http.post('/organizations').send({ name, farmType: 'dairy' })),
+    );
+    // Each session's sign-up waited on the server for a lock held there; the other one waited for a session.
+    expect(waiters).toBe(sessions);
+    expect(statuses).toEqual(names.map(() => 201));
   });
 
   it('settles two concurrent sign-ups of one name as one 201, one 409 and one database', async () => {

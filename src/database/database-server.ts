@@ -93,11 +93,12 @@ export class DatabaseServer {
 
   /**
    * Resolves the server from the configuration. When `DB_HOST` is unset, an embedded server already running on
-   * EMBEDDED_PG_DIR is joined, else one is started unless `startEmbedded` is false.
+   * EMBEDDED_PG_DIR is joined, else one is started unless `startEmbedded` is false. Maintenance sessions:
+   * DB_MAINTENANCE_SESSIONS unless given.
    */
   static async fromConfig(
     config: AppConfig,
-    { startEmbedded = true, maintenanceSessions = 1 } = {},
+    { startEmbedded = true, maintenanceSessions = config.DB_MAINTENANCE_SESSIONS } = {},
   ): Promise<DatabaseServer> {
     if (config.DB_HOST) {
       return new DatabaseServer(config.DB_HOST, config.DB_PORT, config.DB_USER, config.DB_PASSWORD, {

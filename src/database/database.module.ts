@@ -13,9 +13,7 @@ import { DatabaseServer } from './database-server';
       provide: DatabaseServer,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
-        const server = await DatabaseServer.fromConfig(config, {
-          maintenanceSessions: config.DB_MAINTENANCE_SESSIONS,
-        });
+        const server = await DatabaseServer.fromConfig(config);
         await server.ensureDatabase(config.DB_NAME);
         return server;
       },

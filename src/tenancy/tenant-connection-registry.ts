@@ -4,6 +4,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { UnavailableError } from '../common/domain-errors';
+import { WaitQueue } from '../common/wait-queue';
 import { migrateToLatest } from '../database/migrate-to-latest';
 import { TenantOrm, TenantOrmFactory } from './tenant-orm.factory';
 import type { TenantRecord } from './tenant-registry';
@@ -90,7 +91,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
   private readonly current = new Set<string>();
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly slotWaiters = new WaitQueue();
   private reserved = 0;
   /** Pools being destroyed: they hold a slot until their connections are gone. */
   private draining = 0;
@@ -197,7 +198,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         released = true;
         entry.leases--;
         entry.lastUsed = Date.now();
-        if (entry.leases === 0) this.slotWaiters.shift()?.();
+        if (entry.leases === 0) this.slotWaiters.wakeOne();
       },
     };
   }
@@ -233,7 +234,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       return entry;
     } finally {
       this.reserved--;
-      if (this.hasFreeSlot()) this.slotWaiters.shift()?.();
+      if (this.hasFreeSlot()) this.slotWaiters.wakeOne();
       this.dropKeptBeyondLimit();
     }
   }
@@ -285,19 +286,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       if (wait <= 0) {
         throw new UnavailableError('TENANT_CAPACITY', 'Too many tenants are busy right now; retry shortly');
       }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        // A waiter that gave up must not take the wake-up meant for the next one.
-        const timer = setTimeout(() => {
-          const index = this.slotWaiters.indexOf(wake);
-          if (index >= 0) this.slotWaiters.splice(index, 1);
-          resolve();
-        }, wait);
-        this.slotWaiters.push(wake);
-      });
+      await this.slotWaiters.wait(wait);
     }
   }
 
@@ -351,7 +340,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     return this.track(
       destroying.finally(() => {
         this.draining--;
-        this.slotWaiters.shift()?.();
+        this.slotWaiters.wakeOne();
       }),
     );
   }

@@ -6,6 +6,7 @@ import type { Client } from 'pg';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { AppModule } from '../../src/app.module';
+import { advisoryLock } from '../../src/database/advisory-lock';
 import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { buildOpenApiDocument } from '../../src/openapi';
@@ -18,6 +19,7 @@ import {
   maintenanceClient,
   runId,
   serverEnv,
+  settledLockWaiters,
   TEST_DB_MARKER,
 } from './test-database';
 
@@ -146,6 +148,24 @@ export async function withMaintenanceClient<T>(work: (client: Client) => Promise
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Holds these advisory locks (keys as the app takes them) while `send` starts requests, and returns how many
+ * backends waited for the locks (see settledLockWaiters) before they were released, and then the statuses.
+ */
+export async function lockWaitersAndStatuses(
+  keys: string[],
+  expected: number,
+  send: () => Array<PromiseLike<{ status: number }>>,
+): Promise<{ waiters: number; statuses: number[] }> {
+  return withMaintenanceClient(async (holder) => {
+    for (const key of keys) await advisoryLock(holder, key);
+    const statuses = Promise.all(send().map((request) => Promise.resolve(request).then((res) => res.status)));
+    const waiters = await settledLockWaiters(holder, keys, expected);
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    return { waiters, statuses: await statuses };
+  });
 }
 
 /** Runs SQL in one database of the test server. */
