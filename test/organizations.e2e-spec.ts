@@ -243,4 +243,43 @@ describe('organizations (control plane)', () => {
     const token = await logIn(t.anon, 'half-done', 'hal@half.example', OWNER_PASSWORD);
     await asTenant(t, 'half-done', token).get('/api/auth/me').expect(200);
   });
+
+  it('finishes, without a restart, a sign-up untouched for SIGNUP_RESUME_AFTER_MS, not earlier', async () => {
+    const running = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '2000' } });
+    try {
+      const leave = (name: string, tenantId: string, updatedAt: string, owner: object | null) =>
+        sqlIn(
+          running.config.DB_NAME,
+          `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
+           VALUES (gen_random_uuid(), $1, $2, 'mixed', 'provisioning', $3, $4, now() + $5::interval)`,
+          [name, tenantId, `${running.prefix}${tenantId}`, owner, updatedAt],
+        );
+      const statusOf = async (tenantId: string) =>
+        ((await running.http.get(`/organizations/${tenantId}`).expect(200)).body as { status: string })
+          .status;
+      const activeAfter = async (tenantId: string, since: number) => {
+        while ((await statusOf(tenantId)) === 'provisioning' && Date.now() - since < 20_000) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(await statusOf(tenantId)).toBe('active');
+        return Date.now() - since;
+      };
+      // Left by a process that died an hour ago, after this app started (so not its start-up's to finish).
+      await leave('Orphaned Farm', 'orphaned-farm', '-1 hour', {
+        firstName: 'Ora',
+        lastName: 'Fan',
+        email: 'ora@orphaned.example',
+        passwordHash: await new PasswordHasher().hash(OWNER_PASSWORD),
+      });
+      await activeAfter('orphaned-farm', Date.now());
+      const token = await logIn(running.anon, 'orphaned-farm', 'ora@orphaned.example', OWNER_PASSWORD);
+      await asTenant(running, 'orphaned-farm', token).get('/api/auth/me').expect(200);
+      // Touched just now: another process may still be running it, so it is left alone for 2 s.
+      const touched = Date.now();
+      await leave('Fresh Farm', 'fresh-farm', '0 seconds', null);
+      expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(2000);
+    } finally {
+      await stopTestApp(running);
+    }
+  });
 });

@@ -44,6 +44,8 @@ describe('loadConfig', () => {
     ['TENANT_SLOT_WAIT_MS', '600000'],
     ['DB_MAINTENANCE_SESSIONS', '0'],
     ['DB_MAINTENANCE_SESSIONS', '11'],
+    ['SIGNUP_RESUME_AFTER_MS', '999'],
+    ['SIGNUP_RESUME_AFTER_MS', 'soon'],
   ])('stops with a message naming %s when it is %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));

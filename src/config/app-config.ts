@@ -205,6 +205,16 @@ export class AppConfig {
   @MinLength(1)
   SECRETS_DIR = '.data';
 
+  /**
+   * A sign-up still in `provisioning` this long after its last step is taken to have died with its process: the
+   * first app process to notice finishes it (each process looks every quarter of this, at most every minute).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  SIGNUP_RESUME_AFTER_MS = 120_000;
+
   /** `admin`: only the platform operator signs organizations up; `open`: anyone may (with an owner). */
   @IsIn(['admin', 'open'])
   SIGNUP_MODE: 'admin' | 'open' = 'admin';

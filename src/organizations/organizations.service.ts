@@ -1,6 +1,7 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { isUUID } from 'class-validator';
+import { AppConfig } from '../config/app-config';
 import { describeError } from '../common/error-text';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
 import { PasswordHasher } from '../auth/password-hasher';
@@ -16,17 +17,19 @@ import { Organization, OrganizationStatus, PendingOwner } from './organization.e
 
 /**
  * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
- * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization, and a restart
- * that finds rows left in `provisioning`, finish the job. The unique name and tenantId columns make concurrent
- * sign-ups for one name end in one 201 and one 409.
+ * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization finishes the
+ * job, and so does a restart or the periodic sweep for rows left in `provisioning` by a process that died. The
+ * unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
  */
 @Injectable()
-export class OrganizationsService implements OnApplicationBootstrap {
+export class OrganizationsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrganizationsService.name);
   private readonly resumed = new Set<Promise<void>>();
   private readonly startedAt = new Date();
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
+    private readonly config: AppConfig,
     private readonly em: EntityManager,
     private readonly names: TenantDatabaseNames,
     private readonly provisioner: TenantProvisioner,
@@ -78,28 +81,56 @@ export class OrganizationsService implements OnApplicationBootstrap {
 
   /**
    * In the background: brings the template database to the latest tenant migration (so sign-ups clone a current
-   * one) and finishes sign-ups a previous run of the process left in `provisioning`.
+   * one) and finishes sign-ups a previous run of the process left in `provisioning`; from then on, every quarter
+   * of SIGNUP_RESUME_AFTER_MS (at most every minute), finishes those untouched for SIGNUP_RESUME_AFTER_MS, which
+   * another process left when it died.
    */
   onApplicationBootstrap(): void {
-    const resume = this.resumeUnfinished().catch((error: unknown) =>
+    // Rows touched since this process started belong to sign-ups still running (here or in another process).
+    this.track(this.template.ensure().then(() => this.resumeUnfinished(this.startedAt)));
+    const every = Math.min(this.config.SIGNUP_RESUME_AFTER_MS / 4, 60_000);
+    this.sweeper = setInterval(() => {
+      if (this.resumed.size > 0) return;
+      this.track(this.resumeUnfinished(new Date(Date.now() - this.config.SIGNUP_RESUME_AFTER_MS)));
+    }, every);
+    this.sweeper.unref();
+  }
+
+  /** Stops the sweep and lets a resumed sign-up finish while the database connections are still open. */
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.resumedProvisioning();
+  }
+
+  /** Resolves when the start-up work (template, resumed provisioning) and any sweep running have finished. */
+  async resumedProvisioning(): Promise<void> {
+    await Promise.all([...this.resumed]);
+  }
+
+  private track(work: Promise<void>): void {
+    const resume = work.catch((error: unknown) =>
       this.logger.error(`Preparing the template or resuming provisioning failed: ${String(error)}`),
     );
     this.resumed.add(resume);
     void resume.finally(() => this.resumed.delete(resume));
   }
 
-  /** Resolves when the start-up work (template, resumed provisioning) has finished. */
-  async resumedProvisioning(): Promise<void> {
-    await Promise.all([...this.resumed]);
-  }
-
-  private async resumeUnfinished(): Promise<void> {
-    await this.template.ensure();
-    // Rows touched since this process started belong to sign-ups still running (here or in another process).
-    const unfinished = await this.em
-      .fork()
-      .find(Organization, { status: 'provisioning', updatedAt: { $lt: this.startedAt } });
+  /**
+   * Finishes the sign-ups in `provisioning` untouched since `before`. Each is claimed first by moving its
+   * updatedAt past `before` (compare-and-set), so of several processes sweeping at once one finishes it.
+   */
+  private async resumeUnfinished(before: Date): Promise<void> {
+    const em = this.em.fork();
+    const unfinished = await em.find(Organization, { status: 'provisioning', updatedAt: { $lt: before } });
     for (const org of unfinished) {
+      const updatedAt = new Date();
+      const claimed = await em.nativeUpdate(
+        Organization,
+        { id: org.id, status: 'provisioning', updatedAt: { $lt: before } },
+        { updatedAt },
+      );
+      if (claimed !== 1) continue;
+      org.updatedAt = updatedAt;
       this.logger.log(`Resuming provisioning of ${org.tenantId}`);
       await this.provision(org).catch(() => undefined);
     }
