@@ -211,11 +211,12 @@ describe('organizations (control plane)', () => {
     expect(rows).toEqual([{ status: 'active', last_error: null, pending_owner: null }]);
   });
 
-  it('finishes, after a restart, a sign-up left in provisioning', async () => {
+  it('finishes, after a restart, a sign-up its dead process left in provisioning', async () => {
+    // Untouched for an hour: no process holds it (SIGNUP_RESUME_AFTER_MS is 2 minutes).
     await sqlIn(
       t.config.DB_NAME,
-      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner)
-       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1, $2)`,
+      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
+       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1, $2, now() - interval '1 hour')`,
       [
         `${t.prefix}half-done`,
         {
@@ -227,11 +228,11 @@ describe('organizations (control plane)', () => {
       ],
     );
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
-    // A sign-up another process is running right now (touched after the restart): not the restart's to finish.
+    // A sign-up another process is running right now (its hold renewed just now): not the restart's to finish.
     await sqlIn(
       t.config.DB_NAME,
       `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, updated_at)
-       VALUES (gen_random_uuid(), 'In Flight', 'in-flight', 'mixed', 'provisioning', $1, now() + interval '1 hour')`,
+       VALUES (gen_random_uuid(), 'In Flight', 'in-flight', 'mixed', 'provisioning', $1, now())`,
       [`${t.prefix}in-flight`],
     );
     await t.close();
@@ -280,6 +281,23 @@ describe('organizations (control plane)', () => {
       expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(2000);
     } finally {
       await stopTestApp(running);
+    }
+  });
+
+  it('lets a sign-up slower than SIGNUP_RESUME_AFTER_MS finish alone: its process renews its hold', async () => {
+    const slow = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '1000' } });
+    try {
+      // The sign-up waits ~5 s for its database's lock; a sweep taking it over would be a second waiter.
+      const { waiters, statuses } = await lockWaitersAndStatuses(
+        [lockKey(`database:${slow.prefix}slow-farm`)],
+        2,
+        () => [slow.http.post('/organizations').send({ name: 'Slow Farm', farmType: 'dairy' })],
+      );
+      expect(waiters).toBe(1);
+      expect(statuses).toEqual([201]);
+      expect((await slow.http.get('/organizations/slow-farm').expect(200)).body.status).toBe('active');
+    } finally {
+      await stopTestApp(slow);
     }
   });
 });

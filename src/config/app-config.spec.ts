@@ -45,6 +45,7 @@ describe('loadConfig', () => {
     ['DB_MAINTENANCE_SESSIONS', '0'],
     ['DB_MAINTENANCE_SESSIONS', '11'],
     ['SIGNUP_RESUME_AFTER_MS', '999'],
+    ['SIGNUP_RESUME_AFTER_MS', '3600001'],
     ['SIGNUP_RESUME_AFTER_MS', 'soon'],
   ])('stops with a message naming %s when it is %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

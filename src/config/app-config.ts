@@ -206,8 +206,9 @@ export class AppConfig {
   SECRETS_DIR = '.data';
 
   /**
-   * A sign-up still in `provisioning` this long after its last step is taken to have died with its process: the
-   * first app process to notice finishes it (each process looks every quarter of this, at most every minute).
+   * A running sign-up renews its hold on its row every quarter of this (at least once a minute); a row left in
+   * `provisioning` untouched this long was left by a process that died, and the first app process to sweep (each
+   * does as often) finishes it.
    */
   @Transform(toInt)
   @IsInt()

@@ -1,4 +1,4 @@
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityManager, FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { AppConfig } from '../config/app-config';
@@ -13,20 +13,23 @@ import { TenantRegistry, tenantRecordOf } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
 import { saveOrganizationOwner } from '../users/organization-owner';
 import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
-import { Organization, OrganizationStatus, PendingOwner } from './organization.entity';
+import { Organization, PendingOwner } from './organization.entity';
+import { SignUpHold } from './sign-up-hold';
 
 /**
  * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
  * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization finishes the
- * job, and so does a restart or the periodic sweep for rows left in `provisioning` by a process that died. The
- * unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
+ * job, and so does the sweep of every app process for rows left in `provisioning` by a process that died (see
+ * SignUpHold). The unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
  */
 @Injectable()
 export class OrganizationsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrganizationsService.name);
   private readonly resumed = new Set<Promise<void>>();
-  private readonly startedAt = new Date();
+  /** How often a sign-up renews its hold, and how often the sweep looks for sign-ups whose hold lapsed. */
+  private readonly holdRenewalMs: number;
   private sweeper?: NodeJS.Timeout;
+  private stopping = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -37,7 +40,9 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     private readonly registry: TenantRegistry,
     private readonly connections: TenantConnectionRegistry,
     private readonly hasher: PasswordHasher,
-  ) {}
+  ) {
+    this.holdRenewalMs = Math.min(config.SIGNUP_RESUME_AFTER_MS / 4, 60_000);
+  }
 
   /** `byOperator`: the caller holds the platform token; anyone else must name an owner. */
   async create(dto: CreateOrganizationDto, { byOperator }: { byOperator: boolean }): Promise<Organization> {
@@ -81,48 +86,50 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
 
   /**
    * In the background: brings the template database to the latest tenant migration (so sign-ups clone a current
-   * one) and finishes sign-ups a previous run of the process left in `provisioning`; from then on, every quarter
-   * of SIGNUP_RESUME_AFTER_MS (at most every minute), finishes those untouched for SIGNUP_RESUME_AFTER_MS, which
-   * another process left when it died.
+   * one) and sweeps for sign-ups a dead process left in `provisioning`, at once and then every quarter of
+   * SIGNUP_RESUME_AFTER_MS (at least once a minute).
    */
   onApplicationBootstrap(): void {
-    // Rows touched since this process started belong to sign-ups still running (here or in another process).
-    this.track(this.template.ensure().then(() => this.resumeUnfinished(this.startedAt)));
-    const every = Math.min(this.config.SIGNUP_RESUME_AFTER_MS / 4, 60_000);
+    this.track(
+      'Preparing the template or the first sweep for abandoned sign-ups',
+      this.template.ensure().then(() => this.resumeAbandoned()),
+    );
     this.sweeper = setInterval(() => {
-      if (this.resumed.size > 0) return;
-      this.track(this.resumeUnfinished(new Date(Date.now() - this.config.SIGNUP_RESUME_AFTER_MS)));
-    }, every);
+      if (this.resumed.size === 0) this.track('Sweeping for abandoned sign-ups', this.resumeAbandoned());
+    }, this.holdRenewalMs);
     this.sweeper.unref();
   }
 
-  /** Stops the sweep and lets a resumed sign-up finish while the database connections are still open. */
+  /** Stops the sweep, and lets a sign-up it resumed finish while the database connections are still open. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.sweeper);
     await this.resumedProvisioning();
   }
 
-  /** Resolves when the start-up work (template, resumed provisioning) and any sweep running have finished. */
+  /** Resolves when the start-up work (template, first sweep) and any sweep running have finished. */
   async resumedProvisioning(): Promise<void> {
     await Promise.all([...this.resumed]);
   }
 
-  private track(work: Promise<void>): void {
+  private track(what: string, work: Promise<void>): void {
     const resume = work.catch((error: unknown) =>
-      this.logger.error(`Preparing the template or resuming provisioning failed: ${String(error)}`),
+      this.logger.error(`${what} failed: ${describeError(error)}`),
     );
     this.resumed.add(resume);
     void resume.finally(() => this.resumed.delete(resume));
   }
 
   /**
-   * Finishes the sign-ups in `provisioning` untouched since `before`. Each is claimed first by moving its
-   * updatedAt past `before` (compare-and-set), so of several processes sweeping at once one finishes it.
+   * Finishes the sign-ups in `provisioning` whose hold lapsed: untouched for SIGNUP_RESUME_AFTER_MS. Each is taken
+   * over by moving its updatedAt on (compare-and-set), so of several processes sweeping at once one finishes it.
    */
-  private async resumeUnfinished(before: Date): Promise<void> {
+  private async resumeAbandoned(): Promise<void> {
+    const before = new Date(Date.now() - this.config.SIGNUP_RESUME_AFTER_MS);
     const em = this.em.fork();
-    const unfinished = await em.find(Organization, { status: 'provisioning', updatedAt: { $lt: before } });
-    for (const org of unfinished) {
+    const abandoned = await em.find(Organization, { status: 'provisioning', updatedAt: { $lt: before } });
+    for (const org of abandoned) {
+      if (this.stopping) return;
       const updatedAt = new Date();
       const claimed = await em.nativeUpdate(
         Organization,
@@ -131,8 +138,10 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       );
       if (claimed !== 1) continue;
       org.updatedAt = updatedAt;
-      this.logger.log(`Resuming provisioning of ${org.tenantId}`);
-      await this.provision(org).catch(() => undefined);
+      this.logger.log(`Resuming the abandoned sign-up of ${org.tenantId}`);
+      await this.provision(org).catch((error: unknown) =>
+        this.logger.warn(`Resuming the sign-up of ${org.tenantId} did not finish: ${describeError(error)}`),
+      );
     }
   }
 
@@ -189,7 +198,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
           logoUrl: dto.logoUrl ?? null,
           lastError: null,
           pendingOwner: pendingOwner ?? existing.pendingOwner,
-          // nativeUpdate skips onUpdate; the start-up resume tells running sign-ups by this.
+          // nativeUpdate skips onUpdate; it starts this attempt's hold (SignUpHold).
           updatedAt: new Date(),
         },
       );
@@ -210,20 +219,27 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     );
   }
 
+  /** Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). */
   private async provision(org: Organization): Promise<void> {
+    const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
     try {
       await this.provisioner.provision(org.tenantId);
-      if (org.pendingOwner) await this.saveOwner(org, org.pendingOwner);
+      if (org.pendingOwner) {
+        // Taken over, the row may name another owner by now (a retry after the other attempt failed).
+        if (!(await hold.renew())) throw new Error('Another process took this sign-up over');
+        await this.saveOwner(org, org.pendingOwner);
+      }
     } catch (error) {
       const lastError = describeError(error);
       this.logger.error(`Provisioning ${org.tenantId} failed: ${lastError}`);
-      await this.setStatus(org, 'failed', lastError.slice(0, 2000));
+      await this.setFailed(org, await hold.release(), lastError.slice(0, 2000));
       throw new UnavailableError(
         'PROVISIONING_FAILED',
         "Creating the organization's database failed; repeat the request to retry",
       );
     }
-    await this.setStatus(org, 'active', null);
+    await hold.release();
+    await this.setActive(org);
   }
 
   /** Emails are ASCII (EmailField), so lowering them here agrees with PostgreSQL. */
@@ -246,23 +262,39 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 
-  private async setStatus(
+  /** A success wins over a failure: should two attempts have raced, the organization's database exists. */
+  private async setActive(org: Organization): Promise<void> {
+    // The owner's password hash is kept only until the tenant database holds the owner.
+    await this.writeStatus(
+      org,
+      { id: org.id, status: { $in: ['provisioning', 'failed'] } },
+      'active',
+      null,
+      null,
+    );
+  }
+
+  /** Only while the attempt still held the row (`heldAt`: what it last wrote to updatedAt, undefined if lost). */
+  private async setFailed(org: Organization, heldAt: Date | undefined, lastError: string): Promise<void> {
+    if (!heldAt) return;
+    await this.writeStatus(
+      org,
+      { id: org.id, status: 'provisioning', updatedAt: heldAt },
+      'failed',
+      lastError,
+      org.pendingOwner,
+    );
+  }
+
+  private async writeStatus(
     org: Organization,
+    where: FilterQuery<Organization>,
     status: 'active' | 'failed',
     lastError: string | null,
+    pendingOwner: PendingOwner | null,
   ): Promise<void> {
     const updatedAt = new Date();
-    // The owner's password hash is kept only until the tenant database holds the owner.
-    const pendingOwner = status === 'active' ? null : org.pendingOwner;
-    // Should two attempts race (a sign-up and another process resuming it), a success wins over a failure.
-    const from: OrganizationStatus[] = status === 'active' ? ['provisioning', 'failed'] : ['provisioning'];
-    await this.em
-      .fork()
-      .nativeUpdate(
-        Organization,
-        { id: org.id, status: { $in: from } },
-        { status, lastError, updatedAt, pendingOwner },
-      );
+    await this.em.fork().nativeUpdate(Organization, where, { status, lastError, updatedAt, pendingOwner });
     Object.assign(org, { status, lastError, updatedAt, pendingOwner });
     this.registry.invalidate(org.tenantId);
   }
