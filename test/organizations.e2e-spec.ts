@@ -1,5 +1,5 @@
-import { countTenantDatabases } from './support/test-database';
-import { lockKey } from '../src/database/advisory-lock';
+import { connectTo, countTenantDatabases, settledLockWaiters } from './support/test-database';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
@@ -281,6 +281,43 @@ describe('organizations (control plane)', () => {
       expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(2000);
     } finally {
       await stopTestApp(running);
+    }
+  });
+
+  it('has one of two processes that found an abandoned sign-up at once take it over', async () => {
+    const env = { SIGNUP_RESUME_AFTER_MS: '1000' };
+    const first = await startTestApp({ env });
+    const second = await startTestApp({ env, prefix: first.prefix });
+    const rowLocker = await connectTo(first.config.DB_NAME);
+    try {
+      const key = lockKey(`database:${first.prefix}shared-farm`);
+      const waiters = await withMaintenanceClient(async (holder) => {
+        // Whoever takes the row over provisions it, and waits here for its database's lock.
+        await advisoryLock(holder, key);
+        await rowLocker.query(
+          `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name)
+           VALUES (gen_random_uuid(), 'Shared Farm', 'shared-farm', 'mixed', 'provisioning', $1)`,
+          [`${first.prefix}shared-farm`],
+        );
+        // Row-locked before it turns abandoned (1 s): both processes' sweeps (every 250 ms) find it, and their
+        // takeovers wait for the row until the commit.
+        await rowLocker.query('BEGIN');
+        await rowLocker.query("SELECT 1 FROM organizations WHERE tenant_id = 'shared-farm' FOR UPDATE");
+        await new Promise((r) => setTimeout(r, 2500));
+        await rowLocker.query('COMMIT');
+        return settledLockWaiters(holder, [key], 2);
+      });
+      expect(waiters).toBe(1);
+      for (let tries = 0; tries < 100; tries++) {
+        const { body } = await second.http.get('/organizations/shared-farm').expect(200);
+        if ((body as { status: string }).status === 'active') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await first.http.get('/organizations/shared-farm').expect(200)).body.status).toBe('active');
+    } finally {
+      await rowLocker.end();
+      await second.close();
+      await stopTestApp(first);
     }
   });
 

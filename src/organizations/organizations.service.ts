@@ -121,23 +121,22 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   }
 
   /**
-   * Finishes the sign-ups in `provisioning` whose hold lapsed: untouched for SIGNUP_RESUME_AFTER_MS. Each is taken
-   * over by moving its updatedAt on (compare-and-set), so of several processes sweeping at once one finishes it.
+   * Finishes the sign-ups in `provisioning` whose hold lapsed: untouched for SIGNUP_RESUME_AFTER_MS. The candidates
+   * are found by this host's clock; each is then taken over by compare-and-set on the server's (SignUpHold), so of
+   * several processes sweeping at once one finishes it.
    */
   private async resumeAbandoned(): Promise<void> {
-    const before = new Date(Date.now() - this.config.SIGNUP_RESUME_AFTER_MS);
+    const abandonedMs = this.config.SIGNUP_RESUME_AFTER_MS;
     const em = this.em.fork();
-    const abandoned = await em.find(Organization, { status: 'provisioning', updatedAt: { $lt: before } });
-    for (const org of abandoned) {
+    const candidates = await em.find(Organization, {
+      status: 'provisioning',
+      updatedAt: { $lt: new Date(Date.now() - abandonedMs) },
+    });
+    for (const org of candidates) {
       if (this.stopping) return;
-      const updatedAt = new Date();
-      const claimed = await em.nativeUpdate(
-        Organization,
-        { id: org.id, status: 'provisioning', updatedAt: { $lt: before } },
-        { updatedAt },
-      );
-      if (claimed !== 1) continue;
-      org.updatedAt = updatedAt;
+      const claimedAt = await SignUpHold.takeOver(em, org.id, abandonedMs);
+      if (!claimedAt) continue;
+      org.updatedAt = claimedAt;
       this.logger.log(`Resuming the abandoned sign-up of ${org.tenantId}`);
       await this.provision(org).catch((error: unknown) =>
         this.logger.warn(`Resuming the sign-up of ${org.tenantId} did not finish: ${describeError(error)}`),

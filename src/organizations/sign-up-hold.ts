@@ -1,12 +1,36 @@
 import { EntityManager } from '@mikro-orm/postgresql';
-import { Organization } from './organization.entity';
 
 /**
- * One attempt's hold on a sign-up row in `provisioning`: the updatedAt it last wrote there. Every `renewalMs` it
- * moves updatedAt on by compare-and-set, so a row goes untouched for SIGNUP_RESUME_AFTER_MS (four renewals) only
- * when its process died or lost the control database; the sweep then takes the row over the same way, and the
+ * Sets a `provisioning` row's updated_at to the server's clock (to the millisecond, so the value round-trips through
+ * a JS Date) where `condition` holds; the value written, or undefined when the condition did not hold. The row is
+ * locked first: a single UPDATE that waited for the row's lock would write, and judge `condition` by, the time it
+ * started waiting.
+ */
+async function touchProvisioning(
+  em: EntityManager,
+  organizationId: string,
+  condition: string,
+  param: unknown,
+): Promise<Date | undefined> {
+  return em.fork().transactional(async (tx) => {
+    await tx.execute('SELECT 1 FROM organizations WHERE id = ? FOR UPDATE', [organizationId]);
+    const [row] = await tx.execute<{ updatedAt: Date | string }[]>(
+      `UPDATE organizations SET updated_at = date_trunc('milliseconds', clock_timestamp())
+        WHERE id = ? AND status = 'provisioning' AND ${condition}
+        RETURNING updated_at AS "updatedAt"`,
+      [organizationId, param],
+    );
+    return row ? new Date(row.updatedAt) : undefined;
+  });
+}
+
+/**
+ * One attempt's hold on a sign-up row in `provisioning`: the updated_at it last wrote there. Every `renewalMs` it
+ * moves updated_at on by compare-and-set, so a row goes untouched for SIGNUP_RESUME_AFTER_MS (four renewals) only
+ * when its process died or lost the control database; a sweep then takes the row over (`takeOver`), and the
  * attempt that had it finds its next compare-and-set missing and writes nothing more. A renewal that fails (the
- * control database unreachable) is tried again at the next tick.
+ * control database unreachable) is tried again at the next tick. The times are the database server's, so the app
+ * hosts' clocks do not matter.
  */
 export class SignUpHold {
   private readonly timer: NodeJS.Timeout;
@@ -24,28 +48,35 @@ export class SignUpHold {
     this.timer.unref();
   }
 
+  /**
+   * Claims a row whose hold lapsed (untouched for `abandonedMs`); the updated_at written, to start the new
+   * attempt's hold with, or undefined when it was not abandoned (any more). Of several sweeps, one claims it.
+   */
+  static takeOver(em: EntityManager, organizationId: string, abandonedMs: number): Promise<Date | undefined> {
+    return touchProvisioning(
+      em,
+      organizationId,
+      "updated_at < clock_timestamp() - ? * interval '1 millisecond'",
+      abandonedMs,
+    );
+  }
+
   /** Renews the hold now; false once another attempt has taken the row over. */
   async renew(): Promise<boolean> {
     this.renewal = this.renewal.then(async () => {
       const heldAt = this.heldAt;
       if (!heldAt) return;
-      const next = new Date();
-      const renewed = await this.em
-        .fork()
-        .nativeUpdate(
-          Organization,
-          { id: this.organizationId, status: 'provisioning', updatedAt: heldAt },
-          { updatedAt: next },
-        )
-        .catch(() => undefined);
-      if (renewed === 1) this.heldAt = next;
-      else if (renewed === 0) this.heldAt = undefined;
+      try {
+        this.heldAt = await touchProvisioning(this.em, this.organizationId, 'updated_at = ?', heldAt);
+      } catch {
+        // Unknown whether it still holds: keep the hold and try again at the next tick.
+      }
     });
     await this.renewal;
     return this.heldAt !== undefined;
   }
 
-  /** Stops renewing; the updatedAt the attempt last wrote, or undefined when it was taken over. */
+  /** Stops renewing; the updated_at the attempt last wrote, or undefined when it was taken over. */
   async release(): Promise<Date | undefined> {
     clearInterval(this.timer);
     await this.renewal;
