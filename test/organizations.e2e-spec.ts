@@ -246,7 +246,7 @@ describe('organizations (control plane)', () => {
   });
 
   it('finishes, without a restart, a sign-up untouched for SIGNUP_RESUME_AFTER_MS, not earlier', async () => {
-    const running = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '2000' } });
+    const running = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
     try {
       const leave = (name: string, tenantId: string, updatedAt: string, owner: object | null) =>
         sqlIn(
@@ -275,17 +275,17 @@ describe('organizations (control plane)', () => {
       await activeAfter('orphaned-farm', Date.now());
       const token = await logIn(running.anon, 'orphaned-farm', 'ora@orphaned.example', OWNER_PASSWORD);
       await asTenant(running, 'orphaned-farm', token).get('/api/auth/me').expect(200);
-      // Touched just now: another process may still be running it, so it is left alone for 2 s.
+      // Touched just now: another process may still be running it, so it is left alone for 3 s.
       const touched = Date.now();
       await leave('Fresh Farm', 'fresh-farm', '0 seconds', null);
-      expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(2000);
+      expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(3000);
     } finally {
       await stopTestApp(running);
     }
   });
 
   it('has one of two processes that found an abandoned sign-up at once take it over', async () => {
-    const env = { SIGNUP_RESUME_AFTER_MS: '1000' };
+    const env = { SIGNUP_RESUME_AFTER_MS: '3000' };
     const first = await startTestApp({ env });
     const second = await startTestApp({ env, prefix: first.prefix });
     const rowLocker = await connectTo(first.config.DB_NAME);
@@ -299,11 +299,11 @@ describe('organizations (control plane)', () => {
            VALUES (gen_random_uuid(), 'Shared Farm', 'shared-farm', 'mixed', 'provisioning', $1)`,
           [`${first.prefix}shared-farm`],
         );
-        // Row-locked before it turns abandoned (1 s): both processes' sweeps (every 250 ms) find it, and their
+        // Row-locked before it turns abandoned (3 s): both processes' sweeps (every 750 ms) find it, and their
         // takeovers wait for the row until the commit.
         await rowLocker.query('BEGIN');
         await rowLocker.query("SELECT 1 FROM organizations WHERE tenant_id = 'shared-farm' FOR UPDATE");
-        await new Promise((r) => setTimeout(r, 2500));
+        await new Promise((r) => setTimeout(r, 5000));
         await rowLocker.query('COMMIT');
         return settledLockWaiters(holder, [key], 2);
       });
@@ -321,10 +321,51 @@ describe('organizations (control plane)', () => {
     }
   });
 
-  it('lets a sign-up slower than SIGNUP_RESUME_AFTER_MS finish alone: its process renews its hold', async () => {
-    const slow = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '1000' } });
+  it('answers 503 SIGNUP_TAKEN_OVER to an attempt that lost its hold, and the sweep finishes the sign-up', async () => {
+    const app = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
     try {
-      // The sign-up waits ~5 s for its database's lock; a sweep taking it over would be a second waiter.
+      const owner = {
+        firstName: 'Tia',
+        lastName: 'Ken',
+        email: 'tia@taken.example',
+        password: OWNER_PASSWORD,
+      };
+      const response = await withMaintenanceClient(async (holder) => {
+        await advisoryLock(holder, lockKey(`database:${app.prefix}taken-farm`));
+        const signUp = app.http
+          .post('/organizations')
+          .send({ name: 'Taken Farm', farmType: 'dairy', owner })
+          .then();
+        // As if another process had taken the row over while the sign-up waits for its database's lock.
+        const touch = `UPDATE organizations SET updated_at = now() + interval '1 millisecond'
+                        WHERE tenant_id = 'taken-farm' RETURNING 1`;
+        while ((await sqlIn(app.config.DB_NAME, touch)).length === 0)
+          await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 1500));
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        return signUp;
+      });
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ code: 'SIGNUP_TAKEN_OVER' });
+      expect((await app.http.get('/organizations/taken-farm').expect(200)).body.status).toBe('provisioning');
+      // Nobody renews it: the sweep takes it over once it has been untouched for 3 s, and saves the owner.
+      for (let tries = 0; tries < 100; tries++) {
+        const { body } = await app.http.get('/organizations/taken-farm').expect(200);
+        if ((body as { status: string }).status === 'active') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const token = await logIn(app.anon, 'taken-farm', owner.email, OWNER_PASSWORD);
+      await asTenant(app, 'taken-farm', token).get('/api/auth/me').expect(200);
+    } finally {
+      await stopTestApp(app);
+    }
+  });
+
+  it('lets a sign-up slower than SIGNUP_RESUME_AFTER_MS finish alone: its process renews its hold', async () => {
+    const slow = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
+    try {
+      // The sign-up waits ~5.5 s for its database's lock; a sweep taking it over (after 3-4 s) would be a second
+      // waiter.
       const { waiters, statuses } = await lockWaitersAndStatuses(
         [lockKey(`database:${slow.prefix}slow-farm`)],
         2,

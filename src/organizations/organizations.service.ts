@@ -1,4 +1,4 @@
-import { EntityManager, FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { AppConfig } from '../config/app-config';
@@ -134,12 +134,14 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     });
     for (const org of candidates) {
       if (this.stopping) return;
-      const claimedAt = await SignUpHold.takeOver(em, org.id, abandonedMs);
-      if (!claimedAt) continue;
-      org.updatedAt = claimedAt;
-      this.logger.log(`Resuming the abandoned sign-up of ${org.tenantId}`);
-      await this.provision(org).catch((error: unknown) =>
-        this.logger.warn(`Resuming the sign-up of ${org.tenantId} did not finish: ${describeError(error)}`),
+      if (!(await SignUpHold.takeOver(em, org.id, abandonedMs))) continue;
+      // As it is now, with the updatedAt just written: the owner may have changed since the candidates were read.
+      const claimed = await this.em.fork().findOneOrFail(Organization, org.id);
+      this.logger.log(`Resuming the abandoned sign-up of ${claimed.tenantId}`);
+      await this.provision(claimed).catch((error: unknown) =>
+        this.logger.warn(
+          `Resuming the sign-up of ${claimed.tenantId} did not finish: ${describeError(error)}`,
+        ),
       );
     }
   }
@@ -219,26 +221,40 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   }
 
   /** Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). */
+  /**
+   * Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). Only
+   * while it holds the row does it save the owner (taken over, the row may name another owner by now) and write
+   * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER.
+   */
   private async provision(org: Organization): Promise<void> {
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
+    let failure: string | undefined;
     try {
       await this.provisioner.provision(org.tenantId);
-      if (org.pendingOwner) {
-        // Taken over, the row may name another owner by now (a retry after the other attempt failed).
-        if (!(await hold.renew())) throw new Error('Another process took this sign-up over');
-        await this.saveOwner(org, org.pendingOwner);
-      }
+      if (org.pendingOwner && (await hold.renew())) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
-      const lastError = describeError(error);
-      this.logger.error(`Provisioning ${org.tenantId} failed: ${lastError}`);
-      await this.setFailed(org, await hold.release(), lastError.slice(0, 2000));
+      failure = describeError(error);
+      this.logger.error(`Provisioning ${org.tenantId} failed: ${failure}`);
+    }
+    const heldAt = await hold.release();
+    // The owner's password hash is kept only until the tenant database holds the owner.
+    const written =
+      heldAt &&
+      (failure === undefined
+        ? await this.writeOutcome(org, heldAt, 'active', null, null)
+        : await this.writeOutcome(org, heldAt, 'failed', failure.slice(0, 2000), org.pendingOwner));
+    if (!written) {
+      throw new UnavailableError(
+        'SIGNUP_TAKEN_OVER',
+        `Another process is finishing the sign-up of ${org.tenantId}; GET /organizations/${org.tenantId} shows when it is active`,
+      );
+    }
+    if (failure !== undefined) {
       throw new UnavailableError(
         'PROVISIONING_FAILED',
         "Creating the organization's database failed; repeat the request to retry",
       );
     }
-    await hold.release();
-    await this.setActive(org);
   }
 
   /** Emails are ASCII (EmailField), so lowering them here agrees with PostgreSQL. */
@@ -261,40 +277,25 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 
-  /** A success wins over a failure: should two attempts have raced, the organization's database exists. */
-  private async setActive(org: Organization): Promise<void> {
-    // The owner's password hash is kept only until the tenant database holds the owner.
-    await this.writeStatus(
-      org,
-      { id: org.id, status: { $in: ['provisioning', 'failed'] } },
-      'active',
-      null,
-      null,
-    );
-  }
-
-  /** Only while the attempt still held the row (`heldAt`: what it last wrote to updatedAt, undefined if lost). */
-  private async setFailed(org: Organization, heldAt: Date | undefined, lastError: string): Promise<void> {
-    if (!heldAt) return;
-    await this.writeStatus(
-      org,
-      { id: org.id, status: 'provisioning', updatedAt: heldAt },
-      'failed',
-      lastError,
-      org.pendingOwner,
-    );
-  }
-
-  private async writeStatus(
+  /** Writes the attempt's outcome if it still holds the row (`heldAt`: the updatedAt it last wrote); whether it did. */
+  private async writeOutcome(
     org: Organization,
-    where: FilterQuery<Organization>,
+    heldAt: Date,
     status: 'active' | 'failed',
     lastError: string | null,
     pendingOwner: PendingOwner | null,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const updatedAt = new Date();
-    await this.em.fork().nativeUpdate(Organization, where, { status, lastError, updatedAt, pendingOwner });
-    Object.assign(org, { status, lastError, updatedAt, pendingOwner });
+    const written = await this.em
+      .fork()
+      .nativeUpdate(
+        Organization,
+        { id: org.id, status: 'provisioning', updatedAt: heldAt },
+        { status, lastError, updatedAt, pendingOwner },
+      );
     this.registry.invalidate(org.tenantId);
+    if (written !== 1) return false;
+    Object.assign(org, { status, lastError, updatedAt, pendingOwner });
+    return true;
   }
 }

@@ -25,12 +25,13 @@ async function touchProvisioning(
 }
 
 /**
- * One attempt's hold on a sign-up row in `provisioning`: the updated_at it last wrote there. Every `renewalMs` it
- * moves updated_at on by compare-and-set, so a row goes untouched for SIGNUP_RESUME_AFTER_MS (four renewals) only
- * when its process died or lost the control database; a sweep then takes the row over (`takeOver`), and the
- * attempt that had it finds its next compare-and-set missing and writes nothing more. A renewal that fails (the
- * control database unreachable) is tried again at the next tick. The times are the database server's, so the app
- * hosts' clocks do not matter.
+ * One attempt's hold on a sign-up row in `provisioning`: the updated_at it last wrote there. Every `renewalMs` (a
+ * quarter of SIGNUP_RESUME_AFTER_MS or less) it moves updated_at on by compare-and-set, so a row goes untouched
+ * that long only when its process died or lost the control database; a sweep then takes the row over
+ * (`takeOver`), and the attempt that had it finds its next compare-and-set missing and writes nothing more. A
+ * renewal that fails (the control database unreachable) is tried again at the next tick. Renewals and takeovers
+ * use the database server's clock; a sign-up's first updated_at is its app host's (the insert), so the hosts'
+ * clocks must agree with the server's well within SIGNUP_RESUME_AFTER_MS.
  */
 export class SignUpHold {
   private readonly timer: NodeJS.Timeout;
