@@ -220,7 +220,6 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     );
   }
 
-  /** Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). */
   /**
    * Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). Only
    * while it holds the row does it save the owner (taken over, the row may name another owner by now) and write
