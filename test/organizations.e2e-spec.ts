@@ -13,6 +13,32 @@ import {
   withMaintenanceClient,
 } from './support/test-app';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
+import type { PendingOwner } from '../src/organizations/organization.entity';
+
+/**
+ * A sign-up row in `provisioning` as an attempt leaves it, its updated_at `touched` (an interval) ago: a live
+ * attempt renews it, one whose process died leaves it to age.
+ */
+function leaveSignUp(app: TestApp, name: string, touched: string, owner: PendingOwner | null = null) {
+  const tenantId = name.toLowerCase().replace(/ /g, '-');
+  return sqlIn(
+    app.config.DB_NAME,
+    `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
+     VALUES (gen_random_uuid(), $1, $2, 'mixed', 'provisioning', $3, $4, now() - $5::interval)`,
+    [name, tenantId, `${app.prefix}${tenantId}`, owner, touched],
+  );
+}
+
+/** Waits (20 s at most) until the sign-up is no longer in provisioning, expects it active; the ms it took. */
+async function activeWithin(app: TestApp, tenantId: string, since = Date.now()): Promise<number> {
+  const statusOf = async () =>
+    ((await app.http.get(`/organizations/${tenantId}`).expect(200)).body as { status: string }).status;
+  while ((await statusOf()) === 'provisioning' && Date.now() - since < 20_000) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(await statusOf()).toBe('active');
+  return Date.now() - since;
+}
 
 describe('organizations (control plane)', () => {
   let t: TestApp;
@@ -213,28 +239,15 @@ describe('organizations (control plane)', () => {
 
   it('finishes, after a restart, a sign-up its dead process left in provisioning', async () => {
     // Untouched for an hour: no process holds it (SIGNUP_RESUME_AFTER_MS is 2 minutes).
-    await sqlIn(
-      t.config.DB_NAME,
-      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
-       VALUES (gen_random_uuid(), 'Half Done', 'half-done', 'mixed', 'provisioning', $1, $2, now() - interval '1 hour')`,
-      [
-        `${t.prefix}half-done`,
-        {
-          firstName: 'Hal',
-          lastName: 'Done',
-          email: 'hal@half.example',
-          passwordHash: await new PasswordHasher().hash(OWNER_PASSWORD),
-        },
-      ],
-    );
+    await leaveSignUp(t, 'Half Done', '1 hour', {
+      firstName: 'Hal',
+      lastName: 'Done',
+      email: 'hal@half.example',
+      passwordHash: await new PasswordHasher().hash(OWNER_PASSWORD),
+    });
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
     // A sign-up another process is running right now (its hold renewed just now): not the restart's to finish.
-    await sqlIn(
-      t.config.DB_NAME,
-      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, updated_at)
-       VALUES (gen_random_uuid(), 'In Flight', 'in-flight', 'mixed', 'provisioning', $1, now())`,
-      [`${t.prefix}in-flight`],
-    );
+    await leaveSignUp(t, 'In Flight', '0 seconds');
     await t.close();
     t = await startTestApp({ prefix: t.prefix });
     const res = await t.http.get('/organizations/half-done').expect(200);
@@ -248,37 +261,20 @@ describe('organizations (control plane)', () => {
   it('finishes, without a restart, a sign-up untouched for SIGNUP_RESUME_AFTER_MS, not earlier', async () => {
     const running = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
     try {
-      const leave = (name: string, tenantId: string, updatedAt: string, owner: object | null) =>
-        sqlIn(
-          running.config.DB_NAME,
-          `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
-           VALUES (gen_random_uuid(), $1, $2, 'mixed', 'provisioning', $3, $4, now() + $5::interval)`,
-          [name, tenantId, `${running.prefix}${tenantId}`, owner, updatedAt],
-        );
-      const statusOf = async (tenantId: string) =>
-        ((await running.http.get(`/organizations/${tenantId}`).expect(200)).body as { status: string })
-          .status;
-      const activeAfter = async (tenantId: string, since: number) => {
-        while ((await statusOf(tenantId)) === 'provisioning' && Date.now() - since < 20_000) {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(await statusOf(tenantId)).toBe('active');
-        return Date.now() - since;
-      };
       // Left by a process that died an hour ago, after this app started (so not its start-up's to finish).
-      await leave('Orphaned Farm', 'orphaned-farm', '-1 hour', {
+      await leaveSignUp(running, 'Orphaned Farm', '1 hour', {
         firstName: 'Ora',
         lastName: 'Fan',
         email: 'ora@orphaned.example',
         passwordHash: await new PasswordHasher().hash(OWNER_PASSWORD),
       });
-      await activeAfter('orphaned-farm', Date.now());
+      await activeWithin(running, 'orphaned-farm');
       const token = await logIn(running.anon, 'orphaned-farm', 'ora@orphaned.example', OWNER_PASSWORD);
       await asTenant(running, 'orphaned-farm', token).get('/api/auth/me').expect(200);
       // Touched just now: another process may still be running it, so it is left alone for 3 s.
       const touched = Date.now();
-      await leave('Fresh Farm', 'fresh-farm', '0 seconds', null);
-      expect(await activeAfter('fresh-farm', touched)).toBeGreaterThanOrEqual(3000);
+      await leaveSignUp(running, 'Fresh Farm', '0 seconds');
+      expect(await activeWithin(running, 'fresh-farm', touched)).toBeGreaterThanOrEqual(3000);
     } finally {
       await stopTestApp(running);
     }
@@ -294,11 +290,7 @@ describe('organizations (control plane)', () => {
       const waiters = await withMaintenanceClient(async (holder) => {
         // Whoever takes the row over provisions it, and waits here for its database's lock.
         await advisoryLock(holder, key);
-        await rowLocker.query(
-          `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name)
-           VALUES (gen_random_uuid(), 'Shared Farm', 'shared-farm', 'mixed', 'provisioning', $1)`,
-          [`${first.prefix}shared-farm`],
-        );
+        await leaveSignUp(first, 'Shared Farm', '0 seconds');
         // Row-locked before it turns abandoned (3 s): both processes' sweeps (every 750 ms) find it, and their
         // takeovers wait for the row until the commit.
         await rowLocker.query('BEGIN');
@@ -308,11 +300,7 @@ describe('organizations (control plane)', () => {
         return settledLockWaiters(holder, [key], 2);
       });
       expect(waiters).toBe(1);
-      for (let tries = 0; tries < 100; tries++) {
-        const { body } = await second.http.get('/organizations/shared-farm').expect(200);
-        if ((body as { status: string }).status === 'active') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await activeWithin(second, 'shared-farm');
       expect((await first.http.get('/organizations/shared-farm').expect(200)).body.status).toBe('active');
     } finally {
       await rowLocker.end();
@@ -349,11 +337,7 @@ describe('organizations (control plane)', () => {
       expect(response.body).toMatchObject({ code: 'SIGNUP_TAKEN_OVER' });
       expect((await app.http.get('/organizations/taken-farm').expect(200)).body.status).toBe('provisioning');
       // Nobody renews it: the sweep takes it over once it has been untouched for 3 s, and saves the owner.
-      for (let tries = 0; tries < 100; tries++) {
-        const { body } = await app.http.get('/organizations/taken-farm').expect(200);
-        if ((body as { status: string }).status === 'active') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await activeWithin(app, 'taken-farm');
       const token = await logIn(app.anon, 'taken-farm', owner.email, OWNER_PASSWORD);
       await asTenant(app, 'taken-farm', token).get('/api/auth/me').expect(200);
     } finally {
