@@ -3,9 +3,33 @@
  * HTTP load with autocannon: GET a path, each request's headers (X-Tenant-ID and the tenant user's Authorization)
  * drawn by `pickHeaders`.
  */
+const { readFileSync } = require('node:fs');
 const autocannon = require('autocannon');
 
+/** The machine's CPU time so far from /proc/stat, in µs: busy (every state but idle and iowait) and idle. */
+function machineCpuUs() {
+  const fields = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
+  const usPerTick = 10_000;
+  return {
+    busy: (user + nice + system + irq + softirq + steal) * usPerTick,
+    idle: (idle + iowait) * usPerTick,
+  };
+}
+
+/**
+ * Besides latency and throughput: the machine's busy CPU time (every process, the database server included) and
+ * this process's own (the load generator), in µs, and the share of the machine's CPU time left idle, so that a
+ * scenario can tell its app's CPU from the rest.
+ */
 async function load({ port, path, connections, seconds, pickHeaders }) {
+  const machineBefore = machineCpuUs();
+  const ownBefore = process.cpuUsage();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -18,7 +42,14 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
       },
     ],
   });
+  const machineAfter = machineCpuUs();
+  const own = process.cpuUsage(ownBefore);
+  const busyUs = machineAfter.busy - machineBefore.busy;
+  const idleUs = machineAfter.idle - machineBefore.idle;
   return {
+    machineBusyUs: busyUs,
+    idleShare: idleUs / (busyUs + idleUs),
+    loadGeneratorUs: own.user + own.system,
     rps: result.requests.average,
     requests: result.requests.total,
     p50: result.latency.p50,
@@ -28,4 +59,15 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
   };
 }
 
-module.exports = { load };
+/**
+ * A load's CPU time per request: the app's (appUs, read by the caller from /proc) and the rest of the machine's
+ * busy time but the load generator's, i.e. the database server and the kernel's work for both.
+ */
+function cpuPerRequest(result, appUs) {
+  return {
+    cpuUsPerRequest: appUs / result.requests,
+    serverCpuUsPerRequest: (result.machineBusyUs - appUs - result.loadGeneratorUs) / result.requests,
+  };
+}
+
+module.exports = { cpuPerRequest, load };

@@ -6,7 +6,7 @@
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
-const { load } = require('../lib/load');
+const { cpuPerRequest, load } = require('../lib/load');
 const { median, round } = require('../lib/stats');
 const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -29,6 +29,10 @@ async function baselineUserToken(ctx, database) {
   const tokens = new AccessTokens(ctx.secrets.jwtSecret, 86_400);
   return tokens.issue({ sub: id, tid: 'bench-baseline', role: 'admin', ver: 0 }).accessToken;
 }
+
+const describe = (side) =>
+  `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} app ` +
+  `${round(side.serverCpuUsPerRequest)} server, ${round(100 * side.idleShare)} % idle`;
 
 /**
  * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
@@ -79,7 +83,7 @@ module.exports = async function warm(ctx) {
         seconds,
         pickHeaders: () => sideHeaders[next++ % sideHeaders.length],
       });
-      return { ...result, cpuUsPerRequest: ((side.cpuMs() - cpuBefore) * 1000) / result.requests };
+      return { ...result, ...cpuPerRequest(result, (side.cpuMs() - cpuBefore) * 1000) };
     };
     const seconds = ctx.quick ? 2 : 10;
     // Steady state only: the app clones its spare databases right after it starts, and both sides JIT-compile
@@ -94,11 +98,7 @@ module.exports = async function warm(ctx) {
       const first = await run(a, seconds);
       const second = await run(b, seconds);
       const [tenant, single] = a === app ? [first, second] : [second, first];
-      ctx.log(
-        `warm round ${i + 1}: app ${round(tenant.rps)} req/s p99 ${tenant.p99} ms ` +
-          `${round(tenant.cpuUsPerRequest)} µs CPU/req, baseline ${round(single.rps)} req/s p99 ${single.p99} ms ` +
-          `${round(single.cpuUsPerRequest)} µs CPU/req`,
-      );
+      ctx.log(`warm round ${i + 1}: app ${describe(tenant)}; baseline ${describe(single)}`);
       pairs.push({ tenant, single });
     }
     if (appProfile)
@@ -119,6 +119,10 @@ module.exports = async function warm(ctx) {
       p99Ratio: round(median(pairs.map((p) => p.tenant.p99 / p.single.p99)), 3),
       appCpuUsPerRequest: round(pick('tenant', 'cpuUsPerRequest')),
       baselineCpuUsPerRequest: round(pick('single', 'cpuUsPerRequest')),
+      appServerCpuUsPerRequest: round(pick('tenant', 'serverCpuUsPerRequest')),
+      baselineServerCpuUsPerRequest: round(pick('single', 'serverCpuUsPerRequest')),
+      appIdleShare: round(pick('tenant', 'idleShare'), 3),
+      baselineIdleShare: round(pick('single', 'idleShare'), 3),
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
     };

@@ -3,7 +3,7 @@
  * zipf: 1,000 tenants, each request's tenant drawn from a Zipf distribution (s = 1.1), 20 connections for 60 s,
  * PostgreSQL's connections sampled every 250 ms, the connection registry's counters read before and after.
  */
-const { load } = require('../lib/load');
+const { cpuPerRequest, load } = require('../lib/load');
 const { round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -54,7 +54,7 @@ module.exports = async function zipf(ctx) {
     } finally {
       connections = await sampler.stop();
     }
-    const cpuUsPerRequest = ((app.cpuMs() - cpuBefore) * 1000) / result.requests;
+    const cpu = cpuPerRequest(result, (app.cpuMs() - cpuBefore) * 1000);
     const after = (await app.stats()).registry;
     if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const hits = after.hits - before.hits;
@@ -70,7 +70,10 @@ module.exports = async function zipf(ctx) {
       connectionSamples: connections.samples,
       // A ratio to the warm scenario of the same run only (`--only=warm,zipf`); left out without one.
       ...(warmRps ? { throughputVsWarm: round(result.rps / warmRps, 3) } : {}),
-      appCpuUsPerRequest: round(cpuUsPerRequest),
+      appCpuUsPerRequest: round(cpu.cpuUsPerRequest),
+      serverCpuUsPerRequest: round(cpu.serverCpuUsPerRequest),
+      idleShare: round(result.idleShare, 3),
+      opensPerRequest: round(opens / result.requests, 3),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
       registryReopens: after.reopens - before.reopens,
