@@ -345,6 +345,43 @@ describe('organizations (control plane)', () => {
     }
   });
 
+  it("starts a sign-up's hold on the database server's clock, whatever its app host's clock says", async () => {
+    const response = await withMaintenanceClient(async (holder) => {
+      await advisoryLock(holder, lockKey(`database:${t.prefix}skewed-farm`));
+      // This host's clock an hour behind the server's: a hold starting at that time would look abandoned at once.
+      jest.useFakeTimers({
+        now: Date.now() - 3_600_000,
+        advanceTimers: true,
+        doNotFake: [
+          'nextTick',
+          'setImmediate',
+          'clearImmediate',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'queueMicrotask',
+          'hrtime',
+          'performance',
+        ],
+      });
+      try {
+        const signUp = t.http.post('/organizations').send({ name: 'Skewed Farm', farmType: 'dairy' }).then();
+        const started = `SELECT extract(epoch FROM now() - updated_at) AS "ageS" FROM organizations
+                          WHERE tenant_id = 'skewed-farm'`;
+        let rows: { ageS: string }[];
+        while ((rows = await sqlIn<{ ageS: string }>(t.config.DB_NAME, started)).length === 0)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(Math.abs(Number(rows[0].ageS))).toBeLessThan(60);
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        return await signUp;
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+    expect(response.status).toBe(201);
+  });
+
   it('lets a sign-up slower than SIGNUP_RESUME_AFTER_MS finish alone: its process renews its hold', async () => {
     const slow = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
     try {

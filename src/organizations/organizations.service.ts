@@ -14,7 +14,7 @@ import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-sl
 import { saveOrganizationOwner } from '../users/organization-owner';
 import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
 import { Organization, PendingOwner } from './organization.entity';
-import { SignUpHold } from './sign-up-hold';
+import { SignUpHold, holdStart, untouchedFor } from './sign-up-hold';
 
 /**
  * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
@@ -121,16 +121,15 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   }
 
   /**
-   * Finishes the sign-ups in `provisioning` whose hold lapsed: untouched for SIGNUP_RESUME_AFTER_MS. The candidates
-   * are found by this host's clock; each is then taken over by compare-and-set on the server's (SignUpHold), so of
-   * several processes sweeping at once one finishes it.
+   * Finishes the sign-ups in `provisioning` whose hold lapsed: untouched for SIGNUP_RESUME_AFTER_MS. Each candidate
+   * is taken over by compare-and-set (SignUpHold), so of several processes sweeping at once one finishes it.
    */
   private async resumeAbandoned(): Promise<void> {
     const abandonedMs = this.config.SIGNUP_RESUME_AFTER_MS;
     const em = this.em.fork();
     const candidates = await em.find(Organization, {
       status: 'provisioning',
-      updatedAt: { $lt: new Date(Date.now() - abandonedMs) },
+      updatedAt: { $lt: untouchedFor(abandonedMs) },
     });
     for (const org of candidates) {
       if (this.stopping) return;
@@ -161,6 +160,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       databaseName: this.names.forTenant(tenantId),
       pendingOwner,
     });
+    org.updatedAt = holdStart();
     try {
       await em.flush();
       return org;
@@ -199,8 +199,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
           logoUrl: dto.logoUrl ?? null,
           lastError: null,
           pendingOwner: pendingOwner ?? existing.pendingOwner,
-          // nativeUpdate skips onUpdate; it starts this attempt's hold (SignUpHold).
-          updatedAt: new Date(),
+          // Starts this attempt's hold (SignUpHold); the refresh below reads it back.
+          updatedAt: holdStart(),
         },
       );
       if (claimed === 1) {
