@@ -16,17 +16,59 @@ import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
 import type { PendingOwner } from '../src/organizations/organization.entity';
 
 /**
- * A sign-up row in `provisioning` as an attempt leaves it, its updated_at `touched` (an interval) ago: a live
- * attempt renews it, one whose process died leaves it to age.
+ * A sign-up row as an attempt leaves it, its updated_at `touched` (an interval) ago: in `provisioning` a live attempt
+ * renews it, one whose process died leaves it to age; or `failed`.
  */
-function leaveSignUp(app: TestApp, name: string, touched: string, owner: PendingOwner | null = null) {
+function leaveSignUp(
+  app: TestApp,
+  name: string,
+  touched: string,
+  owner: PendingOwner | null = null,
+  status: 'provisioning' | 'failed' = 'provisioning',
+) {
   const tenantId = name.toLowerCase().replace(/ /g, '-');
   return sqlIn(
     app.config.DB_NAME,
     `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
-     VALUES (gen_random_uuid(), $1, $2, 'mixed', 'provisioning', $3, $4, now() - $5::interval)`,
-    [name, tenantId, `${app.prefix}${tenantId}`, owner, touched],
+     VALUES (gen_random_uuid(), $1, $2, 'mixed', $6, $3, $4, now() - $5::interval)`,
+    [name, tenantId, `${app.prefix}${tenantId}`, owner, touched, status],
   );
+}
+
+/** Runs `work` with this process's clock (Date) an hour behind the database server's; timers stay real. */
+async function withHostClockBehind<T>(work: () => Promise<T>): Promise<T> {
+  jest.useFakeTimers({
+    now: Date.now() - 3_600_000,
+    advanceTimers: true,
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'clearImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
+  });
+  try {
+    return await work();
+  } finally {
+    jest.useRealTimers();
+  }
+}
+
+/** The first row `sql` returns, polling for 10 s at most. */
+async function firstRow<T extends object>(database: string, sql: string): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [row] = await sqlIn<T>(database, sql);
+    if (row) return row;
+    if (Date.now() > deadline) throw new Error(`No row after 10 s: ${sql}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Waits (20 s at most) until the sign-up is no longer in provisioning, expects it active; the ms it took. */
@@ -346,40 +388,42 @@ describe('organizations (control plane)', () => {
   });
 
   it("starts a sign-up's hold on the database server's clock, whatever its app host's clock says", async () => {
-    const response = await withMaintenanceClient(async (holder) => {
-      await advisoryLock(holder, lockKey(`database:${t.prefix}skewed-farm`));
-      // This host's clock an hour behind the server's: a hold starting at that time would look abandoned at once.
-      jest.useFakeTimers({
-        now: Date.now() - 3_600_000,
-        advanceTimers: true,
-        doNotFake: [
-          'nextTick',
-          'setImmediate',
-          'clearImmediate',
-          'setTimeout',
-          'clearTimeout',
-          'setInterval',
-          'clearInterval',
-          'queueMicrotask',
-          'hrtime',
-          'performance',
-        ],
+    // A retry takes a failed sign-up over: its hold starts like a new sign-up's.
+    await leaveSignUp(t, 'Skewed Retry', '1 minute', null, 'failed');
+    for (const [name, tenantId] of [
+      ['Skewed Farm', 'skewed-farm'],
+      ['Skewed Retry', 'skewed-retry'],
+    ]) {
+      const { heldForS, status } = await withMaintenanceClient(async (holder) => {
+        // The attempt waits for its database's lock, its row in provisioning.
+        await advisoryLock(holder, lockKey(`database:${t.prefix}${tenantId}`));
+        return withHostClockBehind(async () => {
+          const signUp = t.http.post('/organizations').send({ name, farmType: 'dairy' }).then();
+          const row = await firstRow<{ heldForS: string }>(
+            t.config.DB_NAME,
+            `SELECT extract(epoch FROM now() - updated_at) AS "heldForS" FROM organizations
+              WHERE tenant_id = '${tenantId}' AND status = 'provisioning'`,
+          );
+          await holder.query('SELECT pg_advisory_unlock_all()');
+          return { heldForS: Number(row.heldForS), status: (await signUp).status };
+        });
       });
-      try {
-        const signUp = t.http.post('/organizations').send({ name: 'Skewed Farm', farmType: 'dairy' }).then();
-        const started = `SELECT extract(epoch FROM now() - updated_at) AS "ageS" FROM organizations
-                          WHERE tenant_id = 'skewed-farm'`;
-        let rows: { ageS: string }[];
-        while ((rows = await sqlIn<{ ageS: string }>(t.config.DB_NAME, started)).length === 0)
-          await new Promise((r) => setTimeout(r, 50));
-        expect(Math.abs(Number(rows[0].ageS))).toBeLessThan(60);
-        await holder.query('SELECT pg_advisory_unlock_all()');
-        return await signUp;
-      } finally {
-        jest.useRealTimers();
-      }
-    });
-    expect(response.status).toBe(201);
+      // An hour old by the host's clock: another process's sweep would take it over at once.
+      expect(Math.abs(heldForS)).toBeLessThan(60);
+      expect(status).toBe(201);
+    }
+  });
+
+  it("finds abandoned sign-ups by the database server's clock, whatever its app host's clock says", async () => {
+    const app = await startTestApp({ env: { SIGNUP_RESUME_AFTER_MS: '3000' } });
+    try {
+      await withHostClockBehind(async () => {
+        await leaveSignUp(app, 'Lapsed Farm', '10 seconds');
+        await activeWithin(app, 'lapsed-farm');
+      });
+    } finally {
+      await stopTestApp(app);
+    }
   });
 
   it('lets a sign-up slower than SIGNUP_RESUME_AFTER_MS finish alone: its process renews its hold', async () => {

@@ -6,7 +6,10 @@
 const { readFileSync } = require('node:fs');
 const autocannon = require('autocannon');
 
-/** The machine's CPU time so far from /proc/stat, in µs: busy (every state but idle and iowait) and idle. */
+/**
+ * The machine's CPU time so far from /proc/stat, in µs: busy (user, nice, system, irq, softirq), idle (idle and
+ * iowait) and stolen (run by the hypervisor for other guests).
+ */
 function machineCpuUs() {
   const fields = readFileSync('/proc/stat', 'utf8')
     .split('\n', 1)[0]
@@ -17,15 +20,16 @@ function machineCpuUs() {
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
   const usPerTick = 10_000;
   return {
-    busy: (user + nice + system + irq + softirq + steal) * usPerTick,
+    busy: (user + nice + system + irq + softirq) * usPerTick,
     idle: (idle + iowait) * usPerTick,
+    steal: steal * usPerTick,
   };
 }
 
 /**
  * Besides latency and throughput: the machine's busy CPU time (every process, the database server included) and
- * this process's own (the load generator), in µs, and the share of the machine's CPU time left idle, so that a
- * scenario can tell its app's CPU from the rest.
+ * this process's own (the load generator), in µs, and the shares of the machine's CPU time left idle and stolen by
+ * the hypervisor, so that a scenario can tell its app's CPU from the rest.
  */
 async function load({ port, path, connections, seconds, pickHeaders }) {
   const machineBefore = machineCpuUs();
@@ -46,9 +50,11 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
   const own = process.cpuUsage(ownBefore);
   const busyUs = machineAfter.busy - machineBefore.busy;
   const idleUs = machineAfter.idle - machineBefore.idle;
+  const stealUs = machineAfter.steal - machineBefore.steal;
   return {
     machineBusyUs: busyUs,
-    idleShare: idleUs / (busyUs + idleUs),
+    idleShare: idleUs / (busyUs + idleUs + stealUs),
+    stealShare: stealUs / (busyUs + idleUs + stealUs),
     loadGeneratorUs: own.user + own.system,
     rps: result.requests.average,
     requests: result.requests.total,
@@ -61,7 +67,8 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
 
 /**
  * A load's CPU time per request: the app's (appUs, read by the caller from /proc) and the rest of the machine's
- * busy time but the load generator's, i.e. the database server and the kernel's work for both.
+ * busy time but the load generator's: the database server, the kernel's work for both, and any other process
+ * (the sampler's backend; in warm, the idle other side).
  */
 function cpuPerRequest(result, appUs) {
   return {

@@ -31,8 +31,8 @@ async function baselineUserToken(ctx, database) {
 }
 
 const describe = (side) =>
-  `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} app ` +
-  `${round(side.serverCpuUsPerRequest)} server, ${round(100 * side.idleShare)} % idle`;
+  `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
+  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle`;
 
 /**
  * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
@@ -123,6 +123,8 @@ module.exports = async function warm(ctx) {
       baselineServerCpuUsPerRequest: round(pick('single', 'serverCpuUsPerRequest')),
       appIdleShare: round(pick('tenant', 'idleShare'), 3),
       baselineIdleShare: round(pick('single', 'idleShare'), 3),
+      appStealShare: round(pick('tenant', 'stealShare'), 3),
+      baselineStealShare: round(pick('single', 'stealShare'), 3),
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
     };

@@ -73,6 +73,7 @@ module.exports = async function zipf(ctx) {
       appCpuUsPerRequest: round(cpu.cpuUsPerRequest),
       serverCpuUsPerRequest: round(cpu.serverCpuUsPerRequest),
       idleShare: round(result.idleShare, 3),
+      stealShare: round(result.stealShare, 3),
       opensPerRequest: round(opens / result.requests, 3),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
