@@ -71,6 +71,25 @@ async function firstRow<T extends object>(database: string, sql: string): Promis
   }
 }
 
+/**
+ * Sends a sign-up while its database's lock is held, so the attempt waits with its row in provisioning; runs
+ * `whileWaiting`, releases the lock, and returns what it returned and the sign-up's response.
+ */
+async function duringSignUp<T>(
+  app: TestApp,
+  body: { name: string; farmType: string; owner?: object },
+  whileWaiting: () => Promise<T>,
+) {
+  const tenantId = body.name.toLowerCase().replace(/ /g, '-');
+  return withMaintenanceClient(async (holder) => {
+    await advisoryLock(holder, lockKey(`database:${app.prefix}${tenantId}`));
+    const signUp = app.http.post('/organizations').send(body).then();
+    const seen = await whileWaiting();
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    return { seen, response: await signUp };
+  });
+}
+
 /** Waits (20 s at most) until the sign-up is no longer in provisioning, expects it active; the ms it took. */
 async function activeWithin(app: TestApp, tenantId: string, since = Date.now()): Promise<number> {
   const statusOf = async () =>
@@ -360,21 +379,19 @@ describe('organizations (control plane)', () => {
         email: 'tia@taken.example',
         password: OWNER_PASSWORD,
       };
-      const response = await withMaintenanceClient(async (holder) => {
-        await advisoryLock(holder, lockKey(`database:${app.prefix}taken-farm`));
-        const signUp = app.http
-          .post('/organizations')
-          .send({ name: 'Taken Farm', farmType: 'dairy', owner })
-          .then();
-        // As if another process had taken the row over while the sign-up waits for its database's lock.
-        const touch = `UPDATE organizations SET updated_at = now() + interval '1 millisecond'
-                        WHERE tenant_id = 'taken-farm' RETURNING 1`;
-        while ((await sqlIn(app.config.DB_NAME, touch)).length === 0)
-          await new Promise((r) => setTimeout(r, 50));
-        await new Promise((r) => setTimeout(r, 1500));
-        await holder.query('SELECT pg_advisory_unlock_all()');
-        return signUp;
-      });
+      const { response } = await duringSignUp(
+        app,
+        { name: 'Taken Farm', farmType: 'dairy', owner },
+        async () => {
+          // As if another process had taken the row over while the sign-up waits for its database's lock.
+          await firstRow(
+            app.config.DB_NAME,
+            `UPDATE organizations SET updated_at = now() + interval '1 millisecond'
+              WHERE tenant_id = 'taken-farm' RETURNING 1`,
+          );
+          await new Promise((r) => setTimeout(r, 1500));
+        },
+      );
       expect(response.status).toBe(503);
       expect(response.body).toMatchObject({ code: 'SIGNUP_TAKEN_OVER' });
       expect((await app.http.get('/organizations/taken-farm').expect(200)).body.status).toBe('provisioning');
@@ -394,23 +411,18 @@ describe('organizations (control plane)', () => {
       ['Skewed Farm', 'skewed-farm'],
       ['Skewed Retry', 'skewed-retry'],
     ]) {
-      const { heldForS, status } = await withMaintenanceClient(async (holder) => {
-        // The attempt waits for its database's lock, its row in provisioning.
-        await advisoryLock(holder, lockKey(`database:${t.prefix}${tenantId}`));
-        return withHostClockBehind(async () => {
-          const signUp = t.http.post('/organizations').send({ name, farmType: 'dairy' }).then();
-          const row = await firstRow<{ heldForS: string }>(
+      const { seen, response } = await withHostClockBehind(() =>
+        duringSignUp(t, { name, farmType: 'dairy' }, () =>
+          firstRow<{ heldForS: string }>(
             t.config.DB_NAME,
             `SELECT extract(epoch FROM now() - updated_at) AS "heldForS" FROM organizations
               WHERE tenant_id = '${tenantId}' AND status = 'provisioning'`,
-          );
-          await holder.query('SELECT pg_advisory_unlock_all()');
-          return { heldForS: Number(row.heldForS), status: (await signUp).status };
-        });
-      });
+          ),
+        ),
+      );
       // An hour old by the host's clock: another process's sweep would take it over at once.
-      expect(Math.abs(heldForS)).toBeLessThan(60);
-      expect(status).toBe(201);
+      expect(Math.abs(Number(seen.heldForS))).toBeLessThan(60);
+      expect(response.status).toBe(201);
     }
   });
 
