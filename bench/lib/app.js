@@ -72,6 +72,23 @@ function cpuMs(pid) {
 }
 
 /**
+ * The time a process's main thread has spent on a CPU and waiting for one (runnable, on a run queue) so far, from
+ * /proc/<pid>/task/<pid>/schedstat (Linux; nanoseconds there), in milliseconds; undefined where the kernel keeps no
+ * such statistics. A Node.js process serves its requests on that thread, so the two tell a process that waits
+ * for I/O from one that is short of CPU.
+ */
+function mainThreadMs(pid) {
+  let schedstat;
+  try {
+    schedstat = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [runNs, waitNs] = schedstat.trim().split(' ').map(Number);
+  return { run: runNs / 1e6, wait: waitNs / 1e6 };
+}
+
+/**
  * Spawns an app with the run's database settings and secrets (`secrets`: { platformToken, jwtSecret }, the same
  * for every app of a run, so a token stays valid across its apps) plus `env`; resolves once GET /health/ready
  * answers 200. `kind` is 'app' (the built app) or 'baseline'.
@@ -140,6 +157,7 @@ async function startApp({ server, prefix, secrets, env = {}, kind = 'app', name,
       }
     },
     cpuMs: () => cpuMs(child.pid),
+    mainThreadMs: () => mainThreadMs(child.pid),
     async stop() {
       if (!exited) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

@@ -29,11 +29,12 @@ function machineCpuUs() {
 /**
  * Besides latency and throughput: the machine's busy CPU time (every process, the database server included) and
  * this process's own (the load generator), in µs, and the shares of the machine's CPU time left idle and stolen by
- * the hypervisor, so that a scenario can tell its app's CPU from the rest.
+ * the hypervisor, so that a scenario can tell its app's CPU from the rest; and the load's wall time in ms.
  */
 async function load({ port, path, connections, seconds, pickHeaders }) {
   const machineBefore = machineCpuUs();
   const ownBefore = process.cpuUsage();
+  const started = Date.now();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -46,6 +47,7 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
       },
     ],
   });
+  const wallMs = Date.now() - started;
   const machineAfter = machineCpuUs();
   const own = process.cpuUsage(ownBefore);
   const busyUs = machineAfter.busy - machineBefore.busy;
@@ -56,6 +58,7 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
     idleShare: idleUs / (busyUs + idleUs + stealUs),
     stealShare: stealUs / (busyUs + idleUs + stealUs),
     loadGeneratorUs: own.user + own.system,
+    wallMs,
     rps: result.requests.average,
     requests: result.requests.total,
     p50: result.latency.p50,
@@ -77,4 +80,17 @@ function cpuPerRequest(result, appUs) {
   };
 }
 
-module.exports = { cpuPerRequest, load };
+/**
+ * The shares of a load's wall time that an app's main thread spent running and waiting for a CPU (`before` and
+ * `after` from the app's mainThreadMs()); none where the kernel keeps no scheduler statistics. Running plus waiting
+ * near 1 means the thread is short of CPU even while the machine has idle time.
+ */
+function mainThreadShares(result, before, after) {
+  if (!before || !after) return {};
+  return {
+    mainThreadRunShare: (after.run - before.run) / result.wallMs,
+    mainThreadWaitShare: (after.wait - before.wait) / result.wallMs,
+  };
+}
+
+module.exports = { cpuPerRequest, load, mainThreadShares };

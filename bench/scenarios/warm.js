@@ -6,7 +6,7 @@
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
-const { cpuPerRequest, load } = require('../lib/load');
+const { cpuPerRequest, load, mainThreadShares } = require('../lib/load');
 const { median, round } = require('../lib/stats');
 const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -32,7 +32,10 @@ async function baselineUserToken(ctx, database) {
 
 const describe = (side) =>
   `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
-  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle`;
+  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle` +
+  (side.mainThreadRunShare === undefined
+    ? ''
+    : `, main thread ${round(100 * side.mainThreadRunShare)} % running ${round(100 * side.mainThreadWaitShare)} % waiting for a CPU`);
 
 /**
  * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
@@ -75,6 +78,7 @@ module.exports = async function warm(ctx) {
     let next = 0;
     const run = async (side, seconds) => {
       const cpuBefore = side.cpuMs();
+      const mainBefore = side.mainThreadMs();
       const sideHeaders = headers.get(side);
       const result = await load({
         port: side.port,
@@ -83,7 +87,11 @@ module.exports = async function warm(ctx) {
         seconds,
         pickHeaders: () => sideHeaders[next++ % sideHeaders.length],
       });
-      return { ...result, ...cpuPerRequest(result, (side.cpuMs() - cpuBefore) * 1000) };
+      return {
+        ...result,
+        ...cpuPerRequest(result, (side.cpuMs() - cpuBefore) * 1000),
+        ...mainThreadShares(result, mainBefore, side.mainThreadMs()),
+      };
     };
     const seconds = ctx.quick ? 2 : 10;
     // Steady state only: the app clones its spare databases right after it starts, and both sides JIT-compile
@@ -106,6 +114,15 @@ module.exports = async function warm(ctx) {
         `profiles: ${await appProfile.collect(app.pid)}, ${await baselineProfile.collect(baseline.pid)}`,
       );
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
+    const shares =
+      pairs[0].tenant.mainThreadRunShare === undefined
+        ? {}
+        : {
+            appMainThreadRunShare: round(pick('tenant', 'mainThreadRunShare'), 3),
+            appMainThreadWaitShare: round(pick('tenant', 'mainThreadWaitShare'), 3),
+            baselineMainThreadRunShare: round(pick('single', 'mainThreadRunShare'), 3),
+            baselineMainThreadWaitShare: round(pick('single', 'mainThreadWaitShare'), 3),
+          };
     return {
       appRps: round(pick('tenant', 'rps')),
       baselineRps: round(pick('single', 'rps')),
@@ -125,6 +142,7 @@ module.exports = async function warm(ctx) {
       baselineIdleShare: round(pick('single', 'idleShare'), 3),
       appStealShare: round(pick('tenant', 'stealShare'), 3),
       baselineStealShare: round(pick('single', 'stealShare'), 3),
+      ...shares,
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
     };

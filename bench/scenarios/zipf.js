@@ -3,7 +3,7 @@
  * zipf: 1,000 tenants, each request's tenant drawn from a Zipf distribution (s = 1.1), 20 connections for 60 s,
  * PostgreSQL's connections sampled every 250 ms, the connection registry's counters read before and after.
  */
-const { cpuPerRequest, load } = require('../lib/load');
+const { cpuPerRequest, load, mainThreadShares } = require('../lib/load');
 const { round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -40,6 +40,7 @@ module.exports = async function zipf(ctx) {
     });
     const before = (await app.stats()).registry;
     const cpuBefore = app.cpuMs();
+    const mainBefore = app.mainThreadMs();
     const sampler = sampleConnections(ctx.server, ctx.prefix, 250);
     let result;
     let connections;
@@ -55,6 +56,7 @@ module.exports = async function zipf(ctx) {
       connections = await sampler.stop();
     }
     const cpu = cpuPerRequest(result, (app.cpuMs() - cpuBefore) * 1000);
+    const main = mainThreadShares(result, mainBefore, app.mainThreadMs());
     const after = (await app.stats()).registry;
     if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const hits = after.hits - before.hits;
@@ -74,6 +76,12 @@ module.exports = async function zipf(ctx) {
       serverCpuUsPerRequest: round(cpu.serverCpuUsPerRequest),
       idleShare: round(result.idleShare, 3),
       stealShare: round(result.stealShare, 3),
+      ...(main.mainThreadRunShare === undefined
+        ? {}
+        : {
+            appMainThreadRunShare: round(main.mainThreadRunShare, 3),
+            appMainThreadWaitShare: round(main.mainThreadWaitShare, 3),
+          }),
       opensPerRequest: round(opens / result.requests, 3),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
