@@ -74,8 +74,9 @@ function cpuMs(pid) {
 /**
  * The time a process's main thread has spent on a CPU and waiting for one (runnable, on a run queue) so far, from
  * /proc/<pid>/task/<pid>/schedstat (Linux; nanoseconds there), in milliseconds; undefined where the kernel keeps no
- * such statistics. A Node.js process serves its requests on that thread, so the two tell a process that waits
- * for I/O from one that is short of CPU.
+ * such statistics (no file, or zeros: scheduler and delay accounting off). A Node.js process serves its requests
+ * on that thread, so the two tell a process that waits for I/O from one that is short of CPU. Time the hypervisor
+ * steals from a running thread is in neither (with paravirtual steal accounting, as on KVM guests).
  */
 function mainThreadMs(pid) {
   let schedstat;
@@ -84,8 +85,8 @@ function mainThreadMs(pid) {
   } catch {
     return undefined;
   }
-  const [runNs, waitNs] = schedstat.trim().split(' ').map(Number);
-  return { run: runNs / 1e6, wait: waitNs / 1e6 };
+  const [runNs, waitNs] = schedstat.trim().split(/\s+/).map(Number);
+  return runNs > 0 ? { run: runNs / 1e6, wait: waitNs / 1e6 } : undefined;
 }
 
 /**

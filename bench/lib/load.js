@@ -34,7 +34,7 @@ function machineCpuUs() {
 async function load({ port, path, connections, seconds, pickHeaders }) {
   const machineBefore = machineCpuUs();
   const ownBefore = process.cpuUsage();
-  const started = Date.now();
+  const started = process.hrtime.bigint();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -47,7 +47,7 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
       },
     ],
   });
-  const wallMs = Date.now() - started;
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   const machineAfter = machineCpuUs();
   const own = process.cpuUsage(ownBefore);
   const busyUs = machineAfter.busy - machineBefore.busy;
@@ -83,7 +83,8 @@ function cpuPerRequest(result, appUs) {
 /**
  * The shares of a load's wall time that an app's main thread spent running and waiting for a CPU (`before` and
  * `after` from the app's mainThreadMs()); none where the kernel keeps no scheduler statistics. Running plus waiting
- * near 1 means the thread is short of CPU even while the machine has idle time.
+ * near 1 means the thread is short of CPU even while the machine has idle time; what is left is time it was
+ * blocked (waiting for I/O) or, on a virtual machine, stolen by the hypervisor (see the load's stealShare).
  */
 function mainThreadShares(result, before, after) {
   if (!before || !after) return {};

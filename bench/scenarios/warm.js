@@ -32,10 +32,12 @@ async function baselineUserToken(ctx, database) {
 
 const describe = (side) =>
   `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
-  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle` +
+  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle, ` +
+  `${round(100 * side.stealShare)} % stolen` +
   (side.mainThreadRunShare === undefined
     ? ''
-    : `, main thread ${round(100 * side.mainThreadRunShare)} % running ${round(100 * side.mainThreadWaitShare)} % waiting for a CPU`);
+    : `, main thread ${round(100 * side.mainThreadRunShare)} % running, ` +
+      `${round(100 * side.mainThreadWaitShare)} % waiting for a CPU`);
 
 /**
  * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
@@ -114,15 +116,14 @@ module.exports = async function warm(ctx) {
         `profiles: ${await appProfile.collect(app.pid)}, ${await baselineProfile.collect(baseline.pid)}`,
       );
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
-    const shares =
-      pairs[0].tenant.mainThreadRunShare === undefined
-        ? {}
-        : {
-            appMainThreadRunShare: round(pick('tenant', 'mainThreadRunShare'), 3),
-            appMainThreadWaitShare: round(pick('tenant', 'mainThreadWaitShare'), 3),
-            baselineMainThreadRunShare: round(pick('single', 'mainThreadRunShare'), 3),
-            baselineMainThreadWaitShare: round(pick('single', 'mainThreadWaitShare'), 3),
-          };
+    // Each side's main-thread shares, where every round of it has them.
+    const mainThread = (side, name) =>
+      pairs.every((p) => p[side].mainThreadRunShare !== undefined)
+        ? {
+            [`${name}MainThreadRunShare`]: round(pick(side, 'mainThreadRunShare'), 3),
+            [`${name}MainThreadWaitShare`]: round(pick(side, 'mainThreadWaitShare'), 3),
+          }
+        : {};
     return {
       appRps: round(pick('tenant', 'rps')),
       baselineRps: round(pick('single', 'rps')),
@@ -142,7 +143,8 @@ module.exports = async function warm(ctx) {
       baselineIdleShare: round(pick('single', 'idleShare'), 3),
       appStealShare: round(pick('tenant', 'stealShare'), 3),
       baselineStealShare: round(pick('single', 'stealShare'), 3),
-      ...shares,
+      ...mainThread('tenant', 'app'),
+      ...mainThread('single', 'baseline'),
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
     };

@@ -14,16 +14,6 @@ const { profiled } = require('../lib/profile');
  * maintenance = 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
  * connection then.
  */
-/**
- * Seconds of the same load before the measured minute, so that it sees the app in its steady state, as warm does
- * (10 s per side there): a fresh app JIT-compiles its request and opening paths on background threads, builds an
- * ORM and DI subtree at each tenant's first request, and its registry learns which tenants are requested most. In a
- * zipf-like load (1,000 tenants, 74 single-connection slots) 20 s windows after 3 s gave 130 req/s (main thread
- * 5.6 ms of user CPU and other threads 1.6 ms per request, 0.304 openings per request), after 26 s 173 and after
- * 49 s 163 req/s (4.3-4.6 and 0.4-0.6 ms, 0.272-0.280).
- */
-const WARM_UP_S = 30;
-
 const ZIPF_ENV = {
   TENANT_MAX_OPEN: '74',
   TENANT_POOL_MAX: '1',
@@ -32,11 +22,20 @@ const ZIPF_ENV = {
   DB_CONNECTION_BUDGET: '80',
 };
 
+/**
+ * Seconds of the same load before the measured minute, so that it sees the app in its steady state, as warm does
+ * (10 s per side there): a fresh app JIT-compiles its request and opening paths on background threads, builds an
+ * ORM and DI subtree at each tenant's first request, and its registry learns which tenants are requested most
+ * (figures in bench/README.md, section 20:05–21:35 UTC: 130 req/s in the 20 s after 3 s, 163–173 req/s later).
+ */
+const WARM_UP_S = 30;
+
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
   const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
   const headers = tenants.map((tenant) => ctx.tenantHeaders(tenant));
   const profile = ctx.profile ? profiled('zipf-app') : undefined;
+  const warmUpSeconds = ctx.quick ? 1 : WARM_UP_S;
   const app = await ctx.startApp('zipf', {
     env: { ...ZIPF_ENV, ...(profile ? profile.env : {}) },
     nodeArgs: profile ? profile.nodeArgs : [],
@@ -46,7 +45,7 @@ module.exports = async function zipf(ctx) {
       port: app.port,
       path: '/api/crops?limit=20',
       connections: 20,
-      seconds: ctx.quick ? 1 : WARM_UP_S,
+      seconds: warmUpSeconds,
       pickHeaders: () => headers[draw()],
     });
     const before = (await app.stats()).registry;
@@ -75,7 +74,7 @@ module.exports = async function zipf(ctx) {
     const warmRps = ctx.results.warm && ctx.results.warm.appRps;
     return {
       tenants: tenants.length,
-      warmUpSeconds: ctx.quick ? 1 : WARM_UP_S,
+      warmUpSeconds,
       warmUpRps: round(warmUp.rps),
       rps: round(result.rps),
       p50Ms: result.p50,
