@@ -26,7 +26,7 @@ const ZIPF_ENV = {
  * Seconds of the same load before the measured minute, so that it sees the app in its steady state, as warm does
  * (10 s per side there): a fresh app JIT-compiles its request and opening paths on background threads, builds an
  * ORM and DI subtree at each tenant's first request, and its registry learns which tenants are requested most
- * (figures in bench/README.md, section 20:05–21:50 UTC: 130 req/s in the 20 s after 3 s, 163–173 req/s later).
+ * (figures in bench/README.md, section 20:05–22:00 UTC: 130 req/s in the 20 s after 3 s, 163–173 req/s later).
  */
 const WARM_UP_S = 30;
 
