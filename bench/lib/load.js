@@ -53,10 +53,11 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
   const busyUs = machineAfter.busy - machineBefore.busy;
   const idleUs = machineAfter.idle - machineBefore.idle;
   const stealUs = machineAfter.steal - machineBefore.steal;
+  const totalUs = busyUs + idleUs + stealUs;
   return {
     machineBusyUs: busyUs,
-    idleShare: idleUs / (busyUs + idleUs + stealUs),
-    stealShare: stealUs / (busyUs + idleUs + stealUs),
+    idleShare: idleUs / totalUs,
+    stealShare: stealUs / totalUs,
     loadGeneratorUs: own.user + own.system,
     wallMs,
     rps: result.requests.average,
