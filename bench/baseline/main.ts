@@ -1,7 +1,7 @@
 /**
- * The single-database baseline of the warm scenario: the same Crop entity, query, DTOs, validation pipe and error
- * filter as the app, on the same Nest and MikroORM versions, with singleton services and MikroORM's own
- * RequestContext middleware, and no tenancy. It authenticates like the app's tenant routes: the middleware of
+ * The single-database baseline of the warm scenario: the same Crop entity, list route (its query DTO with the
+ * filters, `cropFilter`, order and page), response DTO, validation pipe and error filter as the app, on the same
+ * Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext middleware, and no tenancy. It authenticates like the app's tenant routes: the middleware of
  * src/app.setup.ts (request id, helmet, CORS) and a singleton guard that verifies the access token (the app's
  * AccessTokens: HS256, issuer farm-management, key JWT_SECRET) and loads its user by primary key to check the
  * credentials version. Run by `npm run bench` with ts-node.
@@ -28,11 +28,13 @@ import { AccessTokens } from '../../src/auth/access-tokens';
 import { bearerToken, Principal } from '../../src/auth/principal';
 import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter';
 import { UnauthenticatedError } from '../../src/common/domain-errors';
-import { PaginationQueryDto, setTotalCount } from '../../src/common/pagination.dto';
+import { setTotalCount } from '../../src/common/pagination.dto';
+import { NEWEST_FIRST } from '../../src/common/queries';
 import { requestId } from '../../src/common/request-id';
 import { createValidationPipe } from '../../src/common/validation.pipe';
 import { Crop } from '../../src/crops/crop.entity';
-import { CropDto } from '../../src/crops/dto/crop.dto';
+import { cropFilter } from '../../src/crops/crop-filter';
+import { CropDto, ListCropsQueryDto } from '../../src/crops/dto/crop.dto';
 import { User } from '../../src/users/user.entity';
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
@@ -76,8 +78,12 @@ class AuthGuard implements CanActivate {
 class CropsService {
   constructor(private readonly em: EntityManager) {}
 
-  list(limit: number, offset: number): Promise<[Crop[], number]> {
-    return this.em.findAndCount(Crop, {}, { orderBy: { createdAt: 'desc', id: 'desc' }, limit, offset });
+  list(query: ListCropsQueryDto): Promise<[Crop[], number]> {
+    return this.em.findAndCount(Crop, cropFilter(query), {
+      orderBy: NEWEST_FIRST,
+      limit: query.limit,
+      offset: query.offset,
+    });
   }
 }
 
@@ -88,10 +94,10 @@ class CropsController {
 
   @Get()
   async list(
-    @Query() query: PaginationQueryDto,
+    @Query() query: ListCropsQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CropDto[]> {
-    const [crops, total] = await this.crops.list(query.limit, query.offset);
+    const [crops, total] = await this.crops.list(query);
     setTotalCount(res, total);
     return crops.map((crop) => CropDto.from(crop));
   }

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { FilterQuery } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { ConflictError, InvalidInputError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
-import { dateRange, definedOnly, escapeLike, NEWEST_FIRST } from '../common/queries';
+import { definedOnly, NEWEST_FIRST } from '../common/queries';
 import { Harvest } from '../harvests/harvest.entity';
 import type { TenantPayload } from '../tenancy/tenant-context-id.strategy';
 import { InjectTenant, InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
 import { Crop } from './crop.entity';
+import { cropFilter } from './crop-filter';
 import { CreateCropDto, ListCropsQueryDto, UpdateCropDto } from './dto/crop.dto';
 
 @Injectable()
@@ -31,11 +31,7 @@ export class CropsService {
   }
 
   list(query: ListCropsQueryDto): Promise<[Crop[], number]> {
-    const where: FilterQuery<Crop> = {};
-    if (query.name) where.name = { $ilike: `%${escapeLike(query.name)}%` };
-    const planted = dateRange(query.plantedFrom, query.plantedTo, ['plantedFrom', 'plantedTo']);
-    if (planted) where.plantingDate = planted;
-    return this.em.findAndCount(Crop, where, {
+    return this.em.findAndCount(Crop, cropFilter(query), {
       orderBy: NEWEST_FIRST,
       limit: query.limit,
       offset: query.offset,
