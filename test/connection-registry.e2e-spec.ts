@@ -7,7 +7,7 @@ import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
 import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
-import { countConnections } from './support/test-database';
+import { connectTo, countConnections } from './support/test-database';
 import { startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 
 /** Reports which instance served the request: one per tenant subtree when durable, one per request otherwise. */
@@ -211,6 +211,54 @@ describe('tenant connection registry', () => {
       expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });
       expect(registry.stats().dropped).toBeGreaterThanOrEqual(1);
       expect(await instance('kept-two')).not.toBe(two);
+    });
+  });
+
+  describe('a tenant pool of TENANT_POOL_MAX=2', () => {
+    let t: TestApp;
+    let tenantId: string;
+    /** The app's connections to the tenant's database, told by their application_name. */
+    const appConnections = () =>
+      withMaintenanceClient(async (client) => {
+        const { rows } = await client.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+          [`${t.prefix}${tenantId}`, `farm-management:tenant:${tenantId}`],
+        );
+        return rows[0].n;
+      });
+
+    beforeAll(async () => {
+      t = await startTestApp({ env: { TENANT_POOL_MAX: '2', TENANT_POOL_IDLE_MS: '60000' } });
+      ({ tenantId } = await t.signUp('Pool Farm'));
+    }, 120_000);
+
+    afterAll(() => stopTestApp(t), 120_000);
+
+    it('uses one connection while its tenant has one request at a time, also for a page and its count', async () => {
+      await t.app.get(TenantConnectionRegistry).evict(tenantId);
+      for (let i = 0; i < 5; i++) await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
+      expect(await appConnections()).toBe(1);
+    });
+
+    it('opens a second connection while two of its requests are in flight', async () => {
+      const holder = await connectTo(`${t.prefix}${tenantId}`);
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
+        const statuses = Promise.all(
+          [1, 2].map(() =>
+            Promise.resolve(t.http.get('/api/crops').set('X-Tenant-ID', tenantId)).then((res) => res.status),
+          ),
+        );
+        const deadline = Date.now() + 5000;
+        while ((await appConnections()) < 2 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 25));
+        expect(await appConnections()).toBe(2);
+        await holder.query('COMMIT');
+        expect(await statuses).toEqual([200, 200]);
+      } finally {
+        await holder.end();
+      }
     });
   });
 

@@ -37,6 +37,15 @@ class TenantEntry {
   }
 }
 
+/**
+ * Sets how many connections a tenant ORM's pool may open. Tarn reads its `max` on every acquire and hands out the
+ * connections it already holds whatever the limit, so a lower limit only keeps new ones from being opened.
+ */
+function limitPool(orm: TenantOrm, max: number): void {
+  const pool = (orm.em.getConnection().getKnex().client as { pool?: { max: number } }).pool;
+  if (pool) pool.max = max;
+}
+
 /** A tenant ORM checked out for one request; `release()` when the request ends. */
 export interface TenantLease {
   readonly tenantId: string;
@@ -66,8 +75,10 @@ export interface ConnectionRegistryStats {
 
 /**
  * Hands out one MikroORM instance per tenant database. At most TENANT_MAX_OPEN tenants hold a slot, i.e. a
- * connection pool capped at TENANT_POOL_MAX, so tenant connections never exceed their product. A tenant is opened
- * lazily (concurrent first requests share one opening). When all slots are taken, the idle tenant with the fewest
+ * connection pool capped at TENANT_POOL_MAX, so tenant connections never exceed their product. A pool opens a second
+ * connection only while its tenant has two or more requests in flight: one request's parallel queries (a page and
+ * its count) share one connection rather than start a backend each, which churn would open and close again at
+ * every eviction. A tenant is opened lazily (concurrent first requests share one opening). When all slots are taken, the idle tenant with the fewest
  * recent requests gives its slot up (the least recently used among equals; counts are halved regularly), and when
  * all are busy a request waits for a slot. Giving a slot up (also after TENANT_IDLE_CLOSE_MS unused) destroys the
  * pool only: the ORM and its durable DI subtree are kept, up to TENANT_MAX_KEPT of them (least recently used
@@ -183,7 +194,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   private lease(entry: TenantEntry): TenantLease {
-    entry.leases++;
+    if (++entry.leases === 2) limitPool(entry.orm, this.config.TENANT_POOL_MAX);
     entry.lastUsed = Date.now();
     this.entries.delete(entry.tenantId);
     this.entries.set(entry.tenantId, entry);
@@ -198,7 +209,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         released = true;
         entry.leases--;
         entry.lastUsed = Date.now();
-        if (entry.leases === 0) this.slotWaiters.wakeOne();
+        if (entry.leases === 0) {
+          limitPool(entry.orm, 1);
+          this.slotWaiters.wakeOne();
+        }
       },
     };
   }
@@ -221,6 +235,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       await entry?.disconnecting;
       if (entry && !entry.closed) {
         entry.knex.initialize();
+        limitPool(entry.orm, 1);
         this.counters.reopens++;
       } else {
         entry = new TenantEntry(tenant.tenantId, await this.build(tenant));
@@ -241,6 +256,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   private async build(tenant: TenantRecord): Promise<TenantOrm> {
     const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
+    limitPool(orm, 1);
     try {
       if (!this.current.has(tenant.tenantId)) {
         const applied = await migrateToLatest(orm, (work) =>
