@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TenantConnectionRegistry, TenantLease } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
@@ -242,15 +242,16 @@ describe('tenant connection registry', () => {
 
     it('opens a second connection while two of its requests are in flight', async () => {
       const holder = await connectTo(`${t.prefix}${tenantId}`);
+      let statuses: Promise<number[]> | undefined;
       try {
         await holder.query('BEGIN');
         await holder.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
-        const statuses = Promise.all(
+        statuses = Promise.all(
           [1, 2].map(() =>
             Promise.resolve(t.http.get('/api/crops').set('X-Tenant-ID', tenantId)).then((res) => res.status),
           ),
         );
-        const deadline = Date.now() + 5000;
+        const deadline = Date.now() + 10_000;
         while ((await appConnections()) < 2 && Date.now() < deadline)
           await new Promise((r) => setTimeout(r, 25));
         expect(await appConnections()).toBe(2);
@@ -258,6 +259,43 @@ describe('tenant connection registry', () => {
         expect(await statuses).toEqual([200, 200]);
       } finally {
         await holder.end();
+        await statuses?.catch(() => undefined);
+      }
+    });
+
+    it('sets the limit at each lease: TENANT_POOL_MAX beside another request or a busy connection, else one', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = await t.app.get(TenantRegistry).find(tenantId);
+      if (!record) throw new Error(`${tenantId} is not registered`);
+      const poolOf = (lease: TenantLease) =>
+        (lease.orm.em.getConnection().getKnex().client as { pool: { max: number; numUsed(): number } }).pool;
+      const first = await registry.acquire(record);
+      expect(poolOf(first).max).toBe(1);
+      const second = await registry.acquire(record);
+      expect(poolOf(second).max).toBe(2);
+      second.release();
+      first.release();
+      const alone = await registry.acquire(record);
+      expect(poolOf(alone).max).toBe(1);
+      // A request whose client went away gives its lease back while its query still runs.
+      const holder = await connectTo(`${t.prefix}${tenantId}`);
+      let query: Promise<unknown> | undefined;
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
+        query = alone.orm.em.getConnection().execute('SELECT count(*) FROM crops');
+        const deadline = Date.now() + 10_000;
+        while (poolOf(alone).numUsed() === 0 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 25));
+        alone.release();
+        const next = await registry.acquire(record);
+        expect(poolOf(next).max).toBe(2);
+        next.release();
+        await holder.query('COMMIT');
+        await query;
+      } finally {
+        await holder.end();
+        await query?.catch(() => undefined);
       }
     });
   });

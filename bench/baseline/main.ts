@@ -1,10 +1,11 @@
 /**
  * The single-database baseline of the warm scenario: the same Crop entity, list route (its query DTO with the
  * filters, `cropFilter`, order and page), response DTO, validation pipe and error filter as the app, on the same
- * Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext middleware, and no tenancy. It authenticates like the app's tenant routes: the middleware of
- * src/app.setup.ts (request id, helmet, CORS) and a singleton guard that verifies the access token (the app's
- * AccessTokens: HS256, issuer farm-management, key JWT_SECRET) and loads its user by primary key to check the
- * credentials version. Run by `npm run bench` with ts-node.
+ * Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext middleware, and no tenancy.
+ * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (request id, helmet, CORS) and
+ * a singleton guard that verifies the access token (the app's AccessTokens: HS256, issuer farm-management, key
+ * JWT_SECRET) and loads its user by primary key to check the credentials version. Run by `npm run bench` with
+ * ts-node.
  */
 import 'reflect-metadata';
 import { EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';

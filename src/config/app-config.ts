@@ -89,7 +89,7 @@ export class AppConfig {
   @Max(100_000)
   TENANT_MAX_KEPT = 1_000;
 
-  /** Connections in one tenant's pool: more than one only while the tenant has two or more requests in flight. */
+  /** Connections in one tenant's pool; it opens more than one only while its tenant has 2+ requests in flight. */
   @Transform(toInt)
   @IsInt()
   @Min(1)

@@ -82,10 +82,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     CONTROL_POOL_MAX: '3',
     PLATFORM_ADMIN_TOKEN: `platform-${randomBytes(24).toString('hex')}`,
     JWT_SECRET: randomBytes(32).toString('hex'),
-    // One connection per tenant pool (the zipf benchmark's setting): a request that needed a second connection of
-    // its own tenant at once, e.g. a query outside its open transaction, would wait for itself until knex's acquire
-    // timeout (60 s) and fail its test.
-    TENANT_POOL_MAX: '1',
     ...options.env,
   });
   const moduleRef = await Test.createTestingModule({
