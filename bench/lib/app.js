@@ -6,6 +6,7 @@ const http = require('node:http');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
 const { ROOT } = require('./postgres');
+const { stopwatch } = require('./stats');
 
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const BASELINE = join(ROOT, 'bench', 'baseline', 'main.ts');
@@ -32,7 +33,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 function request(port, method, path, { headers = {}, body } = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
+    const elapsed = stopwatch();
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -46,7 +47,7 @@ function request(port, method, path, { headers = {}, body } = {}) {
         const chunks = [];
         res.on('data', (chunk) => chunks.push(chunk));
         res.on('end', () => {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const ms = elapsed();
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed = text;
           try {

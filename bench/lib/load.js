@@ -5,6 +5,7 @@
  */
 const { readFileSync } = require('node:fs');
 const autocannon = require('autocannon');
+const { round, stopwatch } = require('./stats');
 
 /**
  * The machine's CPU time so far from /proc/stat, in µs: busy (user, nice, system, irq, softirq), idle (idle and
@@ -34,7 +35,7 @@ function machineCpuUs() {
 async function load({ port, path, connections, seconds, pickHeaders }) {
   const machineBefore = machineCpuUs();
   const ownBefore = process.cpuUsage();
-  const started = process.hrtime.bigint();
+  const elapsed = stopwatch();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -47,7 +48,7 @@ async function load({ port, path, connections, seconds, pickHeaders }) {
       },
     ],
   });
-  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const wallMs = elapsed();
   const machineAfter = machineCpuUs();
   const own = process.cpuUsage(ownBefore);
   const busyUs = machineAfter.busy - machineBefore.busy;
@@ -95,4 +96,16 @@ function mainThreadShares(result, before, after) {
   };
 }
 
-module.exports = { cpuPerRequest, load, mainThreadShares };
+/**
+ * A side's main-thread shares as report keys (`<name>MainThreadRunShare`, `<name>MainThreadWaitShare`), rounded;
+ * none when the shares are missing.
+ */
+function mainThreadReport(name, shares) {
+  if (shares.mainThreadRunShare === undefined) return {};
+  return {
+    [`${name}MainThreadRunShare`]: round(shares.mainThreadRunShare, 3),
+    [`${name}MainThreadWaitShare`]: round(shares.mainThreadWaitShare, 3),
+  };
+}
+
+module.exports = { cpuPerRequest, load, mainThreadReport, mainThreadShares };

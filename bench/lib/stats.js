@@ -21,6 +21,12 @@ function summary(values) {
 
 const round = (value, digits = 1) => Number(value.toFixed(digits));
 
+/** Starts a monotonic clock; the returned function gives the milliseconds since. */
+function stopwatch() {
+  const started = process.hrtime.bigint();
+  return () => Number(process.hrtime.bigint() - started) / 1e6;
+}
+
 /** mulberry32: a small seeded generator, so every run draws the same tenant sequence. */
 function seededRandom(seed) {
   let state = seed >>> 0;
@@ -54,4 +60,4 @@ function zipfSampler(n, s, random) {
   };
 }
 
-module.exports = { percentile, median, summary, round, seededRandom, zipfSampler };
+module.exports = { percentile, median, summary, round, stopwatch, seededRandom, zipfSampler };

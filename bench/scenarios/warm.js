@@ -6,7 +6,7 @@
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
-const { cpuPerRequest, load, mainThreadShares } = require('../lib/load');
+const { cpuPerRequest, load, mainThreadReport, mainThreadShares } = require('../lib/load');
 const { median, round } = require('../lib/stats');
 const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -118,12 +118,15 @@ module.exports = async function warm(ctx) {
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
     // Each side's main-thread shares, where every round of it has them.
     const mainThread = (side, name) =>
-      pairs.every((p) => p[side].mainThreadRunShare !== undefined)
-        ? {
-            [`${name}MainThreadRunShare`]: round(pick(side, 'mainThreadRunShare'), 3),
-            [`${name}MainThreadWaitShare`]: round(pick(side, 'mainThreadWaitShare'), 3),
-          }
-        : {};
+      mainThreadReport(
+        name,
+        pairs.every((p) => p[side].mainThreadRunShare !== undefined)
+          ? {
+              mainThreadRunShare: pick(side, 'mainThreadRunShare'),
+              mainThreadWaitShare: pick(side, 'mainThreadWaitShare'),
+            }
+          : {},
+      );
     return {
       appRps: round(pick('tenant', 'rps')),
       baselineRps: round(pick('single', 'rps')),

@@ -4,7 +4,7 @@
  * 30 s of the same load, PostgreSQL's connections sampled every 250 ms, the connection registry's counters read before
  * and after.
  */
-const { cpuPerRequest, load, mainThreadShares } = require('../lib/load');
+const { cpuPerRequest, load, mainThreadReport, mainThreadShares } = require('../lib/load');
 const { round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -88,12 +88,7 @@ module.exports = async function zipf(ctx) {
       serverCpuUsPerRequest: round(cpu.serverCpuUsPerRequest),
       idleShare: round(result.idleShare, 3),
       stealShare: round(result.stealShare, 3),
-      ...(main.mainThreadRunShare === undefined
-        ? {}
-        : {
-            appMainThreadRunShare: round(main.mainThreadRunShare, 3),
-            appMainThreadWaitShare: round(main.mainThreadWaitShare, 3),
-          }),
+      ...mainThreadReport('app', main),
       opensPerRequest: round(opens / result.requests, 3),
       registryHitRate: round(hits / (hits + opens), 4),
       registryOpens: opens,
