@@ -54,6 +54,12 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<
   return results;
 }
 
+/** Polls `done` every 25 ms until it holds or 10 s have passed (the caller's assertion then tells which). */
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+}
+
 /** Samples the connections to this app's databases every 25 ms while `work` runs; returns the highest. */
 async function peakConnections(prefix: string, work: () => Promise<void>): Promise<number> {
   return withMaintenanceClient(async (client) => {
@@ -251,9 +257,7 @@ describe('tenant connection registry', () => {
             Promise.resolve(t.http.get('/api/crops').set('X-Tenant-ID', tenantId)).then((res) => res.status),
           ),
         );
-        const deadline = Date.now() + 10_000;
-        while ((await appConnections()) < 2 && Date.now() < deadline)
-          await new Promise((r) => setTimeout(r, 25));
+        await until(async () => (await appConnections()) >= 2);
         expect(await appConnections()).toBe(2);
         await holder.query('COMMIT');
         expect(await statuses).toEqual([200, 200]);
@@ -284,9 +288,7 @@ describe('tenant connection registry', () => {
         await holder.query('BEGIN');
         await holder.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
         query = alone.orm.em.getConnection().execute('SELECT count(*) FROM crops');
-        const deadline = Date.now() + 10_000;
-        while (poolOf(alone).numUsed() === 0 && Date.now() < deadline)
-          await new Promise((r) => setTimeout(r, 25));
+        await until(() => poolOf(alone).numUsed() > 0);
         alone.release();
         const next = await registry.acquire(record);
         expect(poolOf(next).max).toBe(2);
