@@ -2,7 +2,7 @@
 /**
  * warm: GET /api/crops (20 newest of 200) rotating over 20 tenants as their owners, 10 connections, against the
  * single-database baseline app, which authenticates its one user the same way; the two sides alternate round by
- * round and the ratios are taken per pair.
+ * round, each measured round after a few seconds of the same load, and the ratios are taken per pair.
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
@@ -41,9 +41,21 @@ const describe = (side) =>
 
 /**
  * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
- * rounds (the rounds alternate A B | B A, so 20 s), so that neither reconnects in the middle of the measurement.
+ * rounds (the rounds alternate A B | B A, so 32 s with their warm-ups), so that neither reconnects in the middle of
+ * the measurement.
  */
 const POOL_IDLE_MS = '60000';
+
+/**
+ * Unmeasured load each side gets right before each of its measured rounds. A side idles 16-32 s while the other
+ * runs, long enough for V8's memory reducer (it acts after ~8 s of little allocation) to shrink the side's heap to
+ * what is live; the load that follows first regrows the young generation (a scavenge every ~5 ms at first, every
+ * ~50 ms once grown) through a series of full collections. Measured, the first 5 s after 30 s idle served 15-25 %
+ * fewer requests than the next 5 s on both sides, and did not under `--no-memory-reducer`; without a warm-up the
+ * app's rounds that followed a pause served ~10 % fewer requests than those that did not, with 3 s or 6 s of it
+ * 1-3 % (three probes; bench/README.md, section of 2026-11-27 01:28 UTC).
+ */
+const ROUND_WARM_UP_SECONDS = 6;
 
 module.exports = async function warm(ctx) {
   const tenants = ctx.tenants.slice(0, ctx.quick ? 5 : 20);
@@ -102,11 +114,15 @@ module.exports = async function warm(ctx) {
     await run(app, ctx.quick ? 1 : 10);
     await run(baseline, ctx.quick ? 1 : 10);
     const rounds = ctx.quick ? 2 : 6;
+    const measured = async (side) => {
+      if (!ctx.quick) await run(side, ROUND_WARM_UP_SECONDS);
+      return run(side, seconds);
+    };
     const pairs = [];
     for (let i = 0; i < rounds; i++) {
       const [a, b] = i % 2 === 0 ? [app, baseline] : [baseline, app];
-      const first = await run(a, seconds);
-      const second = await run(b, seconds);
+      const first = await measured(a);
+      const second = await measured(b);
       const [tenant, single] = a === app ? [first, second] : [second, first];
       ctx.log(`warm round ${i + 1}: app ${describe(tenant)}; baseline ${describe(single)}`);
       pairs.push({ tenant, single });
