@@ -47,13 +47,15 @@ const describe = (side) =>
 const POOL_IDLE_MS = '60000';
 
 /**
- * Unmeasured load each side gets right before each of its measured rounds. A side idles 16-32 s while the other
- * runs, long enough for V8's memory reducer (it acts after ~8 s of little allocation) to shrink the side's heap to
- * what is live; the load that follows first regrows the young generation (a scavenge every ~5 ms at first, every
- * ~50 ms once grown) through a series of full collections. Measured, the first 5 s after 30 s idle served 15-25 %
- * fewer requests than the next 5 s on both sides, and did not under `--no-memory-reducer`; without a warm-up the
- * app's rounds that followed a pause served ~10 % fewer requests than those that did not, with 3 s or 6 s of it
- * 1-3 % (three probes; bench/README.md, section of 2026-11-27 01:28 UTC).
+ * Unmeasured load each side gets right before each of its measured rounds. Alternating A B | B A, a side idles before
+ * about half of its rounds while the other runs (10-20 s without these warm-ups, 10-32 s with them): longer than the
+ * ~8 s of little allocation after which V8's memory reducer shrinks its heap to what is live. The load that follows
+ * then regrows the young generation (a scavenge every ~5 ms at first, every ~50 ms after ~0.7 s) and runs a series of
+ * full collections while the old generation's limit grows back, ~4 s in all. Measured: the first 5 s after 30 s idle
+ * served 8-20 % (app) and 15-19 % (baseline) fewer requests than the next 5 s, and did not under
+ * `--no-memory-reducer`; without warm-ups the app's rounds that followed a pause served ~10 % fewer requests than its
+ * others (the baseline's ~4 %), with 3 s or 6 s of warm-up 1.4-3.4 % (the baseline's none). So they take out a bias
+ * that fell on the app more than on the baseline (bench/README.md, section of 2026-11-27 01:28 UTC).
  */
 const ROUND_WARM_UP_SECONDS = 6;
 
@@ -166,6 +168,7 @@ module.exports = async function warm(ctx) {
       ...mainThread('single', 'baseline'),
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
+      roundWarmUpSeconds: ctx.quick ? 0 : ROUND_WARM_UP_SECONDS,
     };
   } finally {
     await app.stop();
