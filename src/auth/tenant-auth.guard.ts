@@ -9,6 +9,13 @@ import { tenantRequired } from '../tenancy/tenant-request';
 import { AuthenticatedRequest, bearerToken, Principal, tokenRevoked } from './principal';
 import { Role, roleAtLeast } from './roles';
 
+/** What a route's decorators ask of the guard. */
+interface RouteAccess {
+  isPublic: boolean;
+  /** Undefined when the route names no role: the method's default applies. */
+  requiredRole: Role | undefined;
+}
+
 /**
  * Guards every tenant route. It fails closed when the tenant middleware has not validated a tenant (a route outside
  * the middleware's paths), then authenticates and authorizes: a user's access token issued for this tenant (403
@@ -19,6 +26,11 @@ import { Role, roleAtLeast } from './roles';
 @Injectable()
 export class TenantAuthGuard implements CanActivate {
   private readonly logger = new Logger('PlatformAccess');
+  /**
+   * Route metadata by controller class and handler, read through the Reflector once per route instead of on every
+   * request (four metadata lookups, ~8 µs of a warm request in the bench's profile).
+   */
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteAccess>>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -32,11 +44,9 @@ export class TenantAuthGuard implements CanActivate {
     if (!tenant) {
       throw tenantRequired();
     }
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_TENANT_ROUTE, targets)) return true;
-    const required =
-      this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ??
-      defaultRequiredRole(request.method);
+    const access = this.accessOf(context);
+    if (access.isPublic) return true;
+    const required = access.requiredRole ?? defaultRequiredRole(request.method);
     const token = bearerToken(request.headers.authorization);
     if (token === undefined) {
       throw new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
@@ -69,5 +79,26 @@ export class TenantAuthGuard implements CanActivate {
     }
     request.principal = principal;
     return true;
+  }
+
+  private accessOf(context: ExecutionContext): RouteAccess {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.routes.get(controller);
+    if (!byHandler) {
+      byHandler = new WeakMap();
+      this.routes.set(controller, byHandler);
+    }
+    let access = byHandler.get(handler);
+    if (!access) {
+      const targets = [handler, controller];
+      access = {
+        isPublic:
+          this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_TENANT_ROUTE, targets) === true,
+        requiredRole: this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets),
+      };
+      byHandler.set(handler, access);
+    }
+    return access;
   }
 }
