@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { UnauthenticatedError } from '../common/domain-errors';
 import { AccessTokens } from './access-tokens';
 import { loadOrCreateSecret } from './auth-secrets';
+import { PublicTenantRoute } from './auth.decorators';
 import { PlatformToken } from './platform-token';
 import { bearerToken } from './principal';
 import { roleAtLeast } from './roles';
@@ -98,12 +99,11 @@ describe('loadOrCreateSecret', () => {
 });
 
 describe('TenantAuthGuard', () => {
+  const newGuard = () =>
+    new TenantAuthGuard(new Reflector(), new PlatformToken('p'.repeat(40)), new AccessTokens(SECRET, 900));
+
   it('fails closed with 400 on a route the tenant middleware did not validate, even a public one', async () => {
-    const guard = new TenantAuthGuard(
-      new Reflector(),
-      new PlatformToken('p'.repeat(40)),
-      new AccessTokens(SECRET, 900),
-    );
+    const guard = newGuard();
     const context = {
       switchToHttp: () => ({
         getRequest: () => ({ method: 'GET', headers: { authorization: `Bearer ${'p'.repeat(40)}` } }),
@@ -112,5 +112,36 @@ describe('TenantAuthGuard', () => {
       getClass: () => class {},
     } as unknown as ExecutionContext;
     await expect(guard.canActivate(context)).rejects.toThrow(BadRequestException);
+  });
+
+  it("keeps each route's access apart: one handler on a public controller and on a guarded one, either first", async () => {
+    const handler = () => undefined;
+    class PublicController {}
+    PublicTenantRoute()(PublicController);
+    class GuardedController {}
+    const contextOf = (controller: object) =>
+      ({
+        switchToHttp: () => ({
+          getRequest: () => ({
+            method: 'GET',
+            headers: {},
+            tenant: { record: { tenantId: 'green-valley' } },
+          }),
+        }),
+        getHandler: () => handler,
+        getClass: () => controller,
+      }) as unknown as ExecutionContext;
+    const admitsPublic = (guard: TenantAuthGuard) =>
+      expect(guard.canActivate(contextOf(PublicController))).resolves.toBe(true);
+    const refusesGuarded = (guard: TenantAuthGuard) =>
+      expect(guard.canActivate(contextOf(GuardedController))).rejects.toMatchObject({
+        code: 'AUTH_REQUIRED',
+      });
+    const publicFirst = newGuard();
+    await admitsPublic(publicFirst);
+    await refusesGuarded(publicFirst);
+    const guardedFirst = newGuard();
+    await refusesGuarded(guardedFirst);
+    await admitsPublic(guardedFirst);
   });
 });
