@@ -2,7 +2,11 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import { TenantConnectionRegistry, TenantLease } from '../src/tenancy/tenant-connection-registry';
+import {
+  TarnPoolLimit,
+  TenantConnectionRegistry,
+  TenantLease,
+} from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
@@ -272,7 +276,7 @@ describe('tenant connection registry', () => {
       const record = await t.app.get(TenantRegistry).find(tenantId);
       if (!record) throw new Error(`${tenantId} is not registered`);
       const poolOf = (lease: TenantLease) =>
-        (lease.orm.em.getConnection().getKnex().client as { pool: { max: number; numUsed(): number } }).pool;
+        (lease.orm.em.getConnection().getKnex().client as { pool: TarnPoolLimit }).pool;
       const first = await registry.acquire(record);
       expect(poolOf(first).max).toBe(1);
       const second = await registry.acquire(record);

@@ -49,7 +49,7 @@ class TenantEntry {
 }
 
 /** What the registry adjusts of a knex client's tarn pool (tarn's typings keep `max` protected). */
-interface TarnPoolLimit {
+export interface TarnPoolLimit {
   max: number;
   numUsed(): number;
 }
