@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ConflictError, InvalidInputError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
+import { findPage } from '../common/find-page';
 import { definedOnly, NEWEST_FIRST } from '../common/queries';
 import { Harvest } from '../harvests/harvest.entity';
 import type { TenantPayload } from '../tenancy/tenant-context-id.strategy';
@@ -31,7 +32,7 @@ export class CropsService {
   }
 
   list(query: ListCropsQueryDto): Promise<[Crop[], number]> {
-    return this.em.findAndCount(Crop, cropFilter(query), {
+    return findPage(this.em, Crop, cropFilter(query), {
       orderBy: NEWEST_FIRST,
       limit: query.limit,
       offset: query.offset,

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { FilterQuery } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { findByIdOrFail } from '../common/find-or-fail';
+import { findPage } from '../common/find-page';
 import { PaginationQueryDto } from '../common/pagination.dto';
 import { dateRange, definedOnly, NEWEST_FIRST, todayUtc } from '../common/queries';
 import { Crop } from '../crops/crop.entity';
@@ -30,7 +31,7 @@ export class HarvestsService {
     if (query.unit) where.unit = query.unit;
     const harvested = dateRange(query.from, query.to, ['from', 'to']);
     if (harvested) where.harvestedAt = harvested;
-    return this.em.findAndCount(Harvest, where, {
+    return findPage(this.em, Harvest, where, {
       orderBy: NEWEST_FIRST,
       limit: query.limit,
       offset: query.offset,

@@ -4,6 +4,7 @@ import { isUUID } from 'class-validator';
 import { AppConfig } from '../config/app-config';
 import { describeError } from '../common/error-text';
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '../common/domain-errors';
+import { findPage } from '../common/find-page';
 import { PasswordHasher } from '../auth/password-hasher';
 import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
@@ -68,9 +69,16 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   }
 
   async list(limit: number, offset: number): Promise<[Organization[], number]> {
-    return this.em
-      .fork()
-      .findAndCount(Organization, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit, offset });
+    return findPage(
+      this.em.fork(),
+      Organization,
+      {},
+      {
+        orderBy: { createdAt: 'desc', id: 'asc' },
+        limit,
+        offset,
+      },
+    );
   }
 
   async get(idOrTenantId: string): Promise<Organization> {

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { PasswordHasher } from '../auth/password-hasher';
 import { ConflictError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
+import { findPage } from '../common/find-page';
 import { definedOnly, NEWEST_FIRST } from '../common/queries';
 import { InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
 import { CreateUserDto, UpdateUserDto } from './dto/user.dto';
@@ -26,7 +27,7 @@ export class UsersService {
   }
 
   list(limit: number, offset: number): Promise<[User[], number]> {
-    return this.em.findAndCount(User, {}, { orderBy: NEWEST_FIRST, limit, offset });
+    return findPage(this.em, User, {}, { orderBy: NEWEST_FIRST, limit, offset });
   }
 
   get(id: string): Promise<User> {
