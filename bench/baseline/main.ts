@@ -1,7 +1,8 @@
 /**
  * The single-database baseline of the warm scenario: the same Crop entity, list route (its query DTO with the
- * filters, `cropFilter`, order and page), response DTO, validation pipe and error filter as the app, on the same
- * Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext middleware, and no tenancy.
+ * filters, `cropFilter`, order and page, read with `findPage`), response DTO, validation pipe and error filter as
+ * the app, on the same Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext
+ * middleware, and no tenancy.
  * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (request id, helmet, CORS) and
  * a singleton guard that verifies the access token (the app's AccessTokens: HS256, issuer farm-management, key
  * JWT_SECRET) and loads its user by primary key to check the credentials version. Run by `npm run bench` with
@@ -29,6 +30,7 @@ import { AccessTokens } from '../../src/auth/access-tokens';
 import { bearerToken, Principal } from '../../src/auth/principal';
 import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter';
 import { UnauthenticatedError } from '../../src/common/domain-errors';
+import { findPage } from '../../src/common/find-page';
 import { setTotalCount } from '../../src/common/pagination.dto';
 import { NEWEST_FIRST } from '../../src/common/queries';
 import { requestId } from '../../src/common/request-id';
@@ -80,7 +82,7 @@ class CropsService {
   constructor(private readonly em: EntityManager) {}
 
   list(query: ListCropsQueryDto): Promise<[Crop[], number]> {
-    return this.em.findAndCount(Crop, cropFilter(query), {
+    return findPage(this.em, Crop, cropFilter(query), {
       orderBy: NEWEST_FIRST,
       limit: query.limit,
       offset: query.offset,
