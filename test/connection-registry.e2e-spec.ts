@@ -2,11 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import {
-  TarnPoolLimit,
-  TenantConnectionRegistry,
-  TenantLease,
-} from '../src/tenancy/tenant-connection-registry';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
@@ -268,40 +264,6 @@ describe('tenant connection registry', () => {
       } finally {
         await holder.end();
         await statuses?.catch(() => undefined);
-      }
-    });
-
-    it('sets the limit at each lease: TENANT_POOL_MAX beside another request or a busy connection, else one', async () => {
-      const registry = t.app.get(TenantConnectionRegistry);
-      const record = await t.app.get(TenantRegistry).find(tenantId);
-      if (!record) throw new Error(`${tenantId} is not registered`);
-      const poolOf = (lease: TenantLease) =>
-        (lease.orm.em.getConnection().getKnex().client as { pool: TarnPoolLimit }).pool;
-      const first = await registry.acquire(record);
-      expect(poolOf(first).max).toBe(1);
-      const second = await registry.acquire(record);
-      expect(poolOf(second).max).toBe(2);
-      second.release();
-      first.release();
-      const alone = await registry.acquire(record);
-      expect(poolOf(alone).max).toBe(1);
-      // A request whose client went away gives its lease back while its query still runs.
-      const holder = await connectTo(`${t.prefix}${tenantId}`);
-      let query: Promise<unknown> | undefined;
-      try {
-        await holder.query('BEGIN');
-        await holder.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
-        query = alone.orm.em.getConnection().execute('SELECT count(*) FROM crops');
-        await until(() => poolOf(alone).numUsed() > 0);
-        alone.release();
-        const next = await registry.acquire(record);
-        expect(poolOf(next).max).toBe(2);
-        next.release();
-        await holder.query('COMMIT');
-        await query;
-      } finally {
-        await holder.end();
-        await query?.catch(() => undefined);
       }
     });
   });

@@ -35,23 +35,6 @@ class TenantEntry {
   get knex(): Knex {
     return this.orm.em.getConnection().getKnex();
   }
-
-  /**
-   * Lets the pool open connections beyond its first only while another request of the tenant is in flight or one
-   * of its connections is still busy (with the query of a request whose client went away); set on every lease,
-   * before the request's first query. Tarn reads its limit on every acquire and hands out the connections it holds
-   * whatever the limit, so a lower one only keeps new ones from being opened.
-   */
-  limitPool(max: number): void {
-    const pool = (this.knex.client as { pool?: TarnPoolLimit }).pool;
-    if (pool) pool.max = this.leases > 1 || pool.numUsed() > 0 ? max : 1;
-  }
-}
-
-/** What the registry adjusts of a knex client's tarn pool (tarn's typings keep `max` protected). */
-export interface TarnPoolLimit {
-  max: number;
-  numUsed(): number;
 }
 
 /** A tenant ORM checked out for one request; `release()` when the request ends. */
@@ -84,14 +67,13 @@ export interface ConnectionRegistryStats {
 /**
  * Hands out one MikroORM instance per tenant database. At most TENANT_MAX_OPEN tenants hold a slot, i.e. a
  * connection pool capped at TENANT_POOL_MAX, so tenant connections never exceed their product. A pool opens
- * connections beyond its first only while its tenant has two or more requests in flight (see `limitPool`): a lone
- * request's parallel queries (a page and its count) do not start a backend each, which churn would close again at
- * the next eviction. A tenant is opened lazily (concurrent first requests share one opening). When all slots are
- * taken, the idle tenant with the fewest recent requests gives its slot up (the least recently used among equals;
- * counts are halved regularly), and when all are busy a request waits for a slot. Giving a slot up (also after
- * TENANT_IDLE_CLOSE_MS unused) destroys the pool only: the ORM and its durable DI subtree are kept, up to
- * TENANT_MAX_KEPT of them (least recently used dropped first), so reopening costs a connection but no ORM, subtree
- * or route handlers. All closed on shutdown.
+ * connections beyond its first only while its tenant has two or more requests in flight, as no request sends
+ * queries in parallel (a list's page and total are one statement, `findPage`). A tenant is opened lazily (concurrent
+ * first requests share one opening). When all slots are taken, the idle tenant with the fewest recent requests gives
+ * its slot up (the least recently used among equals; counts are halved regularly), and when all are busy a request
+ * waits for a slot. Giving a slot up (also after TENANT_IDLE_CLOSE_MS unused) destroys the pool only: the ORM and
+ * its durable DI subtree are kept, up to TENANT_MAX_KEPT of them (least recently used dropped first), so reopening
+ * costs a connection but no ORM, subtree or route handlers. All closed on shutdown.
  */
 @Injectable()
 export class TenantConnectionRegistry implements OnApplicationShutdown {
@@ -204,7 +186,6 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   private lease(entry: TenantEntry): TenantLease {
     entry.leases++;
-    entry.limitPool(this.config.TENANT_POOL_MAX);
     entry.lastUsed = Date.now();
     this.entries.delete(entry.tenantId);
     this.entries.set(entry.tenantId, entry);
