@@ -7,6 +7,7 @@ import { DatabaseServer } from '../src/database/database-server';
 import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { Harvest } from '../src/harvests/harvest.entity';
 import { TenantOrm, TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
+import { User } from '../src/users/user.entity';
 import { newPrefix, withMaintenanceClient } from './support/test-app';
 import { dropDatabases, serverEnv } from './support/test-database';
 
@@ -46,6 +47,15 @@ describe('findPage', () => {
         unit: 'kg',
         harvestedAt: `2025-07-0${i + 1}`,
         createdAt: new Date(start + i * 1000),
+      });
+    }
+    for (const [i, name] of ['Ann', 'Ben'].entries()) {
+      em.create(User, {
+        createdAt: new Date(start + i * 1000),
+        firstName: name,
+        lastName: 'Farmer',
+        email: `${name.toLowerCase()}@pages.example`,
+        passwordHash: `hash of ${name}`,
       });
     }
     await em.flush();
@@ -89,6 +99,18 @@ describe('findPage', () => {
     expect(page.map((h) => [h.quantity, h.crop.id, wrap(h.crop).isInitialized()])).toEqual([
       [10.125, tomatoId, false],
       [2.25, tomatoId, false],
+    ]);
+  });
+
+  it("leaves lazy columns unread, as findAndCount does: a user's password hash", async () => {
+    const options = { orderBy: NEWEST_FIRST, limit: 10, offset: 0 };
+    const [expected] = await fork().findAndCount(User, {}, options);
+    const [page, total] = await findPage(fork(), User, {}, options);
+    expect(total).toBe(2);
+    expect(contents(page)).toEqual(contents(expected));
+    expect(page.map((user) => [user.firstName, user.passwordHash])).toEqual([
+      ['Ben', undefined],
+      ['Ann', undefined],
     ]);
   });
 
