@@ -89,7 +89,7 @@ export class AppConfig {
   @Max(100_000)
   TENANT_MAX_KEPT = 1_000;
 
-  /** Connections in one tenant's pool; it opens more than one only while its tenant has 2+ requests in flight. */
+  /** Connections in one tenant's pool; as no request sends two queries at once, it needs more for 2+ requests. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
