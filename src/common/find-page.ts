@@ -19,8 +19,9 @@ interface PageOptions<T> {
  * total is 0 when it starts at the first item, and is counted by a second query when the offset is past the end.
  *
  * Like `em.find` it reads the entity's columns but its lazy ones (a user's password hash), and makes entities with
- * `em.find`'s result mapping, entity factory and load events; unlike it, it populates nothing and neither flushes
- * first nor applies global filters (the app has none). For filters on the entity's own columns and to-one
+ * `em.find`'s result mapping, entity factory and load events; unlike it, it populates nothing, neither flushes
+ * first nor applies global filters, reads no inverse one-to-one's owner key, and where it names columns leaves
+ * formulas out (the app's entities have none of these). For filters on the entity's own columns and to-one
  * relations: through a to-many relation the page would repeat rows and the count them.
  */
 export async function findPage<T extends object>(
@@ -34,7 +35,7 @@ export async function findPage<T extends object>(
   // Named columns only where some are lazy, as em.find does: they cost the query builder more than `*`.
   const fields = meta.props.some((prop) => prop.lazy)
     ? meta.props
-        .filter((prop) => !prop.lazy && platform.shouldHaveColumn(prop, [], [], false))
+        .filter((prop) => !prop.lazy && platform.shouldHaveColumn(prop, [], [], false, false))
         .map((prop) => prop.name)
     : '*';
   const total = em.createQueryBuilder(entity).where(where).count().getKnexQuery();

@@ -89,7 +89,7 @@ export class AppConfig {
   @Max(100_000)
   TENANT_MAX_KEPT = 1_000;
 
-  /** Connections in one tenant's pool; as no request sends two queries at once, it needs more for 2+ requests. */
+  /** Connections in one tenant's pool; a second opens only when two of its tenant's requests need one at once. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
