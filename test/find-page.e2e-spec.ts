@@ -8,8 +8,8 @@ import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { Harvest } from '../src/harvests/harvest.entity';
 import { TenantOrm, TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { User } from '../src/users/user.entity';
-import { newPrefix, withMaintenanceClient } from './support/test-app';
-import { dropDatabases, serverEnv } from './support/test-database';
+import { newPrefix } from './support/test-app';
+import { serverEnv } from './support/test-database';
 
 /** findPage against em.findAndCount on a real tenant database: same pages and totals, fewer statements. */
 describe('findPage', () => {
@@ -61,10 +61,7 @@ describe('findPage', () => {
     await em.flush();
   });
 
-  afterAll(async () => {
-    await orm.close(true);
-    await withMaintenanceClient((c) => dropDatabases(c, prefix));
-  });
+  afterAll(() => orm.close(true));
 
   const cropCases: Array<[string, FilterQuery<Crop>, number, number]> = [
     ['the first page', {}, 10, 0],

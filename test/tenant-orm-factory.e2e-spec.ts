@@ -3,8 +3,8 @@ import { Crop } from '../src/crops/crop.entity';
 import { DatabaseServer } from '../src/database/database-server';
 import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
-import { newPrefix, withMaintenanceClient } from './support/test-app';
-import { dropDatabases, serverEnv } from './support/test-database';
+import { newPrefix } from './support/test-app';
+import { serverEnv } from './support/test-database';
 
 /** Covers the one place that reaches into MikroORM internals: ORMs built on shared, once-discovered metadata. */
 describe('TenantOrmFactory', () => {
@@ -21,8 +21,6 @@ describe('TenantOrmFactory', () => {
       await orm.close(true);
     }
   });
-
-  afterAll(() => withMaintenanceClient((c) => dropDatabases(c, prefix)));
 
   it('builds working ORMs that share one metadata storage but not their database or context', async () => {
     const a = factory.create(`${prefix}a`, 'tenant:a');

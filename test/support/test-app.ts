@@ -15,7 +15,6 @@ import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
 import { assertNoContractViolations, OpenApiContract } from './openapi-contract';
 import {
   connectTo,
-  dropDatabases,
   maintenanceClient,
   runId,
   serverEnv,
@@ -136,8 +135,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
   await testApp.close();
-  // The prefix without its trailing `_` covers the tenant databases and the control database (`<prefix minus _>control`).
-  await withMaintenanceClient((client) => dropDatabases(client, testApp.prefix.slice(0, -1)));
+  // Its databases stay until the run ends (global-teardown.ts drops them all).
   assertNoContractViolations(testApp.contract);
 }
 
