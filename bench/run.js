@@ -3,10 +3,11 @@
  * npm run bench [-- --quick] [-- --only=warm,cold] [-- --profile]
  *
  * Starts the built app (dist/) as child processes against PostgreSQL (DB_HOST when set, else an embedded server
- * under .data/bench-postgres) with a control database and tenant prefix of its own, seeds tenants, runs the
- * scenarios, prints a table, writes bench/results/latest.json, and drops every database of the run, also when
- * something fails. --profile runs the apps of the warm and zipf scenarios under V8's CPU profiler and writes a
- * summary of each profile to bench/results/profiles/.
+ * under .data/bench-postgres) with a control database and tenant prefix of its own, measures how fast that server
+ * starts backends (lib/control.js), seeds tenants, runs the scenarios, prints a table, writes
+ * bench/results/latest.json, and drops every database of the run, also when something fails. --profile runs the
+ * apps of the warm and zipf scenarios under V8's CPU profiler and writes a summary of each profile to
+ * bench/results/profiles/.
  */
 const { execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -14,9 +15,12 @@ const { mkdirSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const { assertBuilt, startApp } = require('./lib/app');
+const { connectionControl } = require('./lib/control');
 const { ROOT, dropDatabases, seedCrops, startServer } = require('./lib/postgres');
 
 const SCENARIOS = ['warm', 'cold', 'zipf', 'memory', 'signup', 'fleet'];
+/** Seconds of the connection control before the seeding (see lib/control.js). */
+const CONTROL_SECONDS = 5;
 
 function parseArgs(argv) {
   const quick = argv.includes('--quick');
@@ -205,6 +209,9 @@ async function main() {
       const leftovers = await dropDatabases(server, 'bench');
       if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
     }
+    ctx.results.control = await connectionControl(server, quick ? 1 : CONTROL_SECONDS);
+    targets.control = {};
+    log(`control: ${JSON.stringify(ctx.results.control)}`);
     const thousand = scenarios.some((name) => ['zipf', 'memory', 'fleet'].includes(name));
     ctx.tenants = await seedTenants(ctx, quick ? 20 : thousand ? 1000 : 220);
     for (const name of scenarios) {

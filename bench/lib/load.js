@@ -108,4 +108,4 @@ function mainThreadReport(name, shares) {
   };
 }
 
-module.exports = { cpuPerRequest, load, mainThreadReport, mainThreadShares };
+module.exports = { cpuPerRequest, load, machineCpuUs, mainThreadReport, mainThreadShares };
