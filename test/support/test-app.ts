@@ -62,9 +62,12 @@ export interface TestAppOptions {
   prefix?: string;
 }
 
-/** A fresh prefix for one app: `ft<run><random>_`, at most 15 characters as TENANT_DB_PREFIX requires. */
+/**
+ * A fresh prefix for one app: `ft<run><random>_`, the 15 characters TENANT_DB_PREFIX allows. Three random bytes: a
+ * run's databases stay until it ends, so two apps of a run must not share a prefix.
+ */
 export function newPrefix(): string {
-  return `${TEST_DB_MARKER}${runId()}${randomBytes(2).toString('hex')}_`;
+  return `${TEST_DB_MARKER}${runId()}${randomBytes(3).toString('hex')}_`;
 }
 
 /** Boots the real application in-process against real PostgreSQL, with its own control database and prefix. */
@@ -131,11 +134,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
 }
 
-/** Closes the app, drops every database it created, then fails if any response broke the OpenAPI document. */
+/**
+ * Closes the app (its databases stay until global-teardown.ts drops the run's), then fails if any response broke the
+ * OpenAPI document.
+ */
 export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
   await testApp.close();
-  // Its databases stay until the run ends (global-teardown.ts drops them all).
   assertNoContractViolations(testApp.contract);
 }
 

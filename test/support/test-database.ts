@@ -37,19 +37,28 @@ export function maintenanceClient(): Promise<Client> {
   return connectTo('postgres');
 }
 
-/** Drops every database whose name starts with `prefix`, refusing any prefix that is not this run's. */
-export async function dropDatabases(client: Client, prefix: string): Promise<string[]> {
-  if (!prefix.startsWith(`${TEST_DB_MARKER}${runId()}`)) {
-    throw new Error(`Refusing to drop databases outside this test run: ${prefix}`);
+/**
+ * Drops every database this run created, four at a time on four sessions: each DROP DATABASE waits for a checkpoint,
+ * and drops waiting at once share the next one.
+ */
+export async function dropRunDatabases(): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: 4 }, () => maintenanceClient()));
+  try {
+    const { rows } = await clients[0].query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [`${TEST_DB_MARKER}${runId()}`],
+    );
+    const queue = rows.map((row) => row.datname);
+    await Promise.all(
+      clients.map(async (client) => {
+        for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+          await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
   }
-  const { rows } = await client.query<{ datname: string }>(
-    'SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname',
-    [prefix],
-  );
-  for (const { datname } of rows) {
-    await client.query(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
-  }
-  return rows.map((r) => r.datname);
 }
 
 export async function countDatabases(client: Client, prefix: string): Promise<number> {
