@@ -12,16 +12,26 @@ const { round, stopwatch } = require('./stats');
 
 const CLIENTS = 4;
 
-/** Connections per second, and the machine's busy CPU per connection but this process's (PostgreSQL and kernel). */
+/**
+ * Connections per second, and the machine's busy CPU per connection less this process's own (PostgreSQL, the kernel
+ * and any other process; meaningful only with the server on this machine).
+ */
 async function connectionControl(server, seconds) {
   const machineBefore = machineCpuUs().busy;
   const ownBefore = process.cpuUsage();
   const elapsedMs = stopwatch();
   let connections = 0;
+  let failed = false;
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
-      while (elapsedMs() < seconds * 1000) {
-        await withClient(server, 'postgres', (client) => client.query('SELECT 1'));
+      while (!failed && elapsedMs() < seconds * 1000) {
+        try {
+          await withClient(server, 'postgres', (client) => client.query('SELECT 1'));
+        } catch (error) {
+          // The run fails with it; the other clients stop too instead of connecting on during the cleanup.
+          failed = true;
+          throw error;
+        }
         connections++;
       }
     }),
