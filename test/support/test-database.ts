@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { quoteIdent } from '../../src/database/sql-identifiers';
 
 /** Every database a test run creates starts with this, so teardown can find them and nothing else. */
 export const TEST_DB_MARKER = 'ft';
@@ -52,7 +53,7 @@ export async function dropRunDatabases(): Promise<void> {
     await Promise.all(
       clients.map(async (client) => {
         for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-          await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+          await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
         }
       }),
     );
