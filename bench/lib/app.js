@@ -29,8 +29,12 @@ function freePort() {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-/** One HTTP request; resolves with status, parsed body and the elapsed milliseconds. */
-function request(port, method, path, { headers = {}, body } = {}) {
+/**
+ * One HTTP request; resolves with status, parsed body and the elapsed milliseconds. A GET that meets a reset on a
+ * kept-alive connection (one the app closed as the request went out: Node's server closes idle ones after 5 s) is
+ * sent once more on a new connection, as Node's documentation advises (`request.reusedSocket`).
+ */
+function request(port, method, path, { headers = {}, body } = {}, retryOnReset = method === 'GET') {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const elapsed = stopwatch();
@@ -59,7 +63,13 @@ function request(port, method, path, { headers = {}, body } = {}) {
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (error) => {
+      if (retryOnReset && req.reusedSocket && error.code === 'ECONNRESET') {
+        resolve(request(port, method, path, { headers, body }, false));
+      } else {
+        reject(error);
+      }
+    });
     req.end(payload);
   });
 }
