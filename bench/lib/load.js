@@ -5,7 +5,7 @@
  */
 const { readFileSync } = require('node:fs');
 const autocannon = require('autocannon');
-const { round, stopwatch } = require('./stats');
+const { median, round, stopwatch } = require('./stats');
 
 /**
  * The machine's CPU time so far from /proc/stat, in µs: busy (user, nice, system, irq, softirq), idle (idle and
@@ -108,4 +108,36 @@ function mainThreadReport(name, shares) {
   };
 }
 
-module.exports = { cpuPerRequest, load, machineCpuUs, mainThreadReport, mainThreadShares };
+/** The medians of a side's main-thread shares over its rounds as report keys (see mainThreadReport). */
+function mainThreadMedians(name, rounds) {
+  if (!rounds.every((r) => r.mainThreadRunShare !== undefined)) return {};
+  return mainThreadReport(name, {
+    mainThreadRunShare: median(rounds.map((r) => r.mainThreadRunShare)),
+    mainThreadWaitShare: median(rounds.map((r) => r.mainThreadWaitShare)),
+  });
+}
+
+/**
+ * A load on an app started by lib/app.js (`options` as for `load`, but the port), with the app's CPU time per request
+ * and its main thread's shares of the wall time (see cpuPerRequest and mainThreadShares).
+ */
+async function measuredLoad(app, options) {
+  const cpuBefore = app.cpuMs();
+  const mainBefore = app.mainThreadMs();
+  const result = await load({ ...options, port: app.port });
+  return {
+    ...result,
+    ...cpuPerRequest(result, (app.cpuMs() - cpuBefore) * 1000),
+    ...mainThreadShares(result, mainBefore, app.mainThreadMs()),
+  };
+}
+
+module.exports = {
+  cpuPerRequest,
+  load,
+  machineCpuUs,
+  mainThreadMedians,
+  mainThreadReport,
+  mainThreadShares,
+  measuredLoad,
+};

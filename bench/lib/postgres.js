@@ -2,7 +2,7 @@
 /**
  * The PostgreSQL server of a bench run: DB_HOST when set, else an embedded server under .data/bench-postgres (so
  * heavy runs never load a shared server). Also the SQL the scenarios need: drop by prefix, seed crops, sample
- * connections.
+ * connections, wait for tenant connections to close.
  */
 const { Client } = require('pg');
 const { existsSync, readFileSync } = require('node:fs');
@@ -135,6 +135,29 @@ function sampleConnections(server, prefix, everyMs = 250) {
   };
 }
 
+/**
+ * Resolves once no tenant pool holds a connection to a database starting with `prefix` (their application_name is
+ * `farm-management:tenant:<id>`, see src/tenancy/tenant-orm.factory.ts), polling every 250 ms; throws after
+ * `timeoutMs`.
+ */
+async function waitForTenantConnectionsClosed(server, prefix, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  await withClient(server, 'postgres', async (client) => {
+    for (;;) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE starts_with(datname, $1) AND starts_with(application_name, 'farm-management:tenant:')`,
+        [prefix],
+      );
+      if (rows[0].n === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`${rows[0].n} tenant connection(s) still open after ${timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+}
+
 module.exports = {
   ROOT,
   startServer,
@@ -143,5 +166,6 @@ module.exports = {
   dropDatabases,
   seedCrops,
   sampleConnections,
+  waitForTenantConnectionsClosed,
   quote,
 };

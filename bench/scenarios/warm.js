@@ -6,7 +6,7 @@
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
-const { cpuPerRequest, load, mainThreadReport, mainThreadShares } = require('../lib/load');
+const { mainThreadMedians, measuredLoad } = require('../lib/load');
 const { median, round } = require('../lib/stats');
 const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
@@ -59,8 +59,31 @@ const POOL_IDLE_MS = '60000';
  */
 const ROUND_WARM_UP_SECONDS = 6;
 
+/** The app as warm runs it (zipf's reference runs it too). */
+function startWarmApp(ctx, name, { nodeArgs = [], env = {} } = {}) {
+  return ctx.startApp(name, { nodeArgs, env: { TENANT_POOL_IDLE_MS: POOL_IDLE_MS, ...env } });
+}
+
+/** The tenants warm's requests rotate over. */
+const warmTenants = (ctx) => ctx.tenants.slice(0, ctx.quick ? 5 : 20);
+
+/**
+ * Warm's load: `GET /api/crops?limit=20` with each of `headers` in turn, 10 connections. Returns
+ * `(app, seconds) => measured load` (see lib/load.js measuredLoad).
+ */
+function warmLoad(headers) {
+  let next = 0;
+  return (app, seconds) =>
+    measuredLoad(app, {
+      path: '/api/crops?limit=20',
+      connections: 10,
+      seconds,
+      pickHeaders: () => headers[next++ % headers.length],
+    });
+}
+
 module.exports = async function warm(ctx) {
-  const tenants = ctx.tenants.slice(0, ctx.quick ? 5 : 20);
+  const tenants = warmTenants(ctx);
   const baselineDb = `${ctx.prefix}_baseline`;
   await withClient(ctx.server, 'postgres', (client) =>
     client.query(`CREATE DATABASE ${quote(baselineDb)} TEMPLATE ${quote(`${ctx.prefix}_template`)}`),
@@ -69,10 +92,7 @@ module.exports = async function warm(ctx) {
   const baselineToken = await baselineUserToken(ctx, baselineDb);
   const appProfile = ctx.profile ? profiled('warm-app') : undefined;
   const baselineProfile = ctx.profile ? profiled('warm-baseline') : undefined;
-  const app = await ctx.startApp('warm-app', {
-    nodeArgs: appProfile ? appProfile.nodeArgs : [],
-    env: { TENANT_POOL_IDLE_MS: POOL_IDLE_MS, ...(appProfile ? appProfile.env : {}) },
-  });
+  const app = await startWarmApp(ctx, 'warm-app', appProfile);
   const baseline = await ctx.startApp('warm-baseline', {
     kind: 'baseline',
     nodeArgs: baselineProfile ? baselineProfile.nodeArgs : [],
@@ -84,31 +104,16 @@ module.exports = async function warm(ctx) {
   });
   try {
     // The baseline gets the same X-Tenant-ID headers (ignored there), so both sides parse the same requests.
-    const headers = new Map([
-      [app, tenants.map((tenant) => ctx.tenantHeaders(tenant))],
+    const loads = new Map([
+      [app, warmLoad(tenants.map((tenant) => ctx.tenantHeaders(tenant)))],
       [
         baseline,
-        tenants.map((tenant) => ({ 'x-tenant-id': tenant, authorization: `Bearer ${baselineToken}` })),
+        warmLoad(
+          tenants.map((tenant) => ({ 'x-tenant-id': tenant, authorization: `Bearer ${baselineToken}` })),
+        ),
       ],
     ]);
-    let next = 0;
-    const run = async (side, seconds) => {
-      const cpuBefore = side.cpuMs();
-      const mainBefore = side.mainThreadMs();
-      const sideHeaders = headers.get(side);
-      const result = await load({
-        port: side.port,
-        path: '/api/crops?limit=20',
-        connections: 10,
-        seconds,
-        pickHeaders: () => sideHeaders[next++ % sideHeaders.length],
-      });
-      return {
-        ...result,
-        ...cpuPerRequest(result, (side.cpuMs() - cpuBefore) * 1000),
-        ...mainThreadShares(result, mainBefore, side.mainThreadMs()),
-      };
-    };
+    const run = (side, seconds) => loads.get(side)(side, seconds);
     const seconds = ctx.quick ? 2 : 10;
     // Steady state only: the app clones its spare databases right after it starts, and both sides JIT-compile
     // their request paths in the first seconds (with 3 s of warm-up, the app's first round ran 15-25 % slower).
@@ -134,17 +139,6 @@ module.exports = async function warm(ctx) {
         `profiles: ${await appProfile.collect(app.pid)}, ${await baselineProfile.collect(baseline.pid)}`,
       );
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
-    // Each side's main-thread shares, where every round of it has them.
-    const mainThread = (side, name) =>
-      mainThreadReport(
-        name,
-        pairs.every((p) => p[side].mainThreadRunShare !== undefined)
-          ? {
-              mainThreadRunShare: pick(side, 'mainThreadRunShare'),
-              mainThreadWaitShare: pick(side, 'mainThreadWaitShare'),
-            }
-          : {},
-      );
     return {
       appRps: round(pick('tenant', 'rps')),
       baselineRps: round(pick('single', 'rps')),
@@ -164,8 +158,14 @@ module.exports = async function warm(ctx) {
       baselineIdleShare: round(pick('single', 'idleShare'), 3),
       appStealShare: round(pick('tenant', 'stealShare'), 3),
       baselineStealShare: round(pick('single', 'stealShare'), 3),
-      ...mainThread('tenant', 'app'),
-      ...mainThread('single', 'baseline'),
+      ...mainThreadMedians(
+        'app',
+        pairs.map((p) => p.tenant),
+      ),
+      ...mainThreadMedians(
+        'baseline',
+        pairs.map((p) => p.single),
+      ),
       errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
       rounds,
       roundWarmUpSeconds: ctx.quick ? 0 : ROUND_WARM_UP_SECONDS,
@@ -176,6 +176,11 @@ module.exports = async function warm(ctx) {
   }
 };
 
+module.exports.describe = describe;
+module.exports.startWarmApp = startWarmApp;
+module.exports.warmTenants = warmTenants;
+module.exports.warmLoad = warmLoad;
+module.exports.ROUND_WARM_UP_SECONDS = ROUND_WARM_UP_SECONDS;
 module.exports.targets = {
   throughputRatio: ['>=', 0.9],
   p99Ratio: ['<=', 1.2],
