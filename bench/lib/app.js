@@ -9,6 +9,13 @@ const { ROOT } = require('./postgres');
 const { stopwatch } = require('./stats');
 
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+/**
+ * The Node.js flags `npm run start:prod` runs the app with (package.json): every app the bench starts, the baseline
+ * too, runs with them, so that the bench measures the app as it is deployed.
+ */
+const START_FLAGS = require(join(ROOT, 'package.json'))
+  .scripts['start:prod'].split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
 const BASELINE = join(ROOT, 'bench', 'baseline', 'main.ts');
 const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
 
@@ -109,8 +116,9 @@ async function startApp({ server, prefix, secrets, env = {}, kind = 'app', name,
   const port = await freePort();
   mkdirSync(LOG_DIR, { recursive: true });
   const log = createWriteStream(join(LOG_DIR, `${name}.log`), { flags: 'a' });
+  const flags = [...START_FLAGS, ...nodeArgs];
   const args =
-    kind === 'app' ? [...nodeArgs, MAIN] : [...nodeArgs, '-r', 'ts-node/register/transpile-only', BASELINE];
+    kind === 'app' ? [...flags, MAIN] : [...flags, '-r', 'ts-node/register/transpile-only', BASELINE];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
