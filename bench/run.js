@@ -30,7 +30,7 @@ function parseArgs(argv) {
   const unknown = wanted.filter((s) => !SCENARIOS.includes(s));
   if (unknown.length > 0)
     throw new Error(`Unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
-  // Always in this order: zipf's ratio needs warm's figure from the same run.
+  // Always in this order: zipf also reports its figures against warm's of the same run.
   return { quick, profile, scenarios: SCENARIOS.filter((s) => wanted.includes(s)) };
 }
 

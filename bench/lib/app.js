@@ -5,7 +5,7 @@ const { createWriteStream, existsSync, mkdirSync, readFileSync } = require('node
 const http = require('node:http');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
-const { ROOT } = require('./postgres');
+const { ROOT, controlDatabase } = require('./postgres');
 const { stopwatch } = require('./stats');
 
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -13,9 +13,13 @@ const MAIN = join(ROOT, 'dist', 'src', 'main.js');
  * The Node.js flags `npm run start:prod` runs the app with (package.json): every app the bench starts, the baseline
  * too, runs with them, so that the bench measures the app as it is deployed.
  */
-const START_FLAGS = require(join(ROOT, 'package.json'))
-  .scripts['start:prod'].split(/\s+/)
-  .filter((arg) => arg.startsWith('--'));
+const START_FLAGS = (() => {
+  const script = require(join(ROOT, 'package.json')).scripts['start:prod'];
+  const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/src\/main\.js$/.exec(script);
+  if (!match)
+    throw new Error(`package.json's start:prod is not "node [--flag ...] dist/src/main.js": ${script}`);
+  return match[1].split(/\s+/).filter(Boolean);
+})();
 const BASELINE = join(ROOT, 'bench', 'baseline', 'main.ts');
 const LOG_DIR = join(ROOT, 'bench', 'results', 'logs');
 
@@ -39,24 +43,30 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 /**
  * One HTTP request; resolves with status, parsed body and the elapsed milliseconds. A GET that meets a reset on a
  * kept-alive connection (one the app closed as the request went out: Node's server closes idle ones after 5 s) is
- * sent once more on a new connection, as Node's documentation advises (`request.reusedSocket`).
+ * sent once more on a new connection, as Node's documentation advises (`request.reusedSocket`); its elapsed time
+ * includes the failed attempt.
  */
-function request(port, method, path, { headers = {}, body } = {}, retryOnReset = method === 'GET') {
+function request(port, method, path, { headers = {}, body, retryOnReset = method === 'GET' } = {}) {
+  return send({ port, method, path, headers, body, retryOnReset, agent, elapsed: stopwatch() });
+}
+
+function send(attempt) {
+  const { port, method, path, headers, body, elapsed } = attempt;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const elapsed = stopwatch();
     const req = http.request(
       {
         host: '127.0.0.1',
         port,
         method,
         path,
-        agent,
+        agent: attempt.agent,
         headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
       },
       (res) => {
         const chunks = [];
         res.on('data', (chunk) => chunks.push(chunk));
+        res.on('error', reject);
         res.on('end', () => {
           const ms = elapsed();
           const text = Buffer.concat(chunks).toString('utf8');
@@ -71,8 +81,9 @@ function request(port, method, path, { headers = {}, body } = {}, retryOnReset =
       },
     );
     req.on('error', (error) => {
-      if (retryOnReset && req.reusedSocket && error.code === 'ECONNRESET') {
-        resolve(request(port, method, path, { headers, body }, false));
+      if (attempt.retryOnReset && req.reusedSocket && error.code === 'ECONNRESET') {
+        // agent: false, a connection of its own: the agent could hand out another one the app has closed.
+        resolve(send({ ...attempt, retryOnReset: false, agent: false }));
       } else {
         reject(error);
       }
@@ -129,7 +140,7 @@ async function startApp({ server, prefix, secrets, env = {}, kind = 'app', name,
       DB_PORT: String(server.port),
       DB_USER: server.user,
       DB_PASSWORD: server.password,
-      DB_NAME: `${prefix.slice(0, -1)}control`,
+      DB_NAME: controlDatabase(prefix),
       TENANT_DB_PREFIX: prefix,
       INTERNAL_STATS_ENABLED: 'true',
       SWAGGER_ENABLED: 'false',

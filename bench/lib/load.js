@@ -132,12 +132,4 @@ async function measuredLoad(app, options) {
   };
 }
 
-module.exports = {
-  cpuPerRequest,
-  load,
-  machineCpuUs,
-  mainThreadMedians,
-  mainThreadReport,
-  mainThreadShares,
-  measuredLoad,
-};
+module.exports = { load, machineCpuUs, mainThreadMedians, measuredLoad };

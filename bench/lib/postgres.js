@@ -66,6 +66,9 @@ async function withClient(server, database, work) {
   }
 }
 
+/** The control database of the apps whose TENANT_DB_PREFIX is `prefix` (lib/app.js gives it to them as DB_NAME). */
+const controlDatabase = (prefix) => `${prefix.slice(0, -1)}control`;
+
 const quote = (name) => `"${name.replace(/"/g, '""')}"`;
 
 /** Drops every database whose name starts with the run's prefix, four at a time (each drop takes ~0.2 s). */
@@ -103,13 +106,15 @@ async function seedCrops(server, database, count) {
 
 /**
  * Samples every `everyMs` the client connections PostgreSQL holds for this run: on an embedded server (ours alone)
- * every client backend, on a shared one those to databases with the run's prefix. Call stop() for the peak.
+ * every client backend, on a shared one those to the apps' tenant databases (`prefix`) and their control database.
+ * Call stop() for the peak.
  */
 function sampleConnections(server, prefix, everyMs = 250) {
   const sql = server.embedded
     ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-    : 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(datname, $1) AND pid <> pg_backend_pid()';
-  const params = server.embedded ? [] : [prefix];
+    : `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE (starts_with(datname, $1) OR datname = $2) AND pid <> pg_backend_pid()`;
+  const params = server.embedded ? [] : [prefix, controlDatabase(prefix)];
   let running = true;
   let peak = 0;
   let samples = 0;
@@ -126,6 +131,8 @@ function sampleConnections(server, prefix, everyMs = 250) {
       await client.end();
     }
   })();
+  // Reported by stop(); until then a failure must not end the process as an unhandled rejection.
+  done.catch(() => undefined);
   return {
     async stop() {
       running = false;
@@ -163,6 +170,7 @@ module.exports = {
   startServer,
   connect,
   withClient,
+  controlDatabase,
   dropDatabases,
   seedCrops,
   sampleConnections,

@@ -6,10 +6,20 @@
  */
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
-const { mainThreadMedians, measuredLoad } = require('../lib/load');
+const { mainThreadMedians } = require('../lib/load');
 const { median, round } = require('../lib/stats');
 const { ROOT, quote, seedCrops, withClient } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
+const {
+  POOL_IDLE_MS,
+  FIRST_WARM_UP_SECONDS,
+  ROUND_WARM_UP_SECONDS,
+  ROUND_SECONDS,
+  describeRound,
+  startWarmApp,
+  warmLoad,
+  warmTenants,
+} = require('../lib/warm-load');
 
 const { AccessTokens } = require(join(ROOT, 'dist', 'src', 'auth', 'access-tokens'));
 
@@ -28,58 +38,6 @@ async function baselineUserToken(ctx, database) {
   );
   const tokens = new AccessTokens(ctx.secrets.jwtSecret, 86_400);
   return tokens.issue({ sub: id, tid: 'bench-baseline', role: 'admin', ver: 0 }).accessToken;
-}
-
-const describe = (side) =>
-  `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
-  `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle, ` +
-  `${round(100 * side.stealShare)} % stolen` +
-  (side.mainThreadRunShare === undefined
-    ? ''
-    : `, main thread ${round(100 * side.mainThreadRunShare)} % running, ` +
-      `${round(100 * side.mainThreadWaitShare)} % waiting for a CPU`);
-
-/**
- * Idle time after which both sides close a pooled connection: longer than a side's longest pause between two of its
- * rounds (the rounds alternate A B | B A, so 32 s with their warm-ups), so that neither reconnects in the middle of
- * the measurement.
- */
-const POOL_IDLE_MS = '60000';
-
-/**
- * Unmeasured load each side gets right before each of its measured rounds. Alternating A B | B A, a side idles before
- * about half of its rounds while the other runs (10-20 s without these warm-ups, 10-32 s with them): longer than the
- * ~8 s of little allocation after which V8's memory reducer shrinks its heap to what is live. The load that follows
- * then regrows the young generation (a scavenge every ~5 ms at first, every ~50 ms after ~0.7 s) and runs a series of
- * full collections while the old generation's limit grows back, ~4 s in all. Measured: the first 5 s after 30 s idle
- * served 8-20 % (app) and 15-19 % (baseline) fewer requests than the next 5 s, and did not under
- * `--no-memory-reducer`; without warm-ups the app's rounds that followed a pause served ~10 % fewer requests than its
- * others (the baseline's ~4 %), with 3 s or 6 s of warm-up 1.4-3.4 % (the baseline's none). So they take out a bias
- * that fell on the app more than on the baseline (bench/README.md, section of 2026-11-27 01:28 UTC).
- */
-const ROUND_WARM_UP_SECONDS = 6;
-
-/** The app as warm runs it (zipf's reference runs it too). */
-function startWarmApp(ctx, name, { nodeArgs = [], env = {} } = {}) {
-  return ctx.startApp(name, { nodeArgs, env: { TENANT_POOL_IDLE_MS: POOL_IDLE_MS, ...env } });
-}
-
-/** The tenants warm's requests rotate over. */
-const warmTenants = (ctx) => ctx.tenants.slice(0, ctx.quick ? 5 : 20);
-
-/**
- * Warm's load: `GET /api/crops?limit=20` with each of `headers` in turn, 10 connections. Returns
- * `(app, seconds) => measured load` (see lib/load.js measuredLoad).
- */
-function warmLoad(headers) {
-  let next = 0;
-  return (app, seconds) =>
-    measuredLoad(app, {
-      path: '/api/crops?limit=20',
-      connections: 10,
-      seconds,
-      pickHeaders: () => headers[next++ % headers.length],
-    });
 }
 
 module.exports = async function warm(ctx) {
@@ -114,12 +72,11 @@ module.exports = async function warm(ctx) {
       ],
     ]);
     const run = (side, seconds) => loads.get(side)(side, seconds);
-    const seconds = ctx.quick ? 2 : 10;
-    // Steady state only: the app clones its spare databases right after it starts, and both sides JIT-compile
-    // their request paths in the first seconds (with 3 s of warm-up, the app's first round ran 15-25 % slower).
+    const seconds = ctx.quick ? 2 : ROUND_SECONDS;
+    // Steady state only (see FIRST_WARM_UP_SECONDS).
     await app.waitForSpares();
-    await run(app, ctx.quick ? 1 : 10);
-    await run(baseline, ctx.quick ? 1 : 10);
+    await run(app, ctx.quick ? 1 : FIRST_WARM_UP_SECONDS);
+    await run(baseline, ctx.quick ? 1 : FIRST_WARM_UP_SECONDS);
     const rounds = ctx.quick ? 2 : 6;
     const measured = async (side) => {
       if (!ctx.quick) await run(side, ROUND_WARM_UP_SECONDS);
@@ -131,7 +88,7 @@ module.exports = async function warm(ctx) {
       const first = await measured(a);
       const second = await measured(b);
       const [tenant, single] = a === app ? [first, second] : [second, first];
-      ctx.log(`warm round ${i + 1}: app ${describe(tenant)}; baseline ${describe(single)}`);
+      ctx.log(`warm round ${i + 1}: app ${describeRound(tenant)}; baseline ${describeRound(single)}`);
       pairs.push({ tenant, single });
     }
     if (appProfile)
@@ -176,11 +133,6 @@ module.exports = async function warm(ctx) {
   }
 };
 
-module.exports.describe = describe;
-module.exports.startWarmApp = startWarmApp;
-module.exports.warmTenants = warmTenants;
-module.exports.warmLoad = warmLoad;
-module.exports.ROUND_WARM_UP_SECONDS = ROUND_WARM_UP_SECONDS;
 module.exports.targets = {
   throughputRatio: ['>=', 0.9],
   p99Ratio: ['<=', 1.2],

@@ -1,83 +1,123 @@
 'use strict';
 /**
  * zipf: 1,000 tenants, each request's tenant drawn from a Zipf distribution (s = 1.1), 20 connections, after 30 s of
- * the same load; its measured minute comes in rounds alternated with rounds of warm's load on an app as warm runs it
- * (the reference), so that zipf's throughput is compared with warm's measured beside it. PostgreSQL's connections are
- * sampled every 250 ms during zipf's rounds, the connection registry's counters read around each of them.
+ * the same load; its measured minute comes in rounds, each after a round of warm's load on a fresh app as warm runs
+ * it (the reference), so that zipf's throughput is compared with warm's measured beside it. PostgreSQL's connections
+ * are sampled every 250 ms while zipf's app is loaded, the connection registry's counters read around each measured
+ * round.
  */
 const { load, mainThreadMedians, measuredLoad } = require('../lib/load');
 const { median, round, seededRandom, zipfSampler } = require('../lib/stats');
 const { sampleConnections, waitForTenantConnectionsClosed } = require('../lib/postgres');
 const { profiled } = require('../lib/profile');
-const { ROUND_WARM_UP_SECONDS, describe, startWarmApp, warmLoad, warmTenants } = require('./warm');
+const {
+  FIRST_WARM_UP_SECONDS,
+  ROUND_WARM_UP_SECONDS: WARM_ROUND_WARM_UP_SECONDS,
+  ROUND_SECONDS: WARM_ROUND_SECONDS,
+  describeRound,
+  startWarmApp,
+  warmLoad,
+  warmTenants,
+} = require('../lib/warm-load');
 
 /**
  * The connection budget spent on as many open tenants as it allows: 74 pools of one connection + 4 control + 2
- * maintenance = 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS, an idle tenant ORM costs no
- * connection then.
+ * maintenance = 80. An idle pool closes its connection after TENANT_POOL_IDLE_MS (the default, set here because
+ * the reference rounds wait for it), an idle tenant ORM costs no connection then.
  */
 const ZIPF_ENV = {
   TENANT_MAX_OPEN: '74',
   TENANT_POOL_MAX: '1',
+  TENANT_POOL_IDLE_MS: '10000',
   CONTROL_POOL_MAX: '4',
   DB_MAINTENANCE_SESSIONS: '1',
   DB_CONNECTION_BUDGET: '80',
 };
 
 /**
- * Seconds of the same load before the first round, so that it sees the app in its steady state, as warm does
- * (10 s per side there): a fresh app JIT-compiles its request and opening paths on background threads, builds an
- * ORM and DI subtree at each tenant's first request, and its registry learns which tenants are requested most
- * (figures in bench/README.md, section 20:05–22:00 UTC: 130 req/s in the 20 s after 3 s, 163–173 req/s later).
+ * Seconds of the same load before the first round, so that it sees the app in its steady state: a fresh app
+ * JIT-compiles its request and opening paths on background threads, builds an ORM and DI subtree at each tenant's
+ * first request, and its registry learns which tenants are requested most (figures in bench/README.md, section
+ * 20:05–22:00 UTC: 130 req/s in the 20 s after 3 s, 163–173 req/s later).
  */
 const WARM_UP_S = 30;
 
 /**
- * The measured minute: 4 rounds of 15 s, each after ROUND_WARM_UP_SECONDS of the same load (the app has idled while
- * the reference ran, and its pools have closed their connections: the first requests of a round reconnect).
+ * The measured minute: 5 rounds of 12 s (an odd count, so the median is a round's), each after the reference's round
+ * and ROUND_WARM_UP_SECONDS of the same load: the app has idled meanwhile, its pools have closed their connections
+ * (the round's first requests reconnect), and V8's memory reducer has shrunk its heap (see lib/warm-load.js).
  */
-const ROUNDS = 4;
-const ROUND_SECONDS = 15;
+const ROUNDS = 5;
+const ROUND_SECONDS = 12;
+const ROUND_WARM_UP_SECONDS = 10;
 
 /**
- * The reference: a fresh app per round, started while zipf's app idles and loaded once zipf's tenant pools have
- * closed their connections (both apps at once would pass the server's max_connections), given warm's first warm-up
- * (10 s, see warm.js) and measured for warm's 10 s, then stopped, which closes its connections before zipf's next
- * round, so that zipf's connection count is its own.
+ * The reference's warm-up, as warm's app gets before a measured round in all: its first warm-up and a round's.
+ * Each reference is a fresh app, started once zipf's pools have closed their idle connections (the two apps' at
+ * once would pass the server's max_connections) and stopped after its round, which closes its connections, so
+ * that the connections sampled during zipf's round are zipf's.
  */
-const REFERENCE_WARM_UP_SECONDS = 10;
-const REFERENCE_SECONDS = 10;
+const REFERENCE_WARM_UP_SECONDS = FIRST_WARM_UP_SECONDS + WARM_ROUND_WARM_UP_SECONDS;
 
-/** How long the reference waits for zipf's idle pools to close (TENANT_POOL_IDLE_MS is 10 s by default). */
-const POOLS_CLOSED_TIMEOUT_MS = 60_000;
+/** With `--quick` zipf's pools close after 1 s idle, so that its references need not wait 10 s each. */
+const QUICK_POOL_IDLE_MS = '1000';
 
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
   const draw = zipfSampler(tenants.length, 1.1, seededRandom(42));
   const headers = tenants.map((tenant) => ctx.tenantHeaders(tenant));
-  const warmRequests = warmLoad(warmTenants(ctx).map((tenant) => ctx.tenantHeaders(tenant)));
+  const referenceLoad = warmLoad(warmTenants(ctx).map((tenant) => ctx.tenantHeaders(tenant)));
   const profile = ctx.profile ? profiled('zipf-app') : undefined;
   const warmUpSeconds = ctx.quick ? 1 : WARM_UP_S;
-  const rounds = ctx.quick ? 2 : ROUNDS;
+  const roundWarmUpSeconds = ctx.quick ? 0 : ROUND_WARM_UP_SECONDS;
+  const roundSeconds = ctx.quick ? 1 : ROUND_SECONDS;
+  const rounds = ctx.quick ? 3 : ROUNDS;
   const zipfLoad = (seconds) => ({
     path: '/api/crops?limit=20',
     connections: 20,
     seconds,
     pickHeaders: () => headers[draw()],
   });
+  const connections = { peak: 0, samples: 0 };
+  /** Errors in every load of zipf's app, warm-ups included. */
+  let errors = 0;
+  const env = { ...ZIPF_ENV, ...(ctx.quick ? { TENANT_POOL_IDLE_MS: QUICK_POOL_IDLE_MS } : {}) };
+  // How long a reference waits for zipf's idle pools to close.
+  const poolsClosedTimeoutMs = Number(env.TENANT_POOL_IDLE_MS) + 20_000;
   const app = await ctx.startApp('zipf', {
-    env: { ...ZIPF_ENV, ...(profile ? profile.env : {}) },
+    env: { ...env, ...(profile ? profile.env : {}) },
     nodeArgs: profile ? profile.nodeArgs : [],
   });
 
-  const connections = { peak: 0, samples: 0 };
-  const zipfRound = async () => {
+  /** Runs `work` with zipf's connections sampled. */
+  const sampled = async (work) => {
     const sampler = sampleConnections(ctx.server, ctx.prefix, 250);
+    let result;
     try {
-      if (!ctx.quick) await load({ ...zipfLoad(ROUND_WARM_UP_SECONDS), port: app.port });
+      result = await work();
+    } catch (error) {
+      await sampler.stop().catch(() => undefined);
+      throw error;
+    }
+    const { peak, samples } = await sampler.stop();
+    connections.peak = Math.max(connections.peak, peak);
+    connections.samples += samples;
+    return result;
+  };
+
+  const unmeasured = async (seconds) => {
+    const result = await load({ ...zipfLoad(seconds), port: app.port });
+    errors += result.errors;
+    return result;
+  };
+
+  const zipfRound = () =>
+    sampled(async () => {
+      if (roundWarmUpSeconds > 0) await unmeasured(roundWarmUpSeconds);
       const before = (await app.stats()).registry;
-      const result = await measuredLoad(app, zipfLoad(ctx.quick ? 1 : ROUND_SECONDS));
+      const result = await measuredLoad(app, zipfLoad(roundSeconds));
       const after = (await app.stats()).registry;
+      errors += result.errors;
       return {
         ...result,
         hits: after.hits - before.hits,
@@ -85,77 +125,76 @@ module.exports = async function zipf(ctx) {
         reopens: after.reopens - before.reopens,
         evictions: after.evictions - before.evictions,
       };
-    } finally {
-      const sampled = await sampler.stop();
-      connections.peak = Math.max(connections.peak, sampled.peak);
-      connections.samples += sampled.samples;
-    }
-  };
+    });
 
   const referenceRound = async (i) => {
+    await waitForTenantConnectionsClosed(ctx.server, ctx.prefix, poolsClosedTimeoutMs);
     const reference = await startWarmApp(ctx, `zipf-reference-${i + 1}`);
     try {
       await reference.waitForSpares();
-      await waitForTenantConnectionsClosed(ctx.server, ctx.prefix, POOLS_CLOSED_TIMEOUT_MS);
-      await warmRequests(reference, ctx.quick ? 1 : REFERENCE_WARM_UP_SECONDS);
-      return await warmRequests(reference, ctx.quick ? 1 : REFERENCE_SECONDS);
+      await referenceLoad(reference, ctx.quick ? 1 : REFERENCE_WARM_UP_SECONDS);
+      const result = await referenceLoad(reference, ctx.quick ? 1 : WARM_ROUND_SECONDS);
+      if (result.requests === 0) throw new Error("zipf's reference served no request");
+      return result;
     } finally {
       await reference.stop();
     }
   };
 
   try {
-    const warmUp = await load({ ...zipfLoad(warmUpSeconds), port: app.port });
+    const warmUp = await sampled(() => unmeasured(warmUpSeconds));
     const pairs = [];
     for (let i = 0; i < rounds; i++) {
-      const pair = {};
-      if (i % 2 === 0) {
-        pair.zipf = await zipfRound();
-        pair.warm = await referenceRound(i);
-      } else {
-        pair.warm = await referenceRound(i);
-        pair.zipf = await zipfRound();
-      }
-      ctx.log(`zipf round ${i + 1}: zipf ${describe(pair.zipf)}; warm's app ${describe(pair.warm)}`);
-      pairs.push(pair);
+      const warm = await referenceRound(i);
+      const zipf = await zipfRound();
+      ctx.log(`zipf round ${i + 1}: reference ${describeRound(warm)}; zipf ${describeRound(zipf)}`);
+      pairs.push({ warm, zipf });
     }
     if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
     const total = (key) => pairs.reduce((sum, p) => sum + p.zipf[key], 0);
-    const requests = total('requests');
+    const hits = total('hits');
+    const opens = total('opens');
     const warmScenarioRps = ctx.results.warm && ctx.results.warm.appRps;
+    const referenceRps = pick('warm', 'rps');
     const final = (await app.stats()).registry;
     return {
       tenants: tenants.length,
       warmUpSeconds,
       warmUpRps: round(warmUp.rps),
       rounds,
-      roundSeconds: ctx.quick ? 1 : ROUND_SECONDS,
+      roundWarmUpSeconds,
+      roundSeconds,
       rps: round(pick('zipf', 'rps')),
       p50Ms: pick('zipf', 'p50'),
       p99Ms: pick('zipf', 'p99'),
-      errors: total('errors'),
+      errors,
       pgConnectionsMax: connections.peak,
       connectionSamples: connections.samples,
-      warmAppRps: round(pick('warm', 'rps')),
       throughputVsWarm: round(median(pairs.map((p) => p.zipf.rps / p.warm.rps)), 3),
-      // Against the warm scenario's app, measured minutes before (how this ratio was taken until 2026-11-27 09:00).
+      referenceRps: round(referenceRps),
+      referenceErrors: pairs.reduce((sum, p) => sum + p.warm.errors, 0),
+      // The warm scenario's app against the references, and zipf against it, as this ratio was taken until
+      // 2026-11-27 09:00 UTC (zipf's one minute over warm's figure from minutes before); when warm ran.
       ...(warmScenarioRps
-        ? { throughputVsWarmScenario: round(pick('zipf', 'rps') / warmScenarioRps, 3) }
+        ? {
+            referenceVsWarmScenario: round(referenceRps / warmScenarioRps, 3),
+            throughputVsWarmScenario: round(pick('zipf', 'rps') / warmScenarioRps, 3),
+          }
         : {}),
       appCpuUsPerRequest: round(pick('zipf', 'cpuUsPerRequest')),
       serverCpuUsPerRequest: round(pick('zipf', 'serverCpuUsPerRequest')),
-      warmAppCpuUsPerRequest: round(pick('warm', 'cpuUsPerRequest')),
-      warmServerCpuUsPerRequest: round(pick('warm', 'serverCpuUsPerRequest')),
+      referenceCpuUsPerRequest: round(pick('warm', 'cpuUsPerRequest')),
+      referenceServerCpuUsPerRequest: round(pick('warm', 'serverCpuUsPerRequest')),
       idleShare: round(pick('zipf', 'idleShare'), 3),
       stealShare: round(pick('zipf', 'stealShare'), 3),
       ...mainThreadMedians(
         'app',
         pairs.map((p) => p.zipf),
       ),
-      opensPerRequest: round(total('opens') / requests, 3),
-      registryHitRate: round(total('hits') / (total('hits') + total('opens')), 4),
-      registryOpens: total('opens'),
+      opensPerRequest: round(opens / total('requests'), 3),
+      registryHitRate: round(hits / (hits + opens), 4),
+      registryOpens: opens,
       registryReopens: total('reopens'),
       registryEvictions: total('evictions'),
       registryOpenAtEnd: final.open,
@@ -172,4 +211,5 @@ module.exports.targets = {
   errors: ['<=', 0],
   pgConnectionsMax: ['<=', 80],
   throughputVsWarm: ['>=', 0.6],
+  referenceErrors: ['<=', 0],
 };
