@@ -11,6 +11,8 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: production dependencies and the compiled app only. Expects DB_HOST (see docker-compose.yml).
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# The Node.js flags of `npm run start:prod` (README.md, Configuration); override NODE_OPTIONS to change them.
+ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
@@ -19,4 +21,4 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 3000
-CMD ["node", "--max-semi-space-size=64", "dist/src/main.js"]
+CMD ["node", "dist/src/main.js"]
