@@ -38,29 +38,27 @@ function freePort() {
   });
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-
 /**
- * One HTTP request; resolves with status, parsed body and the elapsed milliseconds. A GET that meets a reset on a
- * kept-alive connection (one the app closed as the request went out: Node's server closes idle ones after 5 s) is
- * sent once more on a new connection, as Node's documentation advises (`request.reusedSocket`); its elapsed time
- * includes the failed attempt.
+ * Kept-alive connections to the apps. With a `timeout` of its own, the agent follows the app's `Keep-Alive: timeout=5`
+ * hint and closes an idle connection a second before the app does (Node's keepSocketAlive applies the hint only when
+ * it is shorter than the agent's timeout, and without one it never is); without it, a request could go out on a
+ * connection the app was closing and meet ECONNRESET (one reading `/internal/stats` ended a run so). The timeout
+ * does not abort a request that runs longer: no listener acts on it for a socket in use.
  */
-function request(port, method, path, { headers = {}, body, retryOnReset = method === 'GET' } = {}) {
-  return send({ port, method, path, headers, body, retryOnReset, agent, elapsed: stopwatch() });
-}
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32, timeout: 60_000 });
 
-function send(attempt) {
-  const { port, method, path, headers, body, elapsed } = attempt;
+/** One HTTP request; resolves with status, parsed body and the elapsed milliseconds. */
+function request(port, method, path, { headers = {}, body } = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
+    const elapsed = stopwatch();
     const req = http.request(
       {
         host: '127.0.0.1',
         port,
         method,
         path,
-        agent: attempt.agent,
+        agent,
         headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
       },
       (res) => {
@@ -80,14 +78,7 @@ function send(attempt) {
         });
       },
     );
-    req.on('error', (error) => {
-      if (attempt.retryOnReset && req.reusedSocket && error.code === 'ECONNRESET') {
-        // agent: false, a connection of its own: the agent could hand out another one the app has closed.
-        resolve(send({ ...attempt, retryOnReset: false, agent: false }));
-      } else {
-        reject(error);
-      }
-    });
+    req.on('error', reject);
     req.end(payload);
   });
 }
