@@ -74,12 +74,29 @@ export class TenantContextMiddleware implements NestMiddleware {
     res: Response,
     next: NextFunction,
   ): void {
-    // A response emits 'close' once, when it is done or its client went away (`closed` is already true if that
-    // happened while the lookup or the opening was awaited). One listener, where stream.finished() attached
-    // several to every request.
-    if (res.closed) lease.release();
-    else res.once('close', () => lease.release());
+    if (res.closed) releaseWhenEnded(res, lease);
+    else res.once('close', () => releaseWhenEnded(res, lease));
     req.tenant = { record, lease };
     RequestContext.create(lease.orm.em, next);
   }
+}
+
+/**
+ * Releases a request's lease once its response has been ended. A response emits 'close' once: when it is done, or
+ * when its client went away (`closed` is already true if that happened while the lookup or the opening was
+ * awaited). A client going away does not stop the guards and the handler, whose queries still need the tenant's
+ * pool: released then, the lease would let another tenant take the slot and destroy the pool under them (a write
+ * lost, a 500). So then the lease is held until the request ends its response, as Nest does once the handler or
+ * the exception filter has run. One listener per request, where stream.finished() attached several.
+ */
+function releaseWhenEnded(res: Response, lease: TenantLease): void {
+  if (res.writableEnded) {
+    lease.release();
+    return;
+  }
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  res.end = ((...args: unknown[]) => {
+    lease.release();
+    return end(...args);
+  }) as Response['end'];
 }
