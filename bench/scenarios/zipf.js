@@ -150,6 +150,8 @@ module.exports = async function zipf(ctx) {
       ctx.log(`zipf round ${i + 1}: reference ${describeRound(warm)}; zipf ${describeRound(zipf)}`);
       pairs.push({ warm, zipf });
     }
+    const final = (await app.stats()).registry;
+    // Last: the app shuts down on the signal that makes it write its profile (Nest's shutdown hooks listen to it).
     if (profile) ctx.log(`profile: ${await profile.collect(app.pid)}`);
     const pick = (side, key) => median(pairs.map((p) => p[side][key]));
     const total = (key) => pairs.reduce((sum, p) => sum + p.zipf[key], 0);
@@ -157,7 +159,6 @@ module.exports = async function zipf(ctx) {
     const opens = total('opens');
     const warmScenarioRps = ctx.results.warm && ctx.results.warm.appRps;
     const referenceRps = pick('warm', 'rps');
-    const final = (await app.stats()).registry;
     return {
       tenants: tenants.length,
       warmUpSeconds,
