@@ -1,6 +1,9 @@
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
-import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { connectTo } from './support/test-database';
 
 describe('reopening a tenant', () => {
@@ -35,29 +38,35 @@ describe('reopening a tenant', () => {
   it("keeps a tenant's slot until a request whose client went away has finished", async () => {
     const database = `${t.prefix}reopen-one`;
     const name = 'Written after its client left';
+    const registry = t.app.get(TenantConnectionRegistry);
+    const server = t.app.getHttpServer();
+    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
     const locker = await connectTo(database);
     try {
       await locker.query('BEGIN');
       // The guard's user lookup waits for this lock, so the request is still running when its client gives up.
       await locker.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
-      const abandoned = await asTenant(t, 'reopen-one')
-        .post('/api/crops', { name, plantingDate: '2025-06-01' })
-        .timeout(1_000)
-        .then(
-          () => 'answered',
-          (error: { timeout?: number }) => (error.timeout ? 'abandoned' : error),
-        );
-      expect(abandoned).toBe('abandoned');
-      const [waiting] = await sqlIn<{ n: number }>(
-        'postgres',
-        `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-          WHERE NOT l.granted AND d.datname = $1`,
-        [database],
-      );
-      expect(waiting.n).toBe(1);
+      const abandoned = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/crops',
+        headers: {
+          'content-type': 'application/json',
+          'x-tenant-id': 'reopen-one',
+          authorization: `Bearer ${t.ownerToken('reopen-one')}`,
+        },
+      });
+      abandoned.on('error', () => undefined);
+      abandoned.end(JSON.stringify({ name, plantingDate: '2025-06-01' }));
+      await until(async () => (await lockWaiters(database)) === 1);
+      abandoned.destroy();
       // The only slot is reopen-one's: this request must wait for it, not close the pool under the request above.
+      const acquire = jest.spyOn(registry, 'acquire');
       const other = list('reopen-two').then((res) => res.status);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until(() => Promise.resolve(acquire.mock.calls.length > 0));
+      await new Promise((resolve) => setTimeout(resolve, 200));
       await locker.query('COMMIT');
       expect(await other).toBe(200);
     } finally {
@@ -65,4 +74,57 @@ describe('reopening a tenant', () => {
     }
     expect(await sqlIn(database, 'SELECT name FROM crops WHERE name = $1', [name])).toHaveLength(1);
   });
+
+  it('gives a slot up after pipelined requests whose connection dropped have finished', async () => {
+    const database = `${t.prefix}reopen-one`;
+    const server = t.app.getHttpServer();
+    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await list('reopen-one');
+    const locker = await connectTo(database);
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      // Two requests on one connection: the second's response is queued behind the first's, with no socket of its own.
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const get = [
+        'GET /api/crops HTTP/1.1',
+        'Host: localhost',
+        'X-Tenant-ID: reopen-one',
+        `Authorization: Bearer ${t.ownerToken('reopen-one')}`,
+        '',
+        '',
+      ].join('\r\n');
+      socket.write(get + get);
+      await until(async () => (await lockWaiters(database)) === 2);
+      socket.destroy();
+      await locker.query('COMMIT');
+    } finally {
+      await locker.end();
+    }
+    // reopen-one's slot is the only one: another tenant gets it (else 503 TENANT_CAPACITY) only once both requests
+    // gave their leases back.
+    await list('reopen-two');
+  });
 });
+
+/** Backends waiting for a lock in one database. */
+async function lockWaiters(database: string): Promise<number> {
+  const [row] = await sqlIn<{ n: number }>(
+    'postgres',
+    `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+      WHERE NOT l.granted AND d.datname = $1`,
+    [database],
+  );
+  return row.n;
+}
+
+/** Polls `condition` every 20 ms until it holds; fails after 5 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

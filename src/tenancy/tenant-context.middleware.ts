@@ -74,29 +74,28 @@ export class TenantContextMiddleware implements NestMiddleware {
     res: Response,
     next: NextFunction,
   ): void {
-    if (res.closed) releaseWhenEnded(res, lease);
-    else res.once('close', () => releaseWhenEnded(res, lease));
+    holdUntilEnded(res, lease);
     req.tenant = { record, lease };
     RequestContext.create(lease.orm.em, next);
   }
 }
 
 /**
- * Releases a request's lease once its response has been ended. A response emits 'close' once: when it is done, or
- * when its client went away (`closed` is already true if that happened while the lookup or the opening was
- * awaited). A client going away does not stop the guards and the handler, whose queries still need the tenant's
- * pool: released then, the lease would let another tenant take the slot and destroy the pool under them (a write
- * lost, a 500). So then the lease is held until the request ends its response, as Nest does once the handler or
- * the exception filter has run. One listener per request, where stream.finished() attached several.
+ * Holds a request's lease until the request ends its response, as Nest does once the handler or the exception
+ * filter has run: not until its client goes away, which does not stop the guards and the handler, whose queries
+ * still need the tenant's pool (released then, the lease let another tenant take the slot and destroy the pool
+ * under them: a write lost, a 500); nor until the response's 'close', which a pipelined response still queued when
+ * its connection drops never emits. A response whose client left after its headers were sent (a stream) releases it
+ * on 'close', as nothing may end it then. A handler that never ends its response (an Observable Nest unsubscribes
+ * from when its client leaves) would keep it; no route has one.
  */
-function releaseWhenEnded(res: Response, lease: TenantLease): void {
-  if (res.writableEnded) {
-    lease.release();
-    return;
-  }
+function holdUntilEnded(res: Response, lease: TenantLease): void {
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   res.end = ((...args: unknown[]) => {
     lease.release();
     return end(...args);
   }) as Response['end'];
+  res.once('close', () => {
+    if (res.headersSent) lease.release();
+  });
 }
