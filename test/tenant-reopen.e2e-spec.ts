@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
@@ -61,7 +61,7 @@ describe('reopening a tenant', () => {
       abandoned.on('error', () => undefined);
       abandoned.end(JSON.stringify({ name, plantingDate: '2025-06-01' }));
       await until(async () => (await lockWaiters(database)) === 1);
-      abandoned.destroy();
+      await gone(server, () => abandoned.destroy());
       // The only slot is reopen-one's: this request must wait for it, not close the pool under the request above.
       const acquire = jest.spyOn(registry, 'acquire');
       const other = list('reopen-two').then((res) => res.status);
@@ -98,7 +98,7 @@ describe('reopening a tenant', () => {
       ].join('\r\n');
       socket.write(get + get);
       await until(async () => (await lockWaiters(database)) === 2);
-      socket.destroy();
+      await gone(server, () => socket.destroy());
       await locker.query('COMMIT');
     } finally {
       await locker.end();
@@ -118,6 +118,15 @@ async function lockWaiters(database: string): Promise<number> {
     [database],
   );
   return row.n;
+}
+
+/** Drops a client connection (`drop`) and resolves once the server has seen it go. */
+async function gone(server: Server, drop: () => void): Promise<void> {
+  const count = () =>
+    new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  const before = await count();
+  drop();
+  await until(async () => (await count()) < before);
 }
 
 /** Polls `condition` every 20 ms until it holds; fails after 5 s. */

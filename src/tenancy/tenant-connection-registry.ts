@@ -68,12 +68,13 @@ export interface ConnectionRegistryStats {
  * Hands out one MikroORM instance per tenant database. At most TENANT_MAX_OPEN tenants hold a slot, i.e. a connection
  * pool capped at TENANT_POOL_MAX, so tenant connections never exceed their product. No request sends two queries at
  * once (a list's page and total are one statement, `findPage`), so a pool opens another connection only for two
- * requests of its tenant at once (one whose client went away counts until it ends its response). A tenant is opened
- * lazily (concurrent first requests share one opening). When all slots are taken, the idle tenant with the fewest
- * recent requests gives its slot up (the least recently used among equals; counts are halved regularly), and when all
- * are busy a request waits for a slot. Giving a slot up (also after TENANT_IDLE_CLOSE_MS unused) destroys the pool
- * only: the ORM and its durable DI subtree are kept, up to TENANT_MAX_KEPT of them (least recently used dropped first),
- * so reopening costs a connection but no ORM, subtree or route handlers. All closed on shutdown.
+ * requests of its tenant at once (also one whose client went away: it runs on, with its tenant's pool, until it ends
+ * its response). A tenant is opened lazily (concurrent first requests share one opening). When all slots are taken, the
+ * idle tenant with the fewest recent requests gives its slot up (the least recently used among equals; counts are
+ * halved regularly), and when all are busy a request waits for a slot. Giving a slot up (also after
+ * TENANT_IDLE_CLOSE_MS unused) destroys the pool only: the ORM and its durable DI subtree are kept, up to
+ * TENANT_MAX_KEPT of them (least recently used dropped first), so reopening costs a connection but no ORM, subtree or
+ * route handlers. All closed on shutdown.
  */
 @Injectable()
 export class TenantConnectionRegistry implements OnApplicationShutdown {

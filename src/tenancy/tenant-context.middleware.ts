@@ -86,14 +86,14 @@ export class TenantContextMiddleware implements NestMiddleware {
  * tenant's pool (released then, the lease let another tenant take the slot and destroy the pool under them: a write
  * lost, a 500). The common case costs one 'close' listener: a response emits 'close' once, when it is done or when its
  * client left (`closed` already true if that happened while the lookup or the opening was awaited); only then, or for a
- * pipelined response still queued behind another (no socket yet: were its connection to drop, it would emit no 'close'
- * at all), does ending the response release the lease. Wrapping `end` on every response instead served warm's load
- * ~12 % slower at ~18 % more CPU per request (bench/README.md). A response whose client left after its headers went out
- * (a stream) releases it on 'close', as nothing may end it then; a handler that never ends its response (an Observable
- * Nest unsubscribes from when its client leaves) would keep it, and no route has one.
+ * pipelined response still queued behind another (no socket yet, or one already destroyed: were its connection to drop,
+ * it would emit no 'close' at all), does ending the response release the lease. Wrapping `end` on every response
+ * instead served warm's load ~12 % slower at ~18 % more CPU per request (bench/README.md). A response whose client left
+ * after its headers went out (a stream) releases it on 'close', as nothing will end it then; a handler that never ends
+ * its response (an Observable Nest unsubscribes from when its client leaves) would keep it, and no route has one.
  */
 function holdUntilEnded(res: Response, lease: TenantLease): void {
-  if (!res.socket || res.closed) {
+  if (!res.socket || res.socket.destroyed || res.closed) {
     releaseOnEnd(res, lease);
     return;
   }
