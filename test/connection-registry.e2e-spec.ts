@@ -9,6 +9,7 @@ import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
 import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
 import { connectTo, countConnections } from './support/test-database';
 import { startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import { until } from './support/until';
 
 /** Reports which instance served the request: one per tenant subtree when durable, one per request otherwise. */
 @TenantRoute()
@@ -52,12 +53,6 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<
     }),
   );
   return results;
-}
-
-/** Polls `done` every 25 ms until it holds or 10 s have passed (the caller's assertion then tells which). */
-async function until(done: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
 }
 
 /** Samples the connections to this app's databases every 25 ms while `work` runs; returns the highest. */

@@ -5,14 +5,19 @@ import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { connectTo } from './support/test-database';
+import { until } from './support/until';
 
 describe('reopening a tenant', () => {
   let t: TestApp;
+  /** The app's port, for requests whose connection a test drops. */
+  let port: number;
 
   beforeAll(async () => {
     t = await startTestApp({ env: { TENANT_MAX_OPEN: '1', TENANT_SPARE_POOL: '0' } });
     await t.signUp('Reopen One');
     await t.signUp('Reopen Two');
+    await t.app.listen(0, '127.0.0.1');
+    port = (t.app.getHttpServer().address() as AddressInfo).port;
   });
 
   afterAll(() => stopTestApp(t));
@@ -39,9 +44,6 @@ describe('reopening a tenant', () => {
     const database = `${t.prefix}reopen-one`;
     const name = 'Written after its client left';
     const registry = t.app.get(TenantConnectionRegistry);
-    const server = t.app.getHttpServer();
-    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
     const locker = await connectTo(database);
     try {
       await locker.query('BEGIN');
@@ -61,11 +63,13 @@ describe('reopening a tenant', () => {
       abandoned.on('error', () => undefined);
       abandoned.end(JSON.stringify({ name, plantingDate: '2025-06-01' }));
       await until(async () => (await lockWaiters(database)) === 1);
-      await gone(server, () => abandoned.destroy());
+      expect(await lockWaiters(database)).toBe(1);
+      await gone(t.app.getHttpServer(), () => abandoned.destroy());
       // The only slot is reopen-one's: this request must wait for it, not close the pool under the request above.
       const acquire = jest.spyOn(registry, 'acquire');
       const other = list('reopen-two').then((res) => res.status);
-      await until(() => Promise.resolve(acquire.mock.calls.length > 0));
+      await until(() => acquire.mock.calls.length > 0);
+      expect(acquire).toHaveBeenCalled();
       await new Promise((resolve) => setTimeout(resolve, 200));
       await locker.query('COMMIT');
       expect(await other).toBe(200);
@@ -77,9 +81,6 @@ describe('reopening a tenant', () => {
 
   it('gives a slot up after pipelined requests whose connection dropped have finished', async () => {
     const database = `${t.prefix}reopen-one`;
-    const server = t.app.getHttpServer();
-    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
     await list('reopen-one');
     const locker = await connectTo(database);
     try {
@@ -98,7 +99,8 @@ describe('reopening a tenant', () => {
       ].join('\r\n');
       socket.write(get + get);
       await until(async () => (await lockWaiters(database)) === 2);
-      await gone(server, () => socket.destroy());
+      expect(await lockWaiters(database)).toBe(2);
+      await gone(t.app.getHttpServer(), () => socket.destroy());
       await locker.query('COMMIT');
     } finally {
       await locker.end();
@@ -120,20 +122,12 @@ async function lockWaiters(database: string): Promise<number> {
   return row.n;
 }
 
-/** Drops a client connection (`drop`) and resolves once the server has seen it go. */
+/** Drops a client connection (`drop`) and waits until `server` has seen it go. */
 async function gone(server: Server, drop: () => void): Promise<void> {
   const count = () =>
     new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
   const before = await count();
   drop();
   await until(async () => (await count()) < before);
-}
-
-/** Polls `condition` every 20 ms until it holds; fails after 5 s. */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  expect(await count()).toBeLessThan(before);
 }
