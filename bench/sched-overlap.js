@@ -12,7 +12,7 @@
  * wakeup (`sched_waking`, or `sched_wakeup` where the kernel has no `sched_waking`), so the time an idle CPU takes to
  * come out of its halt counts as waiting too: little for a thread that rarely sleeps (zipf's app), much for one that
  * sleeps often (warm's app; use schedstat's figures there). Before every CPU has switched once, idle CPUs go unseen.
- * See bench/README.md, section 2026-11-27, 13:37–15:00 UTC.
+ * See bench/README.md, section 2026-11-27, 13:37–15:10 UTC.
  */
 const { readFileSync } = require('node:fs');
 const { percentile, round } = require('./lib/stats');
