@@ -70,6 +70,7 @@ describe('reopening a tenant', () => {
       const other = list('reopen-two').then((res) => res.status);
       await until(() => acquire.mock.calls.length > 0);
       expect(acquire).toHaveBeenCalled();
+      // Time for the other request to take the slot and destroy the pool, had the abandoned one let it go.
       await new Promise((resolve) => setTimeout(resolve, 200));
       await locker.query('COMMIT');
       expect(await other).toBe(200);
