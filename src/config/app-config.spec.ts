@@ -64,9 +64,10 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ TENANT_MAX_OPEN: '100', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' }),
     ).toThrow(/TENANT_MAX_OPEN=100.*exceeds DB_CONNECTION_BUDGET/);
-    // 36 x 2 + 5 control + 2 connections per maintenance session: 81 with two sessions, 79 with one.
+    // 36 x 2 + 5 control + the change listener's 1 + 2 connections per maintenance session: 82 with two
+    // sessions, 80 with one.
     const pools = { TENANT_MAX_OPEN: '36', TENANT_POOL_MAX: '2', DB_CONNECTION_BUDGET: '80' };
-    expect(() => loadConfig(pools)).toThrow(/\(81\) exceeds DB_CONNECTION_BUDGET \(80\)/);
-    expect(loadConfig({ ...pools, DB_MAINTENANCE_SESSIONS: '1' }).connectionCeiling).toBe(79);
+    expect(() => loadConfig(pools)).toThrow(/\(82\) exceeds DB_CONNECTION_BUDGET \(80\)/);
+    expect(loadConfig({ ...pools, DB_MAINTENANCE_SESSIONS: '1' }).connectionCeiling).toBe(80);
   });
 });

@@ -118,12 +118,25 @@ export class AppConfig {
   @Max(60_000)
   TENANT_SLOT_WAIT_MS = 10_000;
 
-  /** How long a registry lookup (tenant id -> status, database) is trusted. */
+  /**
+   * How long a registry lookup (tenant id -> status, database) is trusted while the control plane's change
+   * notifications are not heard (the listener's connection is down); 0: not cached then.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(600_000)
   TENANT_CACHE_TTL_MS = 5_000;
+
+  /**
+   * How long a registry lookup is trusted while change notifications are heard (each change drops the tenant's
+   * answer when it commits): a bound for a notification lost without the connection noticing; 0: not cached.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  TENANT_CACHE_LISTEN_TTL_MS = 600_000;
 
   /** Spare tenant databases kept cloned ahead of time for sign-ups; 0 turns the pool off. */
   @Transform(toInt)
@@ -242,9 +255,13 @@ export class AppConfig {
   INTERNAL_STATS_ENABLED = false;
 
   /** Connections this process may hold at most: control pool, maintenance sessions, every tenant pool. */
+  /** Every connection the process may hold: its pools, the maintenance sessions and the change listener's one. */
   get connectionCeiling(): number {
     return (
-      this.CONTROL_POOL_MAX + 2 * this.DB_MAINTENANCE_SESSIONS + this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX
+      this.CONTROL_POOL_MAX +
+      1 +
+      2 * this.DB_MAINTENANCE_SESSIONS +
+      this.TENANT_MAX_OPEN * this.TENANT_POOL_MAX
     );
   }
 }
@@ -276,7 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
-    const sum = 'TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 2 x DB_MAINTENANCE_SESSIONS';
+    const sum = 'TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 1 + 2 x DB_MAINTENANCE_SESSIONS';
     problems.push(
       `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: ${sum} (${config.connectionCeiling}) ` +
         `exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,

@@ -32,14 +32,22 @@ interface CacheEntry {
 }
 
 /**
- * Cached lookups of the control-plane registry: tenant id -> organization, status and database. Entries live
- * TENANT_CACHE_TTL_MS; status changes made by this process invalidate them at once. Concurrent lookups of one
- * tenant share one query. Callers validate the tenant id's grammar first.
+ * Cached lookups of the control-plane registry: tenant id -> organization, status and database. Every change to an
+ * organization's row, by any process or by hand, invalidates its entry when the change commits, through the
+ * control plane's notifications (TenantChangeListener); while they are heard, entries live
+ * TENANT_CACHE_LISTEN_TTL_MS, otherwise TENANT_CACHE_TTL_MS. Concurrent lookups of one tenant share one query.
+ * Callers validate the tenant id's grammar first.
  */
 @Injectable()
 export class TenantRegistry {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lookups = new Map<string, Promise<TenantRecord | null>>();
+  private listening = false;
+  /**
+   * Counts invalidations: a lookup during which one happened may have read the row before the change and got the
+   * notification's invalidation before its answer, so its answer is cached as briefly as without notifications.
+   */
+  private invalidations = 0;
 
   constructor(
     private readonly em: EntityManager,
@@ -64,7 +72,18 @@ export class TenantRegistry {
   }
 
   invalidate(tenantId: string): void {
+    this.invalidations++;
     this.cache.delete(tenantId);
+  }
+
+  /**
+   * Whether changes are being heard (TenantChangeListener). Either way every entry is dropped: before, the long
+   * time-to-live was not in force; after, notifications may have been missed.
+   */
+  setListening(listening: boolean): void {
+    this.listening = listening;
+    this.invalidations++;
+    this.cache.clear();
   }
 
   /**
@@ -72,17 +91,22 @@ export class TenantRegistry {
    * traffic about a fifth of the requests find their tenant's answer expired and come here.
    */
   private async load(tenantId: string): Promise<TenantRecord | null> {
+    const invalidations = this.invalidations;
     const [found] = await this.em.getConnection().execute<TenantRecord[]>(
       `SELECT id AS "organizationId", tenant_id AS "tenantId", status, database_name AS "databaseName"
          FROM organizations WHERE tenant_id = ?`,
       [tenantId],
     );
     const record = found ?? null;
-    if (this.config.TENANT_CACHE_TTL_MS > 0) {
+    const ttl =
+      this.listening && invalidations === this.invalidations
+        ? this.config.TENANT_CACHE_LISTEN_TTL_MS
+        : this.config.TENANT_CACHE_TTL_MS;
+    if (ttl > 0) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.delete(tenantId);
-      this.cache.set(tenantId, { record, expires: Date.now() + this.config.TENANT_CACHE_TTL_MS });
+      this.cache.set(tenantId, { record, expires: Date.now() + ttl });
     }
     return record;
   }

@@ -2,6 +2,7 @@ import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { InternalStatsController } from './internal-stats.controller';
+import { TenantChangeListener } from './tenant-change-listener';
 import { TenantConnectionRegistry } from './tenant-connection-registry';
 import { TenantContextMiddleware } from './tenant-context.middleware';
 import { TenantDatabaseNames } from './tenant-database-names';
@@ -35,6 +36,7 @@ export const TENANT_ROUTE_PREFIX = 'api';
     },
     TenantConnectionRegistry,
     TenantRegistry,
+    TenantChangeListener,
     TenantTemplate,
     TenantSparePool,
     TenantProvisioner,

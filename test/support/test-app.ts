@@ -79,6 +79,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     TENANT_DB_PREFIX: prefix,
     DB_NAME: `${prefix.slice(0, -1)}control`,
     TENANT_CACHE_TTL_MS: '0',
+    TENANT_CACHE_LISTEN_TTL_MS: '0',
     DB_CONNECTION_BUDGET: '40',
     TENANT_MAX_OPEN: '10',
     CONTROL_POOL_MAX: '3',

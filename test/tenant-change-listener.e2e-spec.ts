@@ -1,0 +1,87 @@
+import { TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
+import { TenantRegistry } from '../src/tenancy/tenant-registry';
+import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { until } from './support/until';
+
+/** Registry answers that would outlive every test here unless a change notification drops them. */
+const LONG_TTL_MS = '600000';
+
+describe('registry answers and the control plane change notifications', () => {
+  let t: TestApp;
+  let control: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      env: {
+        TENANT_CACHE_TTL_MS: LONG_TTL_MS,
+        TENANT_CACHE_LISTEN_TTL_MS: LONG_TTL_MS,
+        TENANT_SPARE_POOL: '0',
+      },
+    });
+    control = t.config.DB_NAME;
+    await t.signUp('Listened');
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  const status = async (tenantId: string) =>
+    (await t.http.get('/api/crops').set('X-Tenant-ID', tenantId)).status;
+  const setStatus = (tenantId: string, value: string) =>
+    sqlIn(control, 'UPDATE organizations SET status = $1 WHERE tenant_id = $2', [value, tenantId]);
+  const listeners = () =>
+    sqlIn<{ pid: number }>(
+      control,
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2',
+      [TENANT_CHANGES_APPLICATION_NAME, control],
+    );
+  const statusSoon = async (tenantId: string, expected: number) => {
+    let last = 0;
+    await until(async () => (last = await status(tenantId)) === expected, 5_000);
+    return last;
+  };
+
+  it('holds one connection to the control database', async () => {
+    expect(await listeners()).toHaveLength(1);
+  });
+
+  it("sees a change made outside the process as soon as it commits, though the tenant's answer is cached", async () => {
+    expect(await status('listened')).toBe(200);
+    expect(t.app.get(TenantRegistry).cached('listened')).toMatchObject({ status: 'active' });
+
+    await setStatus('listened', 'failed');
+    expect(await statusSoon('listened', 503)).toBe(503);
+    await setStatus('listened', 'active');
+    expect(await statusSoon('listened', 200)).toBe(200);
+  });
+
+  it('sees a tenant signed up elsewhere that it had looked up before', async () => {
+    expect(await status('elsewhere')).toBe(404);
+    expect(t.app.get(TenantRegistry).cached('elsewhere')).toBeNull();
+    await sqlIn(
+      control,
+      `INSERT INTO organizations (id, tenant_id, name, farm_type, status, database_name)
+       SELECT gen_random_uuid(), 'elsewhere', 'Elsewhere', farm_type, 'failed', $1
+         FROM organizations WHERE tenant_id = 'listened'`,
+      [`${t.prefix}elsewhere`],
+    );
+    expect(await statusSoon('elsewhere', 503)).toBe(503);
+    await sqlIn(control, "DELETE FROM organizations WHERE tenant_id = 'elsewhere'");
+    expect(await statusSoon('elsewhere', 404)).toBe(404);
+  });
+
+  it('reconnects when its connection is lost, forgetting what it cached meanwhile', async () => {
+    const [before] = await listeners();
+    await sqlIn(control, 'SELECT pg_terminate_backend($1)', [before.pid]);
+    // Cached while nothing is heard, and changed before the listener is back or just after.
+    expect(await status('listened')).toBe(200);
+    await setStatus('listened', 'failed');
+    try {
+      expect(await statusSoon('listened', 503)).toBe(503);
+      const after = await listeners();
+      expect(after).toHaveLength(1);
+      expect(after[0].pid).not.toBe(before.pid);
+    } finally {
+      await setStatus('listened', 'active');
+    }
+  });
+});
