@@ -254,7 +254,6 @@ export class AppConfig {
   @IsBoolean()
   INTERNAL_STATS_ENABLED = false;
 
-  /** Connections this process may hold at most: control pool, maintenance sessions, every tenant pool. */
   /** Every connection the process may hold: its pools, the maintenance sessions and the change listener's one. */
   get connectionCeiling(): number {
     return (

@@ -59,7 +59,10 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       database: this.config.DB_NAME,
       application_name: TENANT_CHANGES_APPLICATION_NAME,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      // So that a connection whose peer vanished (no FIN, no RST) is noticed and replaced.
+      // An idle listener must not be ended by a server-wide idle_session_timeout (each loss clears the cache).
+      options: '-c idle_session_timeout=0',
+      // A connection whose peer vanished (no FIN, no RST) is noticed by the kernel's probes, after minutes with
+      // Linux's defaults; meanwhile TENANT_CACHE_LISTEN_TTL_MS bounds what a missed notification leaves cached.
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
@@ -68,13 +71,16 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       if (message.channel === TENANT_CHANGED_CHANNEL && message.payload)
         this.registry.invalidate(message.payload);
     });
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client));
+    // A failed connect ends the client before its promise rejects: the loss is reported with the error.
+    let failure: unknown;
+    client.on('error', (error) => this.lost(client, (failure = error)));
+    client.on('end', () => this.lost(client, failure));
     try {
       await client.connect();
       await client.query(`LISTEN ${TENANT_CHANGED_CHANNEL}`);
     } catch (error) {
-      this.lost(client, error);
+      failure ??= error;
+      this.lost(client, failure);
       return;
     }
     if (this.current !== client) return;

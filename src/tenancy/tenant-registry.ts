@@ -45,7 +45,7 @@ export class TenantRegistry {
   private listening = false;
   /**
    * Counts invalidations: a lookup during which one happened may have read the row before the change and got the
-   * notification's invalidation before its answer, so its answer is cached as briefly as without notifications.
+   * notification's invalidation before its answer, so its answer is not cached.
    */
   private invalidations = 0;
 
@@ -65,15 +65,23 @@ export class TenantRegistry {
     if (cached !== undefined) return cached;
     let lookup = this.lookups.get(tenantId);
     if (!lookup) {
-      lookup = this.load(tenantId).finally(() => this.lookups.delete(tenantId));
-      this.lookups.set(tenantId, lookup);
+      const started = this.load(tenantId).finally(() => {
+        if (this.lookups.get(tenantId) === started) this.lookups.delete(tenantId);
+      });
+      this.lookups.set(tenantId, started);
+      lookup = started;
     }
     return lookup;
   }
 
+  /**
+   * Drops the tenant's answer. A lookup already under way may have read the row before the change: later requests
+   * start their own, and its answer is not cached.
+   */
   invalidate(tenantId: string): void {
     this.invalidations++;
     this.cache.delete(tenantId);
+    this.lookups.delete(tenantId);
   }
 
   /**
@@ -84,11 +92,12 @@ export class TenantRegistry {
     this.listening = listening;
     this.invalidations++;
     this.cache.clear();
+    this.lookups.clear();
   }
 
   /**
    * One indexed row, read without an EntityManager fork, query builder or entity: with 1,000 tenants under Zipf
-   * traffic about a fifth of the requests find their tenant's answer expired and come here.
+   * traffic and a 5 s time-to-live about a quarter of the requests came here (bench/README.md).
    */
   private async load(tenantId: string): Promise<TenantRecord | null> {
     const invalidations = this.invalidations;
@@ -98,11 +107,8 @@ export class TenantRegistry {
       [tenantId],
     );
     const record = found ?? null;
-    const ttl =
-      this.listening && invalidations === this.invalidations
-        ? this.config.TENANT_CACHE_LISTEN_TTL_MS
-        : this.config.TENANT_CACHE_TTL_MS;
-    if (ttl > 0) {
+    const ttl = this.listening ? this.config.TENANT_CACHE_LISTEN_TTL_MS : this.config.TENANT_CACHE_TTL_MS;
+    if (ttl > 0 && invalidations === this.invalidations) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.delete(tenantId);
