@@ -71,16 +71,15 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       if (message.channel === TENANT_CHANGED_CHANNEL && message.payload)
         this.registry.invalidate(message.payload);
     });
-    // A failed connect ends the client before its promise rejects: the loss is reported with the error.
-    let failure: unknown;
-    client.on('error', (error) => this.lost(client, (failure = error)));
-    client.on('end', () => this.lost(client, failure));
+    client.on('error', (error) => this.lost(client, error));
+    // Deferred: a failed connect emits 'end' (on the next tick) before its rejection reaches the catch below, which
+    // reports the loss with its error.
+    client.on('end', () => setImmediate(() => this.lost(client)));
     try {
       await client.connect();
       await client.query(`LISTEN ${TENANT_CHANGED_CHANNEL}`);
     } catch (error) {
-      failure ??= error;
-      this.lost(client, failure);
+      this.lost(client, error);
       return;
     }
     if (this.current !== client) return;
