@@ -17,14 +17,20 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+/**
+ * Waits until the child says it listens and then answers /health: the port freePort released may have been taken
+ * by another test's server in between, whose /health must not pass for the child's.
+ */
+async function waitForHealth(url: string, child: ChildProcess, listening: () => boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
+    const ok =
+      listening() &&
+      (await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ));
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -59,7 +65,7 @@ describe('the app as a process', () => {
     const exited = once(child, 'exit');
     try {
       const url = `http://127.0.0.1:${port}`;
-      await waitForHealth(url, child);
+      await waitForHealth(url, child, () => output.includes(`listening on http://localhost:${port}`));
       const tokenFile = join(secretsDir, 'platform-admin-token');
       const token = readFileSync(tokenFile, 'utf8').trim();
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
