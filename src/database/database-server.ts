@@ -1,5 +1,5 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
@@ -45,6 +45,19 @@ export class DatabaseServer {
     };
   }
 
+  /** A client of one database on this server, not yet connected. */
+  client(database: string, applicationName: string, options: ClientConfig = {}): Client {
+    return new Client({
+      host: this.host,
+      port: this.port,
+      user: this.user,
+      password: this.password,
+      database,
+      application_name: applicationName,
+      ...options,
+    });
+  }
+
   /**
    * Runs `work` in a maintenance session: once one is free (waiting at most `waitMs`, else SemaphoreTimeoutError),
    * on a client of the `postgres` maintenance database that is closed afterwards (with the session-level advisory
@@ -52,14 +65,7 @@ export class DatabaseServer {
    */
   withAdminClient<T>(work: (client: Client) => Promise<T>, waitMs?: number): Promise<T> {
     return this.sessions.use(async () => {
-      const client = new Client({
-        host: this.host,
-        port: this.port,
-        user: this.user,
-        password: this.password,
-        database: 'postgres',
-        application_name: 'farm-management:admin',
-      });
+      const client = this.client('postgres', 'farm-management:admin');
       await client.connect();
       try {
         return await work(client);

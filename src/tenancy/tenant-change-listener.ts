@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Client, Notification } from 'pg';
+import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
@@ -51,13 +51,7 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({
-      host: this.server.host,
-      port: this.server.port,
-      user: this.server.user,
-      password: this.server.password,
-      database: this.config.DB_NAME,
-      application_name: TENANT_CHANGES_APPLICATION_NAME,
+    const client = this.server.client(this.config.DB_NAME, TENANT_CHANGES_APPLICATION_NAME, {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // An idle listener must not be ended by a server-wide idle_session_timeout (each loss clears the cache).
       options: '-c idle_session_timeout=0',

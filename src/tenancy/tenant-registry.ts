@@ -43,11 +43,6 @@ export class TenantRegistry {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lookups = new Map<string, Promise<TenantRecord | null>>();
   private listening = false;
-  /**
-   * Counts invalidations: a lookup during which one happened may have read the row before the change and got the
-   * notification's invalidation before its answer, so its answer is not cached.
-   */
-  private invalidations = 0;
 
   constructor(
     private readonly em: EntityManager,
@@ -65,9 +60,16 @@ export class TenantRegistry {
     if (cached !== undefined) return cached;
     let lookup = this.lookups.get(tenantId);
     if (!lookup) {
-      const started = this.load(tenantId).finally(() => {
-        if (this.lookups.get(tenantId) === started) this.lookups.delete(tenantId);
-      });
+      // An invalidation meanwhile detaches the lookup (it may have read the row before the change): its answer
+      // then goes to its callers only.
+      const started = this.load(tenantId)
+        .then((record) => {
+          if (this.lookups.get(tenantId) === started) this.remember(tenantId, record);
+          return record;
+        })
+        .finally(() => {
+          if (this.lookups.get(tenantId) === started) this.lookups.delete(tenantId);
+        });
       this.lookups.set(tenantId, started);
       lookup = started;
     }
@@ -79,7 +81,6 @@ export class TenantRegistry {
    * start their own, and its answer is not cached.
    */
   invalidate(tenantId: string): void {
-    this.invalidations++;
     this.cache.delete(tenantId);
     this.lookups.delete(tenantId);
   }
@@ -90,7 +91,6 @@ export class TenantRegistry {
    */
   setListening(listening: boolean): void {
     this.listening = listening;
-    this.invalidations++;
     this.cache.clear();
     this.lookups.clear();
   }
@@ -100,20 +100,21 @@ export class TenantRegistry {
    * traffic and a 5 s time-to-live about a quarter of the requests came here (bench/README.md).
    */
   private async load(tenantId: string): Promise<TenantRecord | null> {
-    const invalidations = this.invalidations;
     const [found] = await this.em.getConnection().execute<TenantRecord[]>(
       `SELECT id AS "organizationId", tenant_id AS "tenantId", status, database_name AS "databaseName"
          FROM organizations WHERE tenant_id = ?`,
       [tenantId],
     );
-    const record = found ?? null;
+    return found ?? null;
+  }
+
+  private remember(tenantId: string, record: TenantRecord | null): void {
     const ttl = this.listening ? this.config.TENANT_CACHE_LISTEN_TTL_MS : this.config.TENANT_CACHE_TTL_MS;
-    if (ttl > 0 && invalidations === this.invalidations) {
+    if (ttl > 0) {
       // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
       if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.delete(tenantId);
       this.cache.set(tenantId, { record, expires: Date.now() + ttl });
     }
-    return record;
   }
 }
