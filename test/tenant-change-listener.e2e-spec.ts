@@ -1,3 +1,4 @@
+import { EntityManager } from '@mikro-orm/postgresql';
 import { TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
@@ -67,6 +68,50 @@ describe('registry answers and the control plane change notifications', () => {
     expect(await statusSoon('elsewhere', 503)).toBe(503);
     await sqlIn(control, "DELETE FROM organizations WHERE tenant_id = 'elsewhere'");
     expect(await statusSoon('elsewhere', 404)).toBe(404);
+  });
+
+  it('does not cache an answer read before a change that committed while it was on its way', async () => {
+    const registry = t.app.get(TenantRegistry);
+    const connection = t.app.get(EntityManager).getConnection();
+    const execute = connection.execute.bind(connection);
+    let read!: () => void;
+    const hasRead = new Promise<void>((resolve) => (read = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // The registry's next lookup of the tenant runs its query for real, then is held before it returns.
+    const held = jest
+      .spyOn(connection, 'execute')
+      .mockImplementation(async (...args: Parameters<typeof execute>) => {
+        const isLookup =
+          typeof args[0] === 'string' &&
+          args[0].includes('FROM organizations WHERE tenant_id') &&
+          args[1]?.[0] === 'listened';
+        const result = await execute(...args);
+        if (isLookup) {
+          held.mockRestore();
+          read();
+          await released;
+        }
+        return result;
+      });
+    const invalidated = jest.spyOn(registry, 'invalidate');
+    try {
+      registry.invalidate('listened');
+      const first = status('listened');
+      await hasRead;
+      await setStatus('listened', 'failed');
+      await until(() => invalidated.mock.calls.filter(([id]) => id === 'listened').length > 1, 5_000);
+      release();
+      // Its own caller gets what it read; nobody else does.
+      expect(await first).toBe(200);
+      expect(registry.cached('listened')).toBeUndefined();
+      expect(await status('listened')).toBe(503);
+    } finally {
+      release();
+      held.mockRestore();
+      invalidated.mockRestore();
+      await setStatus('listened', 'active');
+    }
   });
 
   it('reconnects when its connection is lost, forgetting what it cached meanwhile', async () => {

@@ -249,7 +249,10 @@ export class AppConfig {
   })
   CORS_ORIGINS: string[] = [];
 
-  /** Serve `GET /internal/stats` (connection-registry counters, memory), left out of the OpenAPI document. */
+  /**
+   * Serve `GET /internal/stats` (connection-registry counters, registry lookups, spare pool, memory), left out of
+   * the OpenAPI document.
+   */
   @Transform(toBool)
   @IsBoolean()
   INTERNAL_STATS_ENABLED = false;

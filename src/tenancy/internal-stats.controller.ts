@@ -3,16 +3,18 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { PlatformAdminGuard } from '../auth/platform-admin.guard';
 import { AppConfig } from '../config/app-config';
 import { ConnectionRegistryStats, TenantConnectionRegistry } from './tenant-connection-registry';
+import { TenantRegistry, TenantRegistryStats } from './tenant-registry';
 import { SparePoolStats, TenantSparePool } from './tenant-spare-pool';
 
 export interface InternalStats {
   registry: ConnectionRegistryStats;
+  tenantLookups: TenantRegistryStats;
   spares: SparePoolStats;
   memory: NodeJS.MemoryUsage;
 }
 
 /**
- * Operational counters (connection registry, spare pool, memory) for benchmarks and operators: platform token
+ * Operational counters (connection registry, registry lookups, spare pool, memory) for benchmarks and operators: platform token
  * only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public OpenAPI document. When the
  * process runs with `--expose-gc`, a full collection runs first so the heap figure is the live heap.
  */
@@ -24,6 +26,7 @@ export class InternalStatsController {
     private readonly config: AppConfig,
     private readonly connections: TenantConnectionRegistry,
     private readonly spares: TenantSparePool,
+    private readonly lookups: TenantRegistry,
   ) {}
 
   @Get()
@@ -31,6 +34,11 @@ export class InternalStatsController {
     if (!this.config.INTERNAL_STATS_ENABLED) throw new NotFoundException();
     const spares = await this.spares.stats();
     (globalThis as { gc?: () => void }).gc?.();
-    return { registry: this.connections.stats(), spares, memory: process.memoryUsage() };
+    return {
+      registry: this.connections.stats(),
+      tenantLookups: this.lookups.stats(),
+      spares,
+      memory: process.memoryUsage(),
+    };
   }
 }

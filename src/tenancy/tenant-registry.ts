@@ -26,6 +26,13 @@ export function tenantRecordOf(
 /** Registry answers kept at most; ids seen by no request for a while are dropped first. */
 const MAX_CACHED_TENANTS = 10_000;
 
+export interface TenantRegistryStats {
+  /** Whether the control plane's change notifications are heard (answers then live TENANT_CACHE_LISTEN_TTL_MS). */
+  listening: boolean;
+  /** Answers held, expired ones included until they are looked up again or pushed out. */
+  cached: number;
+}
+
 interface CacheEntry {
   record: TenantRecord | null;
   expires: number;
@@ -93,6 +100,10 @@ export class TenantRegistry {
     this.listening = listening;
     this.cache.clear();
     this.lookups.clear();
+  }
+
+  stats(): TenantRegistryStats {
+    return { listening: this.listening, cached: this.cache.size };
   }
 
   /**
