@@ -14,7 +14,7 @@ describe('GET /internal/stats', () => {
     expect(res.body).toMatchObject({ statusCode: 404 });
   });
 
-  it('reports the connection registry counters, registry lookups and memory when enabled', async () => {
+  it('reports the connection registry counters, the tenant registry answers and memory when enabled', async () => {
     t = await startTestApp({ env: { INTERNAL_STATS_ENABLED: 'true' } });
     const { tenantId } = await t.signUp('Stats Farm');
     await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
@@ -32,7 +32,7 @@ describe('GET /internal/stats', () => {
       dropped: 0,
     });
     // The change listener is connected; the test app caches no answer (both time-to-lives 0).
-    expect(res.body.tenantLookups).toEqual({ listening: true, cached: 0 });
+    expect(res.body.tenantRegistry).toEqual({ listening: true, cached: 0 });
     await t.anon.get('/internal/stats').expect(401);
     expect(res.body.memory.heapUsed).toBeGreaterThan(0);
   });

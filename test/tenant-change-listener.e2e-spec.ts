@@ -4,6 +4,11 @@ import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { until } from './support/until';
 
+/** Rejects after `ms` (a test waiting for something that does not come fails instead of hanging). */
+function failAfter(ms: number, what: string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(what)), ms).unref());
+}
+
 /** Registry answers that would outlive every test here unless a change notification drops them. */
 const LONG_TTL_MS = '600000';
 
@@ -95,27 +100,44 @@ describe('registry answers and the control plane change notifications', () => {
         return result;
       });
     const invalidated = jest.spyOn(registry, 'invalidate');
+    const heard = () => invalidated.mock.calls.filter(([id]) => id === 'listened').length;
     try {
       registry.invalidate('listened');
       const first = status('listened');
-      await hasRead;
+      await Promise.race([
+        hasRead,
+        first.then((code) => Promise.reject(new Error(`answered ${code} without a held lookup`))),
+        failAfter(5_000, 'no lookup was held'),
+      ]);
+      const heardBefore = heard();
       await setStatus('listened', 'failed');
-      await until(() => invalidated.mock.calls.filter(([id]) => id === 'listened').length > 1, 5_000);
+      await until(() => heard() > heardBefore, 5_000);
+      expect(heard()).toBeGreaterThan(heardBefore);
+      // A later request starts its own lookup rather than wait for the held one.
+      expect(
+        await Promise.race([
+          status('listened'),
+          failAfter(5_000, 'a later request waited for the held lookup'),
+        ]),
+      ).toBe(503);
       release();
-      // Its own caller gets what it read; nobody else does.
+      // The held lookup's answer goes to its own caller only: it does not replace the newer one.
       expect(await first).toBe(200);
-      expect(registry.cached('listened')).toBeUndefined();
+      expect(registry.cached('listened')).toMatchObject({ status: 'failed' });
       expect(await status('listened')).toBe(503);
     } finally {
       release();
       held.mockRestore();
       invalidated.mockRestore();
       await setStatus('listened', 'active');
+      await statusSoon('listened', 200);
     }
   });
 
   it('reconnects when its connection is lost, forgetting what it cached meanwhile', async () => {
     const registry = t.app.get(TenantRegistry);
+    expect(await status('listened')).toBe(200);
+    expect(registry.cached('listened')).toMatchObject({ status: 'active' });
     const [before] = await listeners();
     await sqlIn(control, 'SELECT pg_terminate_backend($1)', [before.pid]);
     // The loss noticed: what was cached is dropped.

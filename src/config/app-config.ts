@@ -250,8 +250,8 @@ export class AppConfig {
   CORS_ORIGINS: string[] = [];
 
   /**
-   * Serve `GET /internal/stats` (connection-registry counters, registry lookups, spare pool, memory), left out of
-   * the OpenAPI document.
+   * Serve `GET /internal/stats` (connection-registry counters, the tenant registry's answers, spare pool,
+   * memory), left out of the OpenAPI document.
    */
   @Transform(toBool)
   @IsBoolean()

@@ -8,15 +8,16 @@ import { SparePoolStats, TenantSparePool } from './tenant-spare-pool';
 
 export interface InternalStats {
   registry: ConnectionRegistryStats;
-  tenantLookups: TenantRegistryStats;
+  tenantRegistry: TenantRegistryStats;
   spares: SparePoolStats;
   memory: NodeJS.MemoryUsage;
 }
 
 /**
- * Operational counters (connection registry, registry lookups, spare pool, memory) for benchmarks and operators: platform token
- * only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public OpenAPI document. When the
- * process runs with `--expose-gc`, a full collection runs first so the heap figure is the live heap.
+ * Operational counters (connection registry, the tenant registry's answers, spare pool, memory) for benchmarks and
+ * operators: platform token only, off unless INTERNAL_STATS_ENABLED (404 otherwise) and kept out of the public
+ * OpenAPI document. When the process runs with `--expose-gc`, a full collection runs first so the heap figure is the
+ * live heap.
  */
 @ApiExcludeController()
 @UseGuards(PlatformAdminGuard)
@@ -26,7 +27,7 @@ export class InternalStatsController {
     private readonly config: AppConfig,
     private readonly connections: TenantConnectionRegistry,
     private readonly spares: TenantSparePool,
-    private readonly lookups: TenantRegistry,
+    private readonly tenants: TenantRegistry,
   ) {}
 
   @Get()
@@ -36,7 +37,7 @@ export class InternalStatsController {
     (globalThis as { gc?: () => void }).gc?.();
     return {
       registry: this.connections.stats(),
-      tenantLookups: this.lookups.stats(),
+      tenantRegistry: this.tenants.stats(),
       spares,
       memory: process.memoryUsage(),
     };

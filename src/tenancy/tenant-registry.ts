@@ -29,7 +29,10 @@ const MAX_CACHED_TENANTS = 10_000;
 export interface TenantRegistryStats {
   /** Whether the control plane's change notifications are heard (answers then live TENANT_CACHE_LISTEN_TTL_MS). */
   listening: boolean;
-  /** Answers held, expired ones included until they are looked up again or pushed out. */
+  /**
+   * Answers held, expired ones included (replaced when looked up again; dropped by a change to their tenant or of
+   * listening, or the oldest beyond 10,000).
+   */
   cached: number;
 }
 
