@@ -31,7 +31,7 @@ export interface TenantRegistryStats {
   listening: boolean;
   /**
    * Answers held, expired ones included (replaced when looked up again; dropped by a change to their tenant or of
-   * listening, or the oldest beyond 10,000).
+   * listening, the oldest first when MAX_CACHED_TENANTS are held).
    */
   cached: number;
 }
