@@ -300,6 +300,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
         { id: org.id, status: 'provisioning', updatedAt: heldAt },
         { status, lastError, updatedAt, pendingOwner },
       );
+    // The control plane's notification of this change reaches the registry after the commit, possibly after the
+    // response: dropping the answer here lets the caller's next request see the new status at once.
     this.registry.invalidate(org.tenantId);
     if (written !== 1) return false;
     Object.assign(org, { status, lastError, updatedAt, pendingOwner });
