@@ -16,7 +16,11 @@ describe('findPage', () => {
   const prefix = newPrefix();
   const env = serverEnv();
   const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
-  const factory = new TenantOrmFactory(server, { TENANT_POOL_MAX: 1, TENANT_POOL_IDLE_MS: 1000 });
+  const factory = new TenantOrmFactory(server, {
+    TENANT_POOL_MAX: 1,
+    TENANT_POOL_IDLE_MS: 1000,
+    DB_STATEMENT_TIMEOUT_MS: 0,
+  });
   let orm: TenantOrm;
   let tomatoId: string;
 

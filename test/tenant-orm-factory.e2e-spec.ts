@@ -11,7 +11,11 @@ describe('TenantOrmFactory', () => {
   const prefix = newPrefix();
   const env = serverEnv();
   const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
-  const factory = new TenantOrmFactory(server, { TENANT_POOL_MAX: 1, TENANT_POOL_IDLE_MS: 1000 });
+  const factory = new TenantOrmFactory(server, {
+    TENANT_POOL_MAX: 1,
+    TENANT_POOL_IDLE_MS: 1000,
+    DB_STATEMENT_TIMEOUT_MS: 0,
+  });
 
   beforeAll(async () => {
     for (const name of ['a', 'b']) {

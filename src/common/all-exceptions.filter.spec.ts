@@ -84,6 +84,28 @@ describe('AllExceptionsFilter', () => {
     }
   });
 
+  it('answers 503 QUERY_TIMEOUT for a canceled statement, logging it without its statement', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const canceled = Object.assign(
+      new Error(
+        `select "c".* from "crops" as "c" where "c"."name" = 'secret' - canceling statement due to statement timeout`,
+      ),
+      { code: '57014' },
+    );
+    expect(respond(new DriverException(canceled))).toEqual({
+      status: 503,
+      body: {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'The database took too long to answer and the request was canceled; retry shortly',
+        code: 'QUERY_TIMEOUT',
+      },
+    });
+    const logged = JSON.stringify(warn.mock.calls.at(-1));
+    expect(logged).toContain('database error 57014: canceling statement due to statement timeout');
+    expect(logged).not.toMatch(/secret|select/);
+  });
+
   it('answers anything else with a bare 500 and no internals', () => {
     expect(respond(new TypeError('cannot read x of undefined at /src/secret.ts:1'))).toEqual({
       status: 500,

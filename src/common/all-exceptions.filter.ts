@@ -71,6 +71,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'TENANT_UNAVAILABLE',
       );
     }
+    if (isQueryCanceled(exception)) {
+      this.logger.warn(`${describeRequest(request)}: statement canceled (${describeError(exception)})`);
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'The database took too long to answer and the request was canceled; retry shortly',
+        'QUERY_TIMEOUT',
+      );
+    }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(
         `${request.method} ${request.originalUrl}: database unavailable (${describeError(exception)})`,
@@ -81,10 +89,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'DATABASE_UNAVAILABLE',
       );
     }
-    const tenant = request.headers['x-tenant-id'];
     this.logger.error(
-      `${request.method} ${request.originalUrl} failed${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}` +
-        ` (request ${String(request.headers['x-request-id'])})`,
+      `${describeRequest(request)} failed`,
       // A database error's message and stack carry the statement with its values; describeError keeps neither.
       exception instanceof DriverException || !(exception instanceof Error)
         ? describeError(exception)
@@ -92,6 +98,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
     );
     return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error', 'INTERNAL_ERROR');
   }
+}
+
+/** The request's method and URL, its tenant (when it names one) and its id, for the log. */
+function describeRequest(request: Request): string {
+  const tenant = request.headers['x-tenant-id'];
+  return (
+    `${request.method} ${request.originalUrl}${tenant ? ` (tenant ${JSON.stringify(tenant)})` : ''}` +
+    ` (request ${String(request.headers['x-request-id'])})`
+  );
 }
 
 export function errorBody(statusCode: number, message: string, code?: string): ErrorResponseDto {
@@ -128,6 +143,14 @@ function isDatabaseUnavailable(exception: unknown): boolean {
   }
   if (typeof code !== 'string') return false;
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
+}
+
+/**
+ * PostgreSQL's query_canceled: a statement that ran past the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS),
+ * or one an operator canceled.
+ */
+function isQueryCanceled(exception: unknown): boolean {
+  return (exception as { code?: unknown } | null)?.code === '57014';
 }
 
 /** PostgreSQL's invalid_catalog_name: a tenant's database was dropped behind the registry's back. */

@@ -174,6 +174,17 @@ export class AppConfig {
   @Min(5)
   DB_CONNECTION_BUDGET = 80;
 
+  /**
+   * PostgreSQL cancels a statement of the control-plane or a tenant pool that runs longer than this (a lock wait
+   * included), so one stuck query cannot hold a tenant's connection for good; the request gets 503 QUERY_TIMEOUT.
+   * Migrations and maintenance sessions run without a limit. 0: the server's own `statement_timeout`.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DB_STATEMENT_TIMEOUT_MS = 30_000;
+
   @IsString()
   @MinLength(1)
   EMBEDDED_PG_DIR = '.data/postgres';

@@ -1,6 +1,37 @@
-import { MikroORM } from '@mikro-orm/core';
+import { MigrationObject, MikroORM } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
 import type { Client } from 'pg';
 import { lockKey, withAdvisoryLock } from './advisory-lock';
+
+/** A migration of the list: a concrete subclass of Migration. */
+interface ListedMigration extends Migration {
+  up(): Promise<void> | void;
+}
+type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => ListedMigration;
+
+/**
+ * The migrations, each lifting the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS, meant for requests) for the
+ * transaction it runs in, before anything of its own: a migration may take longer than a request. Every runtime ORM
+ * lists its migrations through this, so no path that migrates (at start, a tenant's opening, `tenants:migrate`, the
+ * MikroORM CLI) is cut short.
+ */
+export function withoutStatementTimeout(migrations: MigrationObject[]): MigrationObject[] {
+  return migrations.map(({ name, class: migration }) => {
+    const Base = migration as unknown as MigrationClass;
+    class Untimed extends Base {
+      override async up(): Promise<void> {
+        await this.execute('set local statement_timeout = 0');
+        await super.up();
+      }
+
+      override async down(): Promise<void> {
+        await this.execute('set local statement_timeout = 0');
+        await super.down();
+      }
+    }
+    return { name, class: Untimed };
+  });
+}
 
 /** PostgreSQL's undefined_table: a database that has never been migrated. */
 const UNDEFINED_TABLE = '42P01';

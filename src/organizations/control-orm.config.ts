@@ -2,6 +2,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import type { DatabaseServer } from '../database/database-server';
+import { withoutStatementTimeout } from '../database/migrate-to-latest';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
 import { SpareDatabase } from '../tenancy/spare-database.entity';
 import { Organization } from './organization.entity';
@@ -9,7 +10,7 @@ import { Organization } from './organization.entity';
 /** The control-plane database: the registry of organizations (tenants) and the pool of spare databases. */
 export function controlOrmOptions(
   server: Pick<DatabaseServer, 'ormConnection'>,
-  config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX'>,
+  config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS'>,
 ): Options {
   return {
     ...server.ormConnection(),
@@ -19,13 +20,18 @@ export function controlOrmOptions(
     allowGlobalContext: false,
     ensureDatabase: false,
     pool: { min: 0, max: config.CONTROL_POOL_MAX, idleTimeoutMillis: 30_000 },
-    driverOptions: { connection: { application_name: 'farm-management:control' } },
+    driverOptions: {
+      connection: {
+        application_name: 'farm-management:control',
+        statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+      },
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: 'migrations/control',
       pathTs: 'migrations/control',
       snapshotName: '.snapshot-control',
-      migrationsList: CONTROL_MIGRATIONS,
+      migrationsList: withoutStatementTimeout(CONTROL_MIGRATIONS),
       transactional: true,
       allOrNothing: true,
       emit: 'ts',

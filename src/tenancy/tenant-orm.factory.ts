@@ -3,10 +3,17 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
+import { withoutStatementTimeout } from '../database/migrate-to-latest';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TENANT_ENTITIES } from './tenant-entities';
 
 export type TenantOrm = MikroORM;
+
+/** The settings a tenant ORM is built from. */
+export type TenantOrmConfig = Pick<
+  AppConfig,
+  'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS' | 'DB_STATEMENT_TIMEOUT_MS'
+>;
 
 /** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
 const KNEX_POSTGRES_VERSION = '15';
@@ -33,7 +40,7 @@ interface GlobalFlag {
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
 export function tenantOrmOptions(
   server: Pick<DatabaseServer, 'ormConnection'>,
-  config: Pick<AppConfig, 'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS'>,
+  config: TenantOrmConfig,
   dbName: string,
   contextName: string,
   migrations: MigrationObject[] = TENANT_MIGRATIONS,
@@ -49,7 +56,11 @@ export function tenantOrmOptions(
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: config.TENANT_POOL_MAX, idleTimeoutMillis: config.TENANT_POOL_IDLE_MS },
     driverOptions: {
-      connection: { application_name: `farm-management:${contextName}` },
+      connection: {
+        application_name: `farm-management:${contextName}`,
+        // A startup parameter: PostgreSQL applies it to the session without a statement (0 is not sent).
+        statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+      },
       // Without it, knex spends a round trip (`select version()`) on the first connection of every tenant pool;
       // it only uses the answer to prefer json over text for PostgreSQL >= 9.2, which every server we support is.
       version: KNEX_POSTGRES_VERSION,
@@ -59,7 +70,7 @@ export function tenantOrmOptions(
       path: 'migrations/tenant',
       pathTs: 'migrations/tenant',
       snapshotName: '.snapshot-tenant',
-      migrationsList: migrations,
+      migrationsList: withoutStatementTimeout(migrations),
       transactional: true,
       allOrNothing: true,
       emit: 'ts',
@@ -91,7 +102,7 @@ export class TenantOrmFactory {
 
   constructor(
     private readonly server: Pick<DatabaseServer, 'ormConnection'>,
-    private readonly config: Pick<AppConfig, 'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS'>,
+    private readonly config: TenantOrmConfig,
     private readonly migrations: MigrationObject[] = TENANT_MIGRATIONS,
   ) {
     const prototype = MikroORM.initSync(tenantOrmOptions(server, config, 'unused', 'tenant:metadata'));
