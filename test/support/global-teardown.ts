@@ -1,3 +1,4 @@
+import type { Client } from 'pg';
 import { dropRunDatabases } from './test-database';
 
 /**
@@ -7,6 +8,7 @@ import { dropRunDatabases } from './test-database';
  */
 export default async function globalTeardown(): Promise<void> {
   await dropRunDatabases();
+  await (globalThis as { farmRunLock?: Client }).farmRunLock?.end();
   const embedded = (globalThis as { farmEmbeddedPostgres?: { stop(): Promise<void> } }).farmEmbeddedPostgres;
   await embedded?.stop();
 }

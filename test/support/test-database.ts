@@ -38,16 +38,64 @@ export function maintenanceClient(): Promise<Client> {
   return connectTo('postgres');
 }
 
-/**
- * Drops every database this run created, four at a time on four sessions: each DROP DATABASE waits for a checkpoint,
- * and drops waiting at once share the next one.
- */
+/** The advisory lock a run holds from its global setup to its teardown: other runs leave its databases alone. */
+export function runLockKey(id: string): string {
+  return `farm-test-run:${id}`;
+}
+
+/** Takes this run's lock on a new session, held until the client ends (or the process dies). */
+export async function holdRunLock(): Promise<Client> {
+  const client = await maintenanceClient();
+  // Losing this session only lets a later run take the databases for abandoned; it must not end this run.
+  client.on('error', () => undefined);
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(runId())]);
+  return client;
+}
+
+/** Drops every database this run created. */
 export async function dropRunDatabases(): Promise<void> {
+  await dropDatabasesOf([runId()]);
+}
+
+/**
+ * Drops the databases of earlier runs that ended without their teardown (Ctrl-C, a killed process): every run but
+ * this one whose lock no session holds. Returns the ids of those runs.
+ */
+export async function dropAbandonedRunDatabases(): Promise<string[]> {
+  const client = await maintenanceClient();
+  try {
+    const { rows } = await client.query<{ run: string }>(
+      'SELECT DISTINCT substr(datname, 3, 6) AS run FROM pg_database WHERE datname ~ $1',
+      [`^${TEST_DB_MARKER}[0-9a-f]{6}`],
+    );
+    const abandoned: string[] = [];
+    for (const { run } of rows) {
+      if (run === runId()) continue;
+      const { rows: lock } = await client.query<{ free: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
+        [runLockKey(run)],
+      );
+      if (lock[0].free) abandoned.push(run);
+    }
+    // Held until the drops are done, so that no run with the same id can start meanwhile.
+    await dropDatabasesOf(abandoned);
+    return abandoned;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Drops the databases of these runs, four at a time on four sessions: each DROP DATABASE waits for a checkpoint, and
+ * drops waiting at once share the next one.
+ */
+async function dropDatabasesOf(runs: string[]): Promise<void> {
+  if (runs.length === 0) return;
   const clients = await Promise.all(Array.from({ length: 4 }, () => maintenanceClient()));
   try {
     const { rows } = await clients[0].query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
-      [`${TEST_DB_MARKER}${runId()}`],
+      'SELECT datname FROM pg_database, unnest($1::text[]) AS prefix WHERE starts_with(datname, prefix)',
+      [runs.map((run) => `${TEST_DB_MARKER}${run}`)],
     );
     const queue = rows.map((row) => row.datname);
     await Promise.all(
