@@ -97,7 +97,8 @@ describe('AllExceptionsFilter', () => {
       body: {
         statusCode: 503,
         error: 'Service Unavailable',
-        message: 'The database took too long to answer and the request was canceled; retry shortly',
+        message:
+          "The database canceled the request's statement (it ran too long, or an operator stopped it); retry shortly",
         code: 'QUERY_TIMEOUT',
       },
     });

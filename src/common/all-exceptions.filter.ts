@@ -75,14 +75,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.warn(`${describeRequest(request)}: statement canceled (${describeError(exception)})`);
       return errorBody(
         HttpStatus.SERVICE_UNAVAILABLE,
-        'The database took too long to answer and the request was canceled; retry shortly',
+        "The database canceled the request's statement (it ran too long, or an operator stopped it); retry shortly",
         'QUERY_TIMEOUT',
       );
     }
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(
-        `${request.method} ${request.originalUrl}: database unavailable (${describeError(exception)})`,
-      );
+      this.logger.warn(`${describeRequest(request)}: database unavailable (${describeError(exception)})`);
       return errorBody(
         HttpStatus.SERVICE_UNAVAILABLE,
         'The database is temporarily unavailable; retry shortly',

@@ -9,28 +9,38 @@ interface ListedMigration extends Migration {
 }
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => ListedMigration;
 
+/** Each list's wrapped classes, made once: tenant ORMs are built by the thousand from the same list. */
+const untimedLists = new WeakMap<MigrationObject[], MigrationObject[]>();
+
 /**
  * The migrations, each lifting the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS, meant for requests) for the
  * transaction it runs in, before anything of its own: a migration may take longer than a request. Every runtime ORM
  * lists its migrations through this, so no path that migrates (at start, a tenant's opening, `tenants:migrate`, the
- * MikroORM CLI) is cut short.
+ * MikroORM CLI) is cut short. Every migration runs in the migrator's one transaction (`allOrNothing`); one that opted
+ * out of it (`isTransactional()` false) would keep the limit, as `set local` needs a transaction.
  */
 export function withoutStatementTimeout(migrations: MigrationObject[]): MigrationObject[] {
-  return migrations.map(({ name, class: migration }) => {
-    const Base = migration as unknown as MigrationClass;
-    class Untimed extends Base {
-      override async up(): Promise<void> {
-        await this.execute('set local statement_timeout = 0');
-        await super.up();
-      }
+  let untimed = untimedLists.get(migrations);
+  if (!untimed) {
+    untimed = migrations.map(({ name, class: migration }) => ({ name, class: untimedClass(migration) }));
+    untimedLists.set(migrations, untimed);
+  }
+  return untimed;
+}
 
-      override async down(): Promise<void> {
-        await this.execute('set local statement_timeout = 0');
-        await super.down();
-      }
+function untimedClass(migration: MigrationObject['class']): MigrationObject['class'] {
+  const Base = migration as unknown as MigrationClass;
+  return class Untimed extends Base {
+    override async up(): Promise<void> {
+      await this.execute('set local statement_timeout = 0');
+      await super.up();
     }
-    return { name, class: Untimed };
-  });
+
+    override async down(): Promise<void> {
+      await this.execute('set local statement_timeout = 0');
+      await super.down();
+    }
+  };
 }
 
 /** PostgreSQL's undefined_table: a database that has never been migrated. */
