@@ -7,8 +7,12 @@ import { dropRunDatabases } from './test-database';
  * tenant databases by the hundred that took 20-50 s per checkpoint and ran a test past its timeout.
  */
 export default async function globalTeardown(): Promise<void> {
-  await dropRunDatabases();
-  await (globalThis as { farmRunLock?: Client }).farmRunLock?.end();
-  const embedded = (globalThis as { farmEmbeddedPostgres?: { stop(): Promise<void> } }).farmEmbeddedPostgres;
-  await embedded?.stop();
+  try {
+    await dropRunDatabases();
+  } finally {
+    await (globalThis as { farmRunLock?: Client }).farmRunLock?.end();
+    const embedded = (globalThis as { farmEmbeddedPostgres?: { stop(): Promise<void> } })
+      .farmEmbeddedPostgres;
+    await embedded?.stop();
+  }
 }

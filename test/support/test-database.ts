@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 import { quoteIdent } from '../../src/database/sql-identifiers';
 
 /** Every database a test run creates starts with this, so teardown can find them and nothing else. */
@@ -21,7 +21,7 @@ export function serverEnv(): Record<string, string> {
 }
 
 /** A connected client on one database of the test server (the maintenance database by default). */
-export async function connectTo(database = 'postgres'): Promise<Client> {
+export async function connectTo(database = 'postgres', options: ClientConfig = {}): Promise<Client> {
   const env = serverEnv();
   const client = new Client({
     host: env.DB_HOST,
@@ -29,6 +29,7 @@ export async function connectTo(database = 'postgres'): Promise<Client> {
     user: env.DB_USER,
     password: env.DB_PASSWORD,
     database,
+    ...options,
   });
   await client.connect();
   return client;
@@ -43,42 +44,58 @@ export function runLockKey(id: string): string {
   return `farm-test-run:${id}`;
 }
 
-/** Takes this run's lock on a new session, held until the client ends (or the process dies). */
+/**
+ * Takes this run's lock on a new session, held until the client ends (or the process dies). The session must outlive
+ * the run: no idle timeout, TCP keepalive; it shows in pg_stat_activity under the lock's name.
+ */
 export async function holdRunLock(): Promise<Client> {
-  const client = await maintenanceClient();
-  // Losing this session only lets a later run take the databases for abandoned; it must not end this run.
-  client.on('error', () => undefined);
-  await client.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(runId())]);
+  const key = runLockKey(runId());
+  const client = await connectTo('postgres', {
+    application_name: key,
+    keepAlive: true,
+    options: '-c idle_session_timeout=0',
+  });
+  client.on('error', (error) =>
+    console.warn(
+      `The test run's lock session was lost (${error.message}): a run starting now may drop its databases`,
+    ),
+  );
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
   return client;
 }
 
+/** A test database's name: the marker, the run id, an app's 6 random hex digits, then `_…` or `control`. */
+const TEST_DATABASE = '[0-9a-f]{6}(_|control)';
+
 /** Drops every database this run created. */
 export async function dropRunDatabases(): Promise<void> {
-  await dropDatabasesOf([runId()]);
+  await dropDatabasesMatching(`^${TEST_DB_MARKER}${runId()}`, true);
 }
 
 /**
- * Drops the databases of earlier runs that ended without their teardown (Ctrl-C, a killed process): every run but
- * this one whose lock no session holds. Returns the ids of those runs.
+ * Drops the databases of earlier runs that ended without their teardown (Ctrl-C, a killed process): those of every
+ * run whose lock no session holds (this run holds its own). A database still in use is left alone. Returns the ids of
+ * those runs.
  */
 export async function dropAbandonedRunDatabases(): Promise<string[]> {
   const client = await maintenanceClient();
   try {
     const { rows } = await client.query<{ run: string }>(
       'SELECT DISTINCT substr(datname, 3, 6) AS run FROM pg_database WHERE datname ~ $1',
-      [`^${TEST_DB_MARKER}[0-9a-f]{6}`],
+      [`^${TEST_DB_MARKER}[0-9a-f]{6}${TEST_DATABASE}`],
     );
     const abandoned: string[] = [];
     for (const { run } of rows) {
-      if (run === runId()) continue;
       const { rows: lock } = await client.query<{ free: boolean }>(
         'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
         [runLockKey(run)],
       );
       if (lock[0].free) abandoned.push(run);
     }
-    // Held until the drops are done, so that no run with the same id can start meanwhile.
-    await dropDatabasesOf(abandoned);
+    // The locks taken are held until the drops are done, so that no run with the same id can start meanwhile.
+    if (abandoned.length > 0) {
+      await dropDatabasesMatching(`^${TEST_DB_MARKER}(${abandoned.join('|')})${TEST_DATABASE}`, false);
+    }
     return abandoned;
   } finally {
     await client.end();
@@ -86,22 +103,26 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
 }
 
 /**
- * Drops the databases of these runs, four at a time on four sessions: each DROP DATABASE waits for a checkpoint, and
- * drops waiting at once share the next one.
+ * Drops the databases whose names match the regular expression, four at a time on four sessions: each DROP DATABASE
+ * waits for a checkpoint, and drops waiting at once share the next one. With `force`, sessions on them are ended;
+ * without, a database in use (55006) is skipped.
  */
-async function dropDatabasesOf(runs: string[]): Promise<void> {
-  if (runs.length === 0) return;
+async function dropDatabasesMatching(pattern: string, force: boolean): Promise<void> {
   const clients = await Promise.all(Array.from({ length: 4 }, () => maintenanceClient()));
   try {
     const { rows } = await clients[0].query<{ datname: string }>(
-      'SELECT datname FROM pg_database, unnest($1::text[]) AS prefix WHERE starts_with(datname, prefix)',
-      [runs.map((run) => `${TEST_DB_MARKER}${run}`)],
+      'SELECT datname FROM pg_database WHERE datname ~ $1',
+      [pattern],
     );
     const queue = rows.map((row) => row.datname);
     await Promise.all(
       clients.map(async (client) => {
         for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-          await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+          await client
+            .query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${force ? ' WITH (FORCE)' : ''}`)
+            .catch((error: { code?: string }) => {
+              if (force || error.code !== '55006') throw error;
+            });
         }
       }),
     );
