@@ -1,3 +1,4 @@
+import type { MigrationObject } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migration } from '@mikro-orm/migrations';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
@@ -14,6 +15,7 @@ import {
   withMaintenanceClient,
 } from './support/test-app';
 import { connectTo, serverEnv } from './support/test-database';
+import { failAfter } from './support/until';
 
 /** Long enough that nothing but the statements made to wait hits it on a loaded machine. */
 const TIMEOUT_MS = 1_000;
@@ -24,6 +26,18 @@ class SlowMigration extends Migration {
   override up(): void {
     this.addSql(`${SLOW_SQL};`);
     this.addSql('create table "slow_probe" ("id" int primary key);');
+  }
+}
+
+class CreateLockProbe extends Migration {
+  override up(): void {
+    this.addSql('create table "lock_probe" ("id" int primary key);');
+  }
+}
+
+class AddColumn extends Migration {
+  override up(): void {
+    this.addSql('alter table "crops" add column "probe" int;');
   }
 }
 
@@ -101,5 +115,47 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
     } finally {
       await orm.close(true);
     }
+  });
+  it('bounds the wait of a migration for a lock by the same limit, then lets it run once the lock is free', async () => {
+    const env = serverEnv();
+    const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+    const database = `${t.prefix}lock-migration`;
+    await withMaintenanceClient((client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`));
+    const migrate = async (migrations: MigrationObject[]) => {
+      const orm = new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, migrations).create(
+        database,
+        'tenant:lock-migration',
+      );
+      try {
+        return await migrateToLatest(orm, (work) => server.withAdminClient(work));
+      } finally {
+        await orm.close(true);
+      }
+    };
+    // Two pending: the second, which waits for the lock, runs in the transaction whose limit the first lifted.
+    const withColumn = [
+      ...TENANT_MIGRATIONS,
+      { name: 'Migration99990101000001', class: CreateLockProbe },
+      { name: 'Migration99990101000002', class: AddColumn },
+    ];
+    await migrate(TENANT_MIGRATIONS);
+    const reader = await connectTo(database);
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM crops');
+      const started = Date.now();
+      await expect(
+        Promise.race([migrate(withColumn), failAfter(10_000, 'the migration still waits for the lock')]),
+      ).rejects.toThrow(/lock timeout/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS);
+      await reader.query('COMMIT');
+    } finally {
+      await reader.end();
+    }
+    expect(await sqlIn(database, "SELECT to_regclass('lock_probe') IS NULL AS absent")).toEqual([
+      { absent: true },
+    ]);
+    expect(await migrate(withColumn)).toEqual(['Migration99990101000001', 'Migration99990101000002']);
+    expect(await sqlIn(database, 'SELECT probe FROM crops')).toEqual([]);
   });
 });

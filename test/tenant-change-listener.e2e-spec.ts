@@ -2,12 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
-import { until } from './support/until';
-
-/** Rejects after `ms` (a test waiting for something that does not come fails instead of hanging). */
-function failAfter(ms: number, what: string): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(what)), ms).unref());
-}
+import { failAfter, until } from './support/until';
 
 /** Registry answers that would outlive every test here unless a change notification drops them. */
 const LONG_TTL_MS = '600000';

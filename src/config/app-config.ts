@@ -177,7 +177,8 @@ export class AppConfig {
   /**
    * PostgreSQL cancels a statement of the control-plane or a tenant pool that runs longer than this (a lock wait
    * included), so one stuck query cannot hold a tenant's connection for good; the request gets 503 QUERY_TIMEOUT.
-   * Migrations and maintenance sessions run without a limit. 0: the server's own `statement_timeout`.
+   * Migrations may run longer but wait for a lock no longer than this; maintenance sessions have no limit. 0: the
+   * server's own `statement_timeout`.
    */
   @Transform(toInt)
   @IsInt()

@@ -14,10 +14,13 @@ const untimedLists = new WeakMap<MigrationObject[], MigrationObject[]>();
 
 /**
  * The migrations, each lifting the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS, meant for requests) for the
- * transaction it runs in, before anything of its own: a migration may take longer than a request. Every runtime ORM
- * lists its migrations through this, so no path that migrates (at start, a tenant's opening, `tenants:migrate`, the
- * MikroORM CLI) is cut short. Every migration runs in the migrator's one transaction (`allOrNothing`); one that opted
- * out of it (`isTransactional()` false) would keep the limit, as `set local` needs a transaction.
+ * transaction it runs in, before anything of its own: a migration may take longer than a request. A lock it waits
+ * for, it waits for no longer than that limit (lock_timeout takes its value; 55P03 then, and the migration is rolled
+ * back to be retried): a migration queued behind another session's transaction would hold up, behind its own lock
+ * request, every request to the tables it alters. Every runtime ORM lists its migrations through this, so no path
+ * that migrates (at start, a tenant's opening, `tenants:migrate`, the MikroORM CLI) is cut short. Every migration
+ * runs in the migrator's one transaction (`allOrNothing`); one that opted out of it (`isTransactional()` false)
+ * would keep the limit, as `set local` needs a transaction.
  */
 export function withoutStatementTimeout(migrations: MigrationObject[]): MigrationObject[] {
   let untimed = untimedLists.get(migrations);
@@ -32,13 +35,22 @@ function untimedClass(migration: MigrationObject['class']): MigrationObject['cla
   const Base = migration as unknown as MigrationClass;
   return class Untimed extends Base {
     override async up(): Promise<void> {
-      await this.execute('set local statement_timeout = 0');
+      await this.liftStatementTimeout();
       await super.up();
     }
 
     override async down(): Promise<void> {
-      await this.execute('set local statement_timeout = 0');
+      await this.liftStatementTimeout();
       await super.down();
+    }
+
+    /** Once per transaction: a later migration of it finds the limit lifted already. */
+    private async liftStatementTimeout(): Promise<void> {
+      await this.execute(
+        "select set_config('lock_timeout', current_setting('statement_timeout'), true) " +
+          "where current_setting('statement_timeout') <> '0'",
+      );
+      await this.execute('set local statement_timeout = 0');
     }
   };
 }
