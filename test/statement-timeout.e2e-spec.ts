@@ -1,4 +1,3 @@
-import type { MigrationObject } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migration } from '@mikro-orm/migrations';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
@@ -116,29 +115,30 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
       await orm.close(true);
     }
   });
-  it('bounds the wait of a migration for a lock by the same limit, then lets it run once the lock is free', async () => {
+  it('lets a migration wait DB_MIGRATION_LOCK_TIMEOUT_MS for a lock, then rolls the batch back', async () => {
+    const lockTimeoutMs = 500;
     const env = serverEnv();
     const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
     const database = `${t.prefix}lock-migration`;
     await withMaintenanceClient((client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`));
-    const migrate = async (migrations: MigrationObject[]) => {
-      const orm = new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, migrations).create(
-        database,
-        'tenant:lock-migration',
-      );
+    const config = { ...t.config, TENANT_POOL_MAX: 1, DB_MIGRATION_LOCK_TIMEOUT_MS: lockTimeoutMs };
+    // Two pending, in one transaction: the second waits for the lock.
+    const withColumn = new TenantOrmFactory(server, config, [
+      ...TENANT_MIGRATIONS,
+      { name: 'Migration99990101000001', class: CreateLockProbe },
+      { name: 'Migration99990101000002', class: AddColumn },
+    ]);
+    const migrate = async (factory: TenantOrmFactory, after?: (orm: MikroORM) => Promise<void>) => {
+      const orm = factory.create(database, 'tenant:lock-migration');
       try {
-        return await migrateToLatest(orm, (work) => server.withAdminClient(work));
+        const applied = await migrateToLatest(orm, (work) => server.withAdminClient(work));
+        await after?.(orm);
+        return applied;
       } finally {
         await orm.close(true);
       }
     };
-    // Two pending: the second, which waits for the lock, runs in the transaction whose limit the first lifted.
-    const withColumn = [
-      ...TENANT_MIGRATIONS,
-      { name: 'Migration99990101000001', class: CreateLockProbe },
-      { name: 'Migration99990101000002', class: AddColumn },
-    ];
-    await migrate(TENANT_MIGRATIONS);
+    await migrate(new TenantOrmFactory(server, config));
     const reader = await connectTo(database);
     try {
       await reader.query('BEGIN');
@@ -147,7 +147,9 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
       await expect(
         Promise.race([migrate(withColumn), failAfter(10_000, 'the migration still waits for the lock')]),
       ).rejects.toThrow(/lock timeout/);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS);
+      const waited = Date.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(lockTimeoutMs);
+      expect(waited).toBeLessThan(5_000);
       await reader.query('COMMIT');
     } finally {
       await reader.end();
@@ -155,7 +157,18 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
     expect(await sqlIn(database, "SELECT to_regclass('lock_probe') IS NULL AS absent")).toEqual([
       { absent: true },
     ]);
-    expect(await migrate(withColumn)).toEqual(['Migration99990101000001', 'Migration99990101000002']);
+    // Once applied, the pool's connection is back at the request settings: nothing leaks from the transaction.
+    let settings: unknown;
+    const applied = await migrate(withColumn, async (orm) => {
+      settings = await orm.em
+        .getConnection()
+        .execute("SELECT name, setting FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout')");
+    });
+    expect(applied).toEqual(['Migration99990101000001', 'Migration99990101000002']);
+    expect(settings).toEqual([
+      { name: 'lock_timeout', setting: '0' },
+      { name: 'statement_timeout', setting: String(TIMEOUT_MS) },
+    ]);
     expect(await sqlIn(database, 'SELECT probe FROM crops')).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ describe('TenantOrmFactory', () => {
     TENANT_POOL_MAX: 1,
     TENANT_POOL_IDLE_MS: 1000,
     DB_STATEMENT_TIMEOUT_MS: 0,
+    DB_MIGRATION_LOCK_TIMEOUT_MS: 0,
   });
 
   beforeAll(async () => {

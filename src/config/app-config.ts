@@ -177,14 +177,26 @@ export class AppConfig {
   /**
    * PostgreSQL cancels a statement of the control-plane or a tenant pool that runs longer than this (a lock wait
    * included), so one stuck query cannot hold a tenant's connection for good; the request gets 503 QUERY_TIMEOUT.
-   * Migrations may run longer but wait for a lock no longer than this; maintenance sessions have no limit. 0: the
-   * server's own `statement_timeout`.
+   * Migrations and maintenance sessions run without it (a migration's lock waits: DB_MIGRATION_LOCK_TIMEOUT_MS).
+   * 0: the server's own `statement_timeout`.
    */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(3_600_000)
   DB_STATEMENT_TIMEOUT_MS = 30_000;
+
+  /**
+   * How long a migration waits for each lock (its lock_timeout) before it gives up and the pending ones roll back:
+   * one queued behind another session's transaction holds up every request to the tables it alters. A tenant's
+   * opening then answers 503 TENANT_UNAVAILABLE, `tenants:migrate` reports the tenant FAILED, the app's start fails.
+   * 0: the server's own `lock_timeout`.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DB_MIGRATION_LOCK_TIMEOUT_MS = 5_000;
 
   @IsString()
   @MinLength(1)

@@ -9,48 +9,54 @@ interface ListedMigration extends Migration {
 }
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => ListedMigration;
 
-/** Each list's wrapped classes, made once: tenant ORMs are built by the thousand from the same list. */
-const untimedLists = new WeakMap<MigrationObject[], MigrationObject[]>();
+/** Each list's wrapped classes per lock timeout, made once: tenant ORMs are built by the thousand from one list. */
+const wrappedLists = new WeakMap<MigrationObject[], Map<number, MigrationObject[]>>();
 
 /**
- * The migrations, each lifting the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS, meant for requests) for the
- * transaction it runs in, before anything of its own: a migration may take longer than a request. A lock it waits
- * for, it waits for no longer than that limit (lock_timeout takes its value; 55P03 then, and the migration is rolled
- * back to be retried): a migration queued behind another session's transaction would hold up, behind its own lock
- * request, every request to the tables it alters. Every runtime ORM lists its migrations through this, so no path
- * that migrates (at start, a tenant's opening, `tenants:migrate`, the MikroORM CLI) is cut short. Every migration
- * runs in the migrator's one transaction (`allOrNothing`); one that opted out of it (`isTransactional()` false)
- * would keep the limit, as `set local` needs a transaction.
+ * The migrations, each first lifting the session's statement_timeout (DB_STATEMENT_TIMEOUT_MS, meant for requests)
+ * for the transaction it runs in, as a migration may take longer than a request, and, unless `lockTimeoutMs` is 0,
+ * setting its lock_timeout (DB_MIGRATION_LOCK_TIMEOUT_MS): a migration queued for a lock behind another session's
+ * transaction holds up, behind its own lock request, every request to the tables it alters, so it gives up after
+ * that long (55P03), and with it the whole batch of pending migrations (one transaction, `allOrNothing`). The limit
+ * is per lock wait. Every runtime ORM lists its migrations through this, so every path that migrates (at start, a
+ * tenant's opening, `tenants:migrate`, the MikroORM CLI) gets both. A migration that opted out of the transaction
+ * (`isTransactional()` false) would get neither, as `set local` needs a transaction.
  */
-export function withoutStatementTimeout(migrations: MigrationObject[]): MigrationObject[] {
-  let untimed = untimedLists.get(migrations);
-  if (!untimed) {
-    untimed = migrations.map(({ name, class: migration }) => ({ name, class: untimedClass(migration) }));
-    untimedLists.set(migrations, untimed);
+export function withMigrationTimeouts(
+  migrations: MigrationObject[],
+  lockTimeoutMs: number,
+): MigrationObject[] {
+  let byTimeout = wrappedLists.get(migrations);
+  if (!byTimeout) {
+    byTimeout = new Map();
+    wrappedLists.set(migrations, byTimeout);
   }
-  return untimed;
+  let wrapped = byTimeout.get(lockTimeoutMs);
+  if (!wrapped) {
+    const settings = [
+      'set local statement_timeout = 0',
+      ...(lockTimeoutMs > 0 ? [`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`] : []),
+    ];
+    wrapped = migrations.map(({ name, class: migration }) => ({
+      name,
+      class: withSettings(migration, settings),
+    }));
+    byTimeout.set(lockTimeoutMs, wrapped);
+  }
+  return wrapped;
 }
 
-function untimedClass(migration: MigrationObject['class']): MigrationObject['class'] {
+function withSettings(migration: MigrationObject['class'], settings: string[]): MigrationObject['class'] {
   const Base = migration as unknown as MigrationClass;
-  return class Untimed extends Base {
+  return class WithSettings extends Base {
     override async up(): Promise<void> {
-      await this.liftStatementTimeout();
+      for (const setting of settings) await this.execute(setting);
       await super.up();
     }
 
     override async down(): Promise<void> {
-      await this.liftStatementTimeout();
+      for (const setting of settings) await this.execute(setting);
       await super.down();
-    }
-
-    /** Once per transaction: a later migration of it finds the limit lifted already. */
-    private async liftStatementTimeout(): Promise<void> {
-      await this.execute(
-        "select set_config('lock_timeout', current_setting('statement_timeout'), true) " +
-          "where current_setting('statement_timeout') <> '0'",
-      );
-      await this.execute('set local statement_timeout = 0');
     }
   };
 }

@@ -2,7 +2,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import type { DatabaseServer } from '../database/database-server';
-import { withoutStatementTimeout } from '../database/migrate-to-latest';
+import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
 import { SpareDatabase } from '../tenancy/spare-database.entity';
 import { Organization } from './organization.entity';
@@ -10,7 +10,10 @@ import { Organization } from './organization.entity';
 /** The control-plane database: the registry of organizations (tenants) and the pool of spare databases. */
 export function controlOrmOptions(
   server: Pick<DatabaseServer, 'ormConnection'>,
-  config: Pick<AppConfig, 'DB_NAME' | 'CONTROL_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS'>,
+  config: Pick<
+    AppConfig,
+    'DB_NAME' | 'CONTROL_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_MIGRATION_LOCK_TIMEOUT_MS'
+  >,
 ): Options {
   return {
     ...server.ormConnection(),
@@ -31,7 +34,7 @@ export function controlOrmOptions(
       path: 'migrations/control',
       pathTs: 'migrations/control',
       snapshotName: '.snapshot-control',
-      migrationsList: withoutStatementTimeout(CONTROL_MIGRATIONS),
+      migrationsList: withMigrationTimeouts(CONTROL_MIGRATIONS, config.DB_MIGRATION_LOCK_TIMEOUT_MS),
       transactional: true,
       allOrNothing: true,
       emit: 'ts',

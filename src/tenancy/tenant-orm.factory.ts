@@ -3,7 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
-import { withoutStatementTimeout } from '../database/migrate-to-latest';
+import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TENANT_ENTITIES } from './tenant-entities';
 
@@ -12,7 +12,7 @@ export type TenantOrm = MikroORM;
 /** The settings a tenant ORM is built from. */
 export type TenantOrmConfig = Pick<
   AppConfig,
-  'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS' | 'DB_STATEMENT_TIMEOUT_MS'
+  'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_MIGRATION_LOCK_TIMEOUT_MS'
 >;
 
 /** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
@@ -70,7 +70,7 @@ export function tenantOrmOptions(
       path: 'migrations/tenant',
       pathTs: 'migrations/tenant',
       snapshotName: '.snapshot-tenant',
-      migrationsList: withoutStatementTimeout(migrations),
+      migrationsList: withMigrationTimeouts(migrations, config.DB_MIGRATION_LOCK_TIMEOUT_MS),
       transactional: true,
       allOrNothing: true,
       emit: 'ts',
