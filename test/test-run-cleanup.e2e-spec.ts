@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { tryAdvisoryLock } from '../src/database/advisory-lock';
 import { quoteIdent } from '../src/database/sql-identifiers';
 import { newPrefix, withMaintenanceClient } from './support/test-app';
 import {
@@ -31,11 +32,7 @@ describe('databases of test runs that did not tear down', () => {
     ];
     await withMaintenanceClient(async (client) => {
       for (const name of names) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
-      const { rows } = await client.query<{ free: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
-        [runLockKey(runId())],
-      );
-      expect(rows).toEqual([{ free: false }]);
+      expect(await tryAdvisoryLock(client, runLockKey(runId()))).toBe(false);
     });
 
     await dropAbandonedRunDatabases();

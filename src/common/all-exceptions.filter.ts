@@ -148,10 +148,15 @@ function isDatabaseUnavailable(exception: unknown): boolean {
  * or one an operator canceled.
  */
 function isQueryCanceled(exception: unknown): boolean {
-  return (exception as { code?: unknown } | null)?.code === '57014';
+  return sqlState(exception) === '57014';
 }
 
 /** PostgreSQL's invalid_catalog_name: a tenant's database was dropped behind the registry's back. */
 function isMissingDatabase(exception: unknown): boolean {
-  return (exception as { code?: unknown } | null)?.code === '3D000';
+  return sqlState(exception) === '3D000';
+}
+
+/** The error's `code`: PostgreSQL's SQLSTATE on a driver error (MikroORM keeps it), or Node's on a socket error. */
+function sqlState(exception: unknown): unknown {
+  return (exception as { code?: unknown } | null)?.code;
 }

@@ -36,7 +36,7 @@ export function withMigrationTimeouts(
     const settings = [
       'set local statement_timeout = 0',
       ...(lockTimeoutMs > 0 ? [`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`] : []),
-    ];
+    ].join('; ');
     wrapped = migrations.map(({ name, class: migration }) => ({
       name,
       class: withSettings(migration, settings),
@@ -46,16 +46,17 @@ export function withMigrationTimeouts(
   return wrapped;
 }
 
-function withSettings(migration: MigrationObject['class'], settings: string[]): MigrationObject['class'] {
+/** The migration class, running `settings` (one round trip) before its own statements, up or down. */
+function withSettings(migration: MigrationObject['class'], settings: string): MigrationObject['class'] {
   const Base = migration as unknown as MigrationClass;
   return class WithSettings extends Base {
     override async up(): Promise<void> {
-      for (const setting of settings) await this.execute(setting);
+      await this.execute(settings);
       await super.up();
     }
 
     override async down(): Promise<void> {
-      for (const setting of settings) await this.execute(setting);
+      await this.execute(settings);
       await super.down();
     }
   };

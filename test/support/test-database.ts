@@ -1,4 +1,5 @@
 import { Client, ClientConfig } from 'pg';
+import { advisoryLock, tryAdvisoryLock } from '../../src/database/advisory-lock';
 import { quoteIdent } from '../../src/database/sql-identifiers';
 
 /** Every database a test run creates starts with this, so teardown can find them and nothing else. */
@@ -60,7 +61,7 @@ export async function holdRunLock(): Promise<Client> {
       `The test run's lock session was lost (${error.message}): a run starting now may drop its databases`,
     ),
   );
-  await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+  await advisoryLock(client, key);
   return client;
 }
 
@@ -86,11 +87,7 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
     );
     const abandoned: string[] = [];
     for (const { run } of rows) {
-      const { rows: lock } = await client.query<{ free: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
-        [runLockKey(run)],
-      );
-      if (lock[0].free) abandoned.push(run);
+      if (await tryAdvisoryLock(client, runLockKey(run))) abandoned.push(run);
     }
     // The locks taken are held until the drops are done, so that no run with the same id can start meanwhile.
     if (abandoned.length > 0) {
