@@ -30,6 +30,8 @@ describe('GET /internal/stats', () => {
       evictions: 0,
       idleCloses: 0,
       dropped: 0,
+      failedOpenings: 0,
+      refused: 0,
     });
     // The change listener is connected; the test app caches no answer (both time-to-lives 0).
     expect(res.body.tenantRegistry).toEqual({ listening: true, cached: 0 });

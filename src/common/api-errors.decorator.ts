@@ -24,6 +24,13 @@ const ERROR_HEADERS: Record<
   429: {
     'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
   },
+  503: {
+    'Retry-After': {
+      description:
+        'Seconds until a new attempt may succeed, when known (a tenant whose database failed to open is refused for that long)',
+      schema: { type: 'integer' },
+    },
+  },
 };
 
 /** Documents the error responses a route can return, all with the common error schema. */

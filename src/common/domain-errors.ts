@@ -27,9 +27,20 @@ export class InvalidInputError extends DomainError {
   readonly kind = 'invalid';
 }
 
-/** The service cannot do it right now (a tenant still provisioning, a failed provisioning step). */
+/**
+ * The service cannot do it right now (a tenant still provisioning, a failed provisioning step); when it is known
+ * when a new attempt may succeed, `retryAfterSeconds` (sent as Retry-After).
+ */
 export class UnavailableError extends DomainError {
   readonly kind = 'unavailable';
+
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(code, message);
+  }
 }
 
 /** No credentials, or credentials that prove nothing (bad signature, expired, revoked, wrong password). */

@@ -4,6 +4,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { UnavailableError } from '../common/domain-errors';
+import { SemaphoreTimeoutError } from '../common/semaphore';
 import { WaitQueue } from '../common/wait-queue';
 import { migrateToLatest } from '../database/migrate-to-latest';
 import { TenantOrm, TenantOrmFactory } from './tenant-orm.factory';
@@ -11,6 +12,19 @@ import type { TenantRecord } from './tenant-registry';
 
 /** Request counts are halved every TENANT_MAX_OPEN x this many requests, so the eviction order follows shifts. */
 const AGING_REQUESTS_PER_SLOT = 100;
+/**
+ * After a tenant's opening fails, its requests are refused (503 with Retry-After) for this long, doubled at each
+ * failure in a row up to LONGEST_OPENING_RETRY_MS; a failure that long after the previous refusals ended starts over.
+ */
+const FIRST_OPENING_RETRY_MS = 1_000;
+const LONGEST_OPENING_RETRY_MS = 30_000;
+
+/** A tenant whose last opening failed. */
+interface FailedOpening {
+  failures: number;
+  /** Until then its requests are refused without an attempt. */
+  retryAt: number;
+}
 
 /** A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections. */
 class TenantEntry {
@@ -62,6 +76,10 @@ export interface ConnectionRegistryStats {
   idleCloses: number;
   /** Kept ORMs closed because more than TENANT_MAX_KEPT were kept. */
   dropped: number;
+  /** Openings that failed (a migration, a missing database, the server refusing), each refusing the tenant a while. */
+  failedOpenings: number;
+  /** Requests refused without an attempt while their tenant's last opening had failed. */
+  refused: number;
 }
 
 /**
@@ -74,7 +92,7 @@ export interface ConnectionRegistryStats {
  * halved regularly), and when all are busy a request waits for a slot. Giving a slot up (also after
  * TENANT_IDLE_CLOSE_MS unused) destroys the pool only: the ORM and its durable DI subtree are kept, up to
  * TENANT_MAX_KEPT of them (least recently used dropped first), so reopening costs a connection but no ORM, subtree or
- * route handlers. All closed on shutdown.
+ * route handlers. A tenant whose opening failed is refused for a while (`refuseAfterFailure`). All closed on shutdown.
  */
 @Injectable()
 export class TenantConnectionRegistry implements OnApplicationShutdown {
@@ -94,6 +112,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
   private readonly current = new Set<string>();
+  /** Tenants whose last opening failed: one opening per FailedOpening.retryAt, not one per request. */
+  private readonly failed = new Map<string, FailedOpening>();
   private readonly slotWaiters = new WaitQueue();
   private reserved = 0;
   /** Pools being destroyed: they hold a slot until their connections are gone. */
@@ -107,6 +127,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     evictions: 0,
     idleCloses: 0,
     dropped: 0,
+    failedOpenings: 0,
+    refused: 0,
   };
 
   constructor(
@@ -127,6 +149,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       if (leased) return leased;
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
+        this.refuseAfterFailure(tenant.tenantId);
         opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
         this.openings.set(tenant.tenantId, opening);
       }
@@ -151,11 +174,12 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening builds
-   * a new ORM and DI subtree and checks its migrations again.
+   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening, at
+   * once even after a failed one, builds a new ORM and DI subtree and checks its migrations again.
    */
   async evict(tenantId: string): Promise<void> {
     this.current.delete(tenantId);
+    this.failed.delete(tenantId);
     const entry = this.entries.get(tenantId);
     if (entry) await this.close(entry);
   }
@@ -252,15 +276,48 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
         this.current.add(tenant.tenantId);
       }
+      this.failed.delete(tenant.tenantId);
       return orm;
     } catch (error) {
       await orm.close(true);
-      this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
-      throw new UnavailableError(
-        'TENANT_UNAVAILABLE',
-        `Tenant ${tenant.tenantId} is temporarily unavailable`,
+      // No maintenance session within TENANT_SLOT_WAIT_MS says nothing about the tenant: the next request tries.
+      if (error instanceof SemaphoreTimeoutError) {
+        this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
+        throw new UnavailableError(
+          'TENANT_UNAVAILABLE',
+          `Tenant ${tenant.tenantId} is temporarily unavailable`,
+        );
+      }
+      const retryMs = this.recordFailure(tenant.tenantId);
+      this.logger.error(
+        `Opening tenant ${tenant.tenantId} failed: ${String(error)}; its requests are refused for ${retryMs} ms`,
       );
+      throw tenantRefused(tenant.tenantId, retryMs);
     }
+  }
+
+  /**
+   * Throws until the `retryAt` of the tenant's last failed opening, so that a tenant that cannot be opened (a failing
+   * migration, a missing database) costs one attempt per wait, not a slot, a connection and a maintenance session per
+   * request.
+   */
+  private refuseAfterFailure(tenantId: string): void {
+    const failed = this.failed.get(tenantId);
+    const waitMs = failed ? failed.retryAt - Date.now() : 0;
+    if (waitMs <= 0) return;
+    this.counters.refused++;
+    throw tenantRefused(tenantId, waitMs);
+  }
+
+  /** Counts a failed opening; returns how long the tenant's requests are now refused. */
+  private recordFailure(tenantId: string): number {
+    const now = Date.now();
+    const previous = this.failed.get(tenantId);
+    const failures = previous && !isStale(previous, now) ? previous.failures + 1 : 1;
+    const retryMs = Math.min(LONGEST_OPENING_RETRY_MS, FIRST_OPENING_RETRY_MS * 2 ** (failures - 1));
+    this.failed.set(tenantId, { failures, retryAt: now + retryMs });
+    this.counters.failedOpenings++;
+    return retryMs;
   }
 
   private hasFreeSlot(): boolean {
@@ -319,6 +376,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       await this.disconnect(entry);
     }
     this.dropKeptBeyondLimit();
+    const now = Date.now();
+    for (const [tenantId, failed] of this.failed) if (isStale(failed, now)) this.failed.delete(tenantId);
   }
 
   /**
@@ -378,4 +437,18 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.closings.add(tracked);
     return tracked;
   }
+}
+
+/** A failure whose refusals ended LONGEST_OPENING_RETRY_MS ago or more: the next one starts the waits over. */
+function isStale(failed: FailedOpening, now: number): boolean {
+  return now - failed.retryAt >= LONGEST_OPENING_RETRY_MS;
+}
+
+function tenantRefused(tenantId: string, waitMs: number): UnavailableError {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new UnavailableError(
+    'TENANT_UNAVAILABLE',
+    `Tenant ${tenantId} is temporarily unavailable: its database could not be opened; retry in ${seconds} s`,
+    seconds,
+  );
 }

@@ -1,0 +1,104 @@
+import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import * as migrations from '../src/database/migrate-to-latest';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+
+const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
+
+describe('a tenant whose opening fails', () => {
+  let t: TestApp;
+  let registry: TenantConnectionRegistry;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { TENANT_MAX_OPEN: '1', TENANT_SPARE_POOL: '0' } });
+    await t.signUp('Steady Farm');
+    await t.signUp('Broken Farm');
+    registry = t.app.get(TenantConnectionRegistry);
+  });
+
+  afterAll(() => stopTestApp(t));
+
+  afterEach(() => jest.restoreAllMocks());
+
+  const crops = (tenantId: string) => t.http.get('/api/crops').set('X-Tenant-ID', tenantId);
+  const brokenDatabase = () => `${t.prefix}broken-farm`;
+  /** Its latest migration's record, without undoing the migration: running it again fails (its table exists). */
+  const forgetLatestMigration = () =>
+    sqlIn(brokenDatabase(), 'DELETE FROM mikro_orm_migrations WHERE name = $1', [LATEST]);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('is refused with Retry-After, without a slot or another attempt, until a wait doubling per failure', async () => {
+    await forgetLatestMigration();
+    await registry.evict('broken-farm');
+    await crops('steady-farm').expect(200);
+    const attempts = jest.spyOn(migrations, 'migrateToLatest');
+
+    const first = await crops('broken-farm');
+    expect({ status: first.status, code: first.body.code, retryAfter: first.headers['retry-after'] }).toEqual(
+      {
+        status: 503,
+        code: 'TENANT_UNAVAILABLE',
+        retryAfter: '1',
+      },
+    );
+    expect(first.body.message).toBe(
+      'Tenant broken-farm is temporarily unavailable: its database could not be opened; retry in 1 s',
+    );
+    expect(attempts).toHaveBeenCalledTimes(1);
+    // The attempt took the only slot from steady-farm, which takes it back.
+    await crops('steady-farm').expect(200);
+    const before = registry.stats();
+
+    for (let i = 0; i < 3; i++) {
+      const refused = await crops('broken-farm').expect(503);
+      expect({ code: refused.body.code, retryAfter: refused.headers['retry-after'] }).toEqual({
+        code: 'TENANT_UNAVAILABLE',
+        retryAfter: '1',
+      });
+    }
+    expect(attempts).toHaveBeenCalledTimes(1);
+    expect(registry.isOpen('steady-farm')).toBe(true);
+    expect(registry.stats()).toMatchObject({
+      evictions: before.evictions,
+      opens: before.opens,
+      failedOpenings: 1,
+      refused: 3,
+    });
+
+    await sleep(1_000);
+    const second = await crops('broken-farm').expect(503);
+    expect(second.headers['retry-after']).toBe('2');
+    expect(attempts).toHaveBeenCalledTimes(2);
+    expect(registry.stats().failedOpenings).toBe(2);
+
+    // Repaired: the next attempt, once the wait is over, opens it.
+    await sqlIn(brokenDatabase(), 'INSERT INTO mikro_orm_migrations (name) VALUES ($1)', [LATEST]);
+    expect((await crops('broken-farm').expect(503)).headers['retry-after']).toMatch(/^[12]$/);
+    await sleep(2_000);
+    await crops('broken-farm').expect(200);
+    expect(attempts).toHaveBeenCalledTimes(3);
+    expect(registry.stats().failedOpenings).toBe(2);
+  });
+
+  it('is refused after its database is gone, without trying to connect again during the wait', async () => {
+    await registry.evict('broken-farm');
+    await withMaintenanceClient((c) => c.query(`DROP DATABASE "${brokenDatabase()}" WITH (FORCE)`));
+    await crops('steady-farm').expect(200);
+    const { failedOpenings, refused } = registry.stats();
+
+    const first = await crops('broken-farm').expect(503);
+    expect({ code: first.body.code, retryAfter: first.headers['retry-after'] }).toEqual({
+      code: 'TENANT_UNAVAILABLE',
+      retryAfter: '1',
+    });
+    await crops('steady-farm').expect(200);
+    const opens = registry.stats().opens;
+    await crops('broken-farm').expect(503);
+    expect(registry.stats()).toMatchObject({
+      opens,
+      failedOpenings: failedOpenings + 1,
+      refused: refused + 1,
+    });
+    expect(registry.isOpen('steady-farm')).toBe(true);
+  });
+});
