@@ -139,6 +139,9 @@ describe('migrations', () => {
           code: 'TENANT_UNAVAILABLE',
         });
         expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+        // Not a failure of the tenant's: not refused for a while, so no Retry-After.
+        expect(second.headers['retry-after']).toBeUndefined();
+        expect(one.app.get(TenantConnectionRegistry).stats().failedOpenings).toBe(0);
         await holder.query('SELECT pg_advisory_unlock_all()');
         expect(await first).toBe(200);
       });

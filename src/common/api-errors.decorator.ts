@@ -15,34 +15,37 @@ export const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
+type ErrorHeaders = Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+
 /** Response headers that come with some error statuses. */
-const ERROR_HEADERS: Record<
-  number,
-  Record<string, { description: string; schema: { type: 'string' | 'integer' } }>
-> = {
+const ERROR_HEADERS: Record<number, ErrorHeaders> = {
   401: { 'WWW-Authenticate': { description: 'Always `Bearer`', schema: { type: 'string' } } },
   429: {
     'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
-  },
-  503: {
-    'Retry-After': {
-      description:
-        'Seconds until a new attempt may succeed, when known (a tenant whose database failed to open is refused for that long)',
-      schema: { type: 'integer' },
-    },
   },
 };
 
 /** Documents the error responses a route can return, all with the common error schema. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
-        type: ErrorResponseDto,
-        ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),
-      }),
-    ),
-  );
+  return applyDecorators(...statuses.map((status) => errorResponse(status, ERROR_HEADERS[status])));
+}
+
+/** A tenant route's 503: when the tenant's database failed to open, Retry-After says for how long it is refused. */
+export function ApiTenantUnavailable(): MethodDecorator & ClassDecorator {
+  return errorResponse(503, {
+    'Retry-After': {
+      description:
+        "Seconds until a new attempt may succeed, when known (the tenant's database failed to open)",
+      schema: { type: 'integer' },
+    },
+  });
+}
+
+function errorResponse(status: number, headers: ErrorHeaders | undefined): MethodDecorator & ClassDecorator {
+  return ApiResponse({
+    status,
+    description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+    type: ErrorResponseDto,
+    ...(headers ? { headers } : {}),
+  });
 }

@@ -276,7 +276,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
 
   /** Through the connection registry, so the new tenant's ORM is open for the owner's first login. */
   private async saveOwner(org: Organization, owner: PendingOwner): Promise<void> {
-    const lease = await this.connections.acquire(tenantRecordOf(org));
+    // Provisioning has just checked its database: an earlier failed opening is no reason to refuse this one.
+    const lease = await this.connections.acquire(tenantRecordOf(org), { evenAfterFailure: true });
     try {
       await saveOrganizationOwner(lease.orm.em.fork(), owner);
     } finally {

@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ContextId, ContextIdFactory } from '@nestjs/core';
+import { performance } from 'node:perf_hooks';
 import type { Knex } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { UnavailableError } from '../common/domain-errors';
+import { describeError } from '../common/error-text';
 import { SemaphoreTimeoutError } from '../common/semaphore';
 import { WaitQueue } from '../common/wait-queue';
 import { migrateToLatest } from '../database/migrate-to-latest';
@@ -19,11 +21,24 @@ const AGING_REQUESTS_PER_SLOT = 100;
 const FIRST_OPENING_RETRY_MS = 1_000;
 const LONGEST_OPENING_RETRY_MS = 30_000;
 
-/** A tenant whose last opening failed. */
-interface FailedOpening {
+/** A tenant whose last opening failed. Times are `performance.now()` (monotonic: no wall-clock jump moves them). */
+export interface FailedOpening {
   failures: number;
-  /** Until then its requests are refused without an attempt. */
+  /** How long its requests are refused after this failure: until `retryAt`, without an attempt. */
+  retryMs: number;
   retryAt: number;
+}
+
+/** The record of a tenant's opening that failed at `now`, after `previous` (its last failure, if any). */
+export function nextFailedOpening(previous: FailedOpening | undefined, now: number): FailedOpening {
+  const failures = previous && !isStale(previous, now) ? previous.failures + 1 : 1;
+  const retryMs = Math.min(LONGEST_OPENING_RETRY_MS, FIRST_OPENING_RETRY_MS * 2 ** (failures - 1));
+  return { failures, retryMs, retryAt: now + retryMs };
+}
+
+/** A failure whose refusals ended LONGEST_OPENING_RETRY_MS ago or more: the next one starts the waits over. */
+export function isStale(failed: FailedOpening, now: number): boolean {
+  return now - failed.retryAt >= LONGEST_OPENING_RETRY_MS;
 }
 
 /** A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections. */
@@ -142,14 +157,19 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.sweeper.unref();
   }
 
-  async acquire(tenant: TenantRecord): Promise<TenantLease> {
+  /**
+   * A lease on the tenant's ORM, opening it when it holds no slot. While its last opening's failure refuses it
+   * (`refuseAfterFailure`), it throws without an attempt, unless `evenAfterFailure` (the caller has just checked its
+   * database).
+   */
+  async acquire(tenant: TenantRecord, { evenAfterFailure = false } = {}): Promise<TenantLease> {
     for (;;) {
       if (this.shuttingDown) throw new UnavailableError('SHUTTING_DOWN', 'The service is shutting down');
       const leased = this.leaseIfOpen(tenant.tenantId);
       if (leased) return leased;
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
-        this.refuseAfterFailure(tenant.tenantId);
+        if (!evenAfterFailure) this.refuseAfterFailure(tenant.tenantId);
         opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
         this.openings.set(tenant.tenantId, opening);
       }
@@ -279,10 +299,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       this.failed.delete(tenant.tenantId);
       return orm;
     } catch (error) {
-      await orm.close(true);
+      await orm.close(true).catch(() => undefined);
       // No maintenance session within TENANT_SLOT_WAIT_MS says nothing about the tenant: the next request tries.
       if (error instanceof SemaphoreTimeoutError) {
-        this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${String(error)}`);
+        this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${describeError(error)}`);
         throw new UnavailableError(
           'TENANT_UNAVAILABLE',
           `Tenant ${tenant.tenantId} is temporarily unavailable`,
@@ -290,7 +310,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       }
       const retryMs = this.recordFailure(tenant.tenantId);
       this.logger.error(
-        `Opening tenant ${tenant.tenantId} failed: ${String(error)}; its requests are refused for ${retryMs} ms`,
+        `Opening tenant ${tenant.tenantId} failed: ${describeError(error)}; its requests are refused for ${retryMs} ms`,
       );
       throw tenantRefused(tenant.tenantId, retryMs);
     }
@@ -303,7 +323,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    */
   private refuseAfterFailure(tenantId: string): void {
     const failed = this.failed.get(tenantId);
-    const waitMs = failed ? failed.retryAt - Date.now() : 0;
+    const waitMs = failed ? failed.retryAt - performance.now() : 0;
     if (waitMs <= 0) return;
     this.counters.refused++;
     throw tenantRefused(tenantId, waitMs);
@@ -311,13 +331,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   /** Counts a failed opening; returns how long the tenant's requests are now refused. */
   private recordFailure(tenantId: string): number {
-    const now = Date.now();
-    const previous = this.failed.get(tenantId);
-    const failures = previous && !isStale(previous, now) ? previous.failures + 1 : 1;
-    const retryMs = Math.min(LONGEST_OPENING_RETRY_MS, FIRST_OPENING_RETRY_MS * 2 ** (failures - 1));
-    this.failed.set(tenantId, { failures, retryAt: now + retryMs });
+    const failed = nextFailedOpening(this.failed.get(tenantId), performance.now());
+    this.failed.set(tenantId, failed);
     this.counters.failedOpenings++;
-    return retryMs;
+    return failed.retryMs;
   }
 
   private hasFreeSlot(): boolean {
@@ -376,7 +393,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       await this.disconnect(entry);
     }
     this.dropKeptBeyondLimit();
-    const now = Date.now();
+    const now = performance.now();
     for (const [tenantId, failed] of this.failed) if (isStale(failed, now)) this.failed.delete(tenantId);
   }
 
@@ -437,11 +454,6 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.closings.add(tracked);
     return tracked;
   }
-}
-
-/** A failure whose refusals ended LONGEST_OPENING_RETRY_MS ago or more: the next one starts the waits over. */
-function isStale(failed: FailedOpening, now: number): boolean {
-  return now - failed.retryAt >= LONGEST_OPENING_RETRY_MS;
 }
 
 function tenantRefused(tenantId: string, waitMs: number): UnavailableError {
