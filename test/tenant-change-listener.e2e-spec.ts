@@ -2,6 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { SilentProxy } from './support/silent-proxy';
 import { failAfter, until } from './support/until';
 
 /** Registry answers that would outlive every test here unless a change notification drops them. */
@@ -153,5 +154,61 @@ describe('registry answers and the control plane change notifications', () => {
     } finally {
       await setStatus('listened', 'active');
     }
+  });
+});
+
+describe('the change listener through a connection that goes silent', () => {
+  const HEARTBEAT_MS = 200;
+  let proxy: SilentProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    proxy = await SilentProxy.start();
+    t = await startTestApp({
+      env: {
+        DB_HOST: '127.0.0.1',
+        DB_PORT: String(proxy.port),
+        TENANT_CACHE_TTL_MS: LONG_TTL_MS,
+        TENANT_CACHE_LISTEN_TTL_MS: LONG_TTL_MS,
+        TENANT_CHANGES_HEARTBEAT_MS: String(HEARTBEAT_MS),
+        TENANT_SPARE_POOL: '0',
+      },
+    });
+    await t.signUp('Silenced');
+  });
+
+  afterAll(async () => {
+    await stopTestApp(t);
+    await proxy.close();
+  });
+
+  const status = async () => (await t.http.get('/api/crops').set('X-Tenant-ID', 'silenced')).status;
+
+  it('notices within two heartbeats, forgets what it cached, and listens again on a new connection', async () => {
+    const registry = t.app.get(TenantRegistry);
+    // Heartbeats answered keep the connection.
+    await new Promise((resolve) => setTimeout(resolve, 3 * HEARTBEAT_MS));
+    expect(registry.stats().listening).toBe(true);
+    expect(proxy.connections(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    expect(await status()).toBe(200);
+    expect(registry.cached('silenced')).toMatchObject({ status: 'active' });
+
+    expect(proxy.silence(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    const silenced = Date.now();
+    await until(() => !registry.stats().listening, 5_000);
+    expect(registry.stats().listening).toBe(false);
+    const noticedAfter = Date.now() - silenced;
+    expect(noticedAfter).toBeLessThan(2 * HEARTBEAT_MS + 300);
+    expect(registry.cached('silenced')).toBeUndefined();
+
+    await until(() => registry.stats().listening, 5_000);
+    expect(registry.stats().listening).toBe(true);
+    expect(proxy.connections(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    // The new connection hears changes: a status set by SQL reaches a cached answer.
+    expect(await status()).toBe(200);
+    await sqlIn(t.config.DB_NAME, "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'silenced'");
+    let last = 0;
+    await until(async () => (last = await status()) === 503, 5_000);
+    expect(last).toBe(503);
   });
 });

@@ -138,6 +138,17 @@ export class AppConfig {
   @Max(86_400_000)
   TENANT_CACHE_LISTEN_TTL_MS = 600_000;
 
+  /**
+   * How often the change listener checks its connection with `SELECT 1`: one left unanswered until the next counts
+   * the connection as lost, so a connection that went silent (no FIN, no RST: a dropped NAT entry, a host gone) is
+   * noticed within two of these instead of by the kernel's keepalive after ~11 minutes; 0: keepalive only.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  TENANT_CHANGES_HEARTBEAT_MS = 30_000;
+
   /** Spare tenant databases kept cloned ahead of time for sign-ups; 0 turns the pool off. */
   @Transform(toInt)
   @IsInt()

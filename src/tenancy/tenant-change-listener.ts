@@ -19,8 +19,9 @@ const LONGEST_RETRY_MS = 30_000;
  * tenant's cached registry answer, so that the registry can trust its answers for long
  * (TENANT_CACHE_LISTEN_TTL_MS) and yet sees another process's sign-up, or an operator's change, as soon as it
  * commits. Under Zipf traffic over 1,000 tenants the five-second time-to-live sent about a quarter of the requests
- * to the control plane (bench/README.md). When the connection is lost the registry falls back to
- * TENANT_CACHE_TTL_MS and forgets what it cached, and the listener reconnects with a growing delay.
+ * to the control plane (bench/README.md). When the connection is lost, or goes silent (a `SELECT 1` every
+ * TENANT_CHANGES_HEARTBEAT_MS left unanswered until the next), the registry falls back to TENANT_CACHE_TTL_MS and
+ * forgets what it cached, and the listener reconnects with a growing delay.
  */
 @Injectable()
 export class TenantChangeListener implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -28,6 +29,9 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
   /** The client connecting or listening; the events of any other are stale. */
   private current?: Client;
   private retry?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  /** The current client's last heartbeat has not been answered yet. */
+  private beatUnanswered = false;
   private failures = 0;
   private stopped = false;
 
@@ -45,6 +49,7 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
     const client = this.current;
     this.current = undefined;
     await client?.end().catch(() => undefined);
@@ -55,8 +60,8 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // An idle listener must not be ended by a server-wide idle_session_timeout (each loss clears the cache).
       options: '-c idle_session_timeout=0',
-      // A connection whose peer vanished (no FIN, no RST) is noticed by the kernel's probes, after minutes with
-      // Linux's defaults; meanwhile TENANT_CACHE_LISTEN_TTL_MS bounds what a missed notification leaves cached.
+      // A connection whose peer vanished (no FIN, no RST) is noticed by the heartbeat (TENANT_CHANGES_HEARTBEAT_MS),
+      // else by the kernel's probes, after minutes with Linux's defaults.
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
@@ -80,6 +85,29 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     if (this.failures > 0) this.logger.log('Listening to tenant changes again');
     this.failures = 0;
     this.registry.setListening(true);
+    this.startHeartbeat(client);
+  }
+
+  /** Checks the client's connection every TENANT_CHANGES_HEARTBEAT_MS: unanswered by the next check, it is lost. */
+  private startHeartbeat(client: Client): void {
+    const every = this.config.TENANT_CHANGES_HEARTBEAT_MS;
+    if (every === 0) return;
+    this.beatUnanswered = false;
+    this.heartbeat = setInterval(() => {
+      if (this.beatUnanswered) {
+        this.lost(client, new Error(`no answer to a heartbeat within ${every} ms`));
+        return;
+      }
+      this.beatUnanswered = true;
+      client.query('SELECT 1').then(
+        () => {
+          if (client === this.current) this.beatUnanswered = false;
+        },
+        // A failed query comes with the client's 'error' or 'end', which report the loss.
+        () => undefined,
+      );
+    }, every);
+    this.heartbeat.unref();
   }
 
   /** The client's connection failed or ended: unless it is stale or the app stops, fall back and retry. */
@@ -87,6 +115,7 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     void client.end().catch(() => undefined);
     if (client !== this.current) return;
     this.current = undefined;
+    clearInterval(this.heartbeat);
     this.registry.setListening(false);
     if (this.stopped) return;
     const delay = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures++);
