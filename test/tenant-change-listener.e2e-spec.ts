@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
-import { TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
+import type { Client } from 'pg';
+import { TenantChangeListener, TENANT_CHANGES_APPLICATION_NAME } from '../src/tenancy/tenant-change-listener';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { SilentProxy } from './support/silent-proxy';
@@ -157,9 +158,9 @@ describe('registry answers and the control plane change notifications', () => {
   });
 });
 
-describe('the change listener through a connection that goes silent', () => {
-  const HEARTBEAT_MS = 200;
-  let proxy: SilentProxy;
+describe('the change listener through a connection that stops answering', () => {
+  const HEARTBEAT_MS = 500;
+  let proxy: SilentProxy | undefined;
   let t: TestApp;
 
   beforeAll(async () => {
@@ -178,37 +179,73 @@ describe('the change listener through a connection that goes silent', () => {
   });
 
   afterAll(async () => {
-    await stopTestApp(t);
-    await proxy.close();
+    try {
+      await stopTestApp(t);
+    } finally {
+      await proxy?.close();
+    }
   });
 
+  afterEach(() => jest.restoreAllMocks());
+
   const status = async () => (await t.http.get('/api/crops').set('X-Tenant-ID', 'silenced')).status;
+  const listenersMade = () => proxy!.connectionsMade(TENANT_CHANGES_APPLICATION_NAME);
+  /** Waits until the registry stops listening, then listens again; how long the first took. */
+  const lostAndBack = async () => {
+    const registry = t.app.get(TenantRegistry);
+    const started = Date.now();
+    await until(() => !registry.stats().listening, 5_000);
+    expect(registry.stats().listening).toBe(false);
+    const noticedAfter = Date.now() - started;
+    await until(() => registry.stats().listening, 5_000);
+    expect(registry.stats().listening).toBe(true);
+    return noticedAfter;
+  };
+  /** A status set by SQL reaches the cached answer: the listening connection hears the change. */
+  const hearsChanges = async () => {
+    const registry = t.app.get(TenantRegistry);
+    const invalidated = jest.spyOn(registry, 'invalidate');
+    expect(await status()).toBe(200);
+    expect(registry.cached('silenced')).toMatchObject({ status: 'active' });
+    await sqlIn(t.config.DB_NAME, "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'silenced'");
+    try {
+      await until(() => invalidated.mock.calls.some(([id]) => id === 'silenced'), 5_000);
+      expect(invalidated).toHaveBeenCalledWith('silenced');
+      expect(await status()).toBe(503);
+    } finally {
+      await sqlIn(
+        t.config.DB_NAME,
+        "UPDATE organizations SET status = 'active' WHERE tenant_id = 'silenced'",
+      );
+      await until(async () => (await status()) === 200, 5_000);
+    }
+  };
 
   it('notices within two heartbeats, forgets what it cached, and listens again on a new connection', async () => {
     const registry = t.app.get(TenantRegistry);
-    // Heartbeats answered keep the connection.
+    // Answered heartbeats keep the connection.
     await new Promise((resolve) => setTimeout(resolve, 3 * HEARTBEAT_MS));
     expect(registry.stats().listening).toBe(true);
-    expect(proxy.connections(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    expect(listenersMade()).toBe(1);
     expect(await status()).toBe(200);
     expect(registry.cached('silenced')).toMatchObject({ status: 'active' });
 
-    expect(proxy.silence(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
-    const silenced = Date.now();
-    await until(() => !registry.stats().listening, 5_000);
-    expect(registry.stats().listening).toBe(false);
-    const noticedAfter = Date.now() - silenced;
-    expect(noticedAfter).toBeLessThan(2 * HEARTBEAT_MS + 300);
+    expect(proxy!.silence(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    expect(await lostAndBack()).toBeLessThan(2 * HEARTBEAT_MS + 1_000);
     expect(registry.cached('silenced')).toBeUndefined();
+    expect(listenersMade()).toBe(2);
+    expect(proxy!.connections(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    await hearsChanges();
+    expect(listenersMade()).toBe(2);
+  });
 
-    await until(() => registry.stats().listening, 5_000);
-    expect(registry.stats().listening).toBe(true);
-    expect(proxy.connections(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
-    // The new connection hears changes: a status set by SQL reaches a cached answer.
-    expect(await status()).toBe(200);
-    await sqlIn(t.config.DB_NAME, "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'silenced'");
-    let last = 0;
-    await until(async () => (last = await status()) === 503, 5_000);
-    expect(last).toBe(503);
+  it('reconnects when its session no longer listens on the channel', async () => {
+    // Its session, reached through the listener's private field.
+    const listener = t.app.get<TenantChangeListener, { current: Client }>(TenantChangeListener);
+    const made = listenersMade();
+    await listener.current.query('UNLISTEN *');
+    expect(await lostAndBack()).toBeLessThan(2 * HEARTBEAT_MS + 1_000);
+    expect(listenersMade()).toBe(made + 1);
+    await hearsChanges();
   });
 });

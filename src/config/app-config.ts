@@ -139,9 +139,10 @@ export class AppConfig {
   TENANT_CACHE_LISTEN_TTL_MS = 600_000;
 
   /**
-   * How often the change listener checks its connection with `SELECT 1`: one left unanswered until the next counts
-   * the connection as lost, so a connection that went silent (no FIN, no RST: a dropped NAT entry, a host gone) is
-   * noticed within two of these instead of by the kernel's keepalive after ~11 minutes; 0: keepalive only.
+   * How often the change listener asks the server whether its session still listens: a question left unanswered
+   * when the next is due, or answered no, counts the connection as lost. TCP keepalive notices a peer that vanished
+   * (~20 s); this notices one that answers TCP but not queries (a proxy or pooler in between whose server side
+   * stopped, a hung server) within two of these; 0: keepalive only.
    */
   @Transform(toInt)
   @IsInt()

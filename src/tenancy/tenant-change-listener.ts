@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DatabaseError } from 'pg';
 import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
@@ -13,15 +14,19 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const KEEPALIVE_DELAY_MS = 10_000;
 const FIRST_RETRY_MS = 250;
 const LONGEST_RETRY_MS = 30_000;
+/** How long shutdown waits for the server to acknowledge the end of the session (a silent one never does). */
+const END_WAIT_MS = 1_000;
+/** The heartbeat: whether this session still listens on the channel. */
+const LISTENING_QUERY = 'SELECT EXISTS (SELECT FROM pg_listening_channels() AS c WHERE c = $1) AS listening';
 
 /**
  * Holds one connection to the control database that LISTENs for changes to organizations and drops each changed
  * tenant's cached registry answer, so that the registry can trust its answers for long
  * (TENANT_CACHE_LISTEN_TTL_MS) and yet sees another process's sign-up, or an operator's change, as soon as it
  * commits. Under Zipf traffic over 1,000 tenants the five-second time-to-live sent about a quarter of the requests
- * to the control plane (bench/README.md). When the connection is lost, or goes silent (a `SELECT 1` every
- * TENANT_CHANGES_HEARTBEAT_MS left unanswered until the next), the registry falls back to TENANT_CACHE_TTL_MS and
- * forgets what it cached, and the listener reconnects with a growing delay.
+ * to the control plane (bench/README.md). When the connection is lost, or stops answering or listening (a
+ * heartbeat every TENANT_CHANGES_HEARTBEAT_MS), the registry falls back to TENANT_CACHE_TTL_MS and forgets what it
+ * cached, and the listener reconnects with a growing delay.
  */
 @Injectable()
 export class TenantChangeListener implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -30,8 +35,6 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
   private current?: Client;
   private retry?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
-  /** The current client's last heartbeat has not been answered yet. */
-  private beatUnanswered = false;
   private failures = 0;
   private stopped = false;
 
@@ -52,16 +55,20 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     clearInterval(this.heartbeat);
     const client = this.current;
     this.current = undefined;
-    await client?.end().catch(() => undefined);
+    const ended = client?.end().catch(() => undefined);
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, END_WAIT_MS).unref())]);
   }
 
   private async listen(): Promise<void> {
     const client = this.server.client(this.config.DB_NAME, TENANT_CHANGES_APPLICATION_NAME, {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // The LISTEN (and a heartbeat) too: a connection that goes silent before the heartbeat starts is not kept.
+      query_timeout: CONNECT_TIMEOUT_MS,
       // An idle listener must not be ended by a server-wide idle_session_timeout (each loss clears the cache).
       options: '-c idle_session_timeout=0',
-      // A connection whose peer vanished (no FIN, no RST) is noticed by the heartbeat (TENANT_CHANGES_HEARTBEAT_MS),
-      // else by the kernel's probes, after minutes with Linux's defaults.
+      // A peer that vanished (no FIN, no RST) is noticed by the kernel's probes: Node sends them 10 s after the last
+      // traffic, then every second, 10 in all. One that answers them but not the queries (a proxy or pooler in
+      // between, a hung server) is noticed by the heartbeat (TENANT_CHANGES_HEARTBEAT_MS).
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
@@ -88,23 +95,33 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     this.startHeartbeat(client);
   }
 
-  /** Checks the client's connection every TENANT_CHANGES_HEARTBEAT_MS: unanswered by the next check, it is lost. */
+  /**
+   * Asks every TENANT_CHANGES_HEARTBEAT_MS whether the client still listens: a question left unanswered when the next
+   * is due (a server or a proxy that stopped answering), or answered no (a pooler that moved the session), counts
+   * the connection as lost.
+   */
   private startHeartbeat(client: Client): void {
     const every = this.config.TENANT_CHANGES_HEARTBEAT_MS;
     if (every === 0) return;
-    this.beatUnanswered = false;
+    let unanswered = false;
     this.heartbeat = setInterval(() => {
-      if (this.beatUnanswered) {
-        this.lost(client, new Error(`no answer to a heartbeat within ${every} ms`));
+      if (unanswered) {
+        // After the event loop's poll phase: when the loop has stalled, an answer may wait in the socket, unread.
+        setImmediate(() => {
+          if (unanswered) this.lost(client, new Error(`no answer to a heartbeat within ${every} ms`));
+        });
         return;
       }
-      this.beatUnanswered = true;
-      client.query('SELECT 1').then(
-        () => {
-          if (client === this.current) this.beatUnanswered = false;
+      unanswered = true;
+      client.query<{ listening: boolean }>(LISTENING_QUERY, [TENANT_CHANGED_CHANNEL]).then(
+        ({ rows }) => {
+          unanswered = false;
+          if (!rows[0]?.listening) this.lost(client, new Error(`not listening on ${TENANT_CHANGED_CHANNEL}`));
         },
-        // A failed query comes with the client's 'error' or 'end', which report the loss.
-        () => undefined,
+        (error: unknown) => {
+          // The server's error is an answer; any other failure comes with the client's 'error' or 'end'.
+          if (error instanceof DatabaseError) unanswered = false;
+        },
       );
     }, every);
     this.heartbeat.unref();

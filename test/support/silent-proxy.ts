@@ -4,7 +4,7 @@ import { serverEnv } from './test-database';
 interface Link {
   client: Socket;
   upstream: Socket;
-  /** What the client sent first: its startup message names the connection's application_name. */
+  /** What the client sent first (its startup message, naming the connection's application_name). */
   startup: string;
   silent: boolean;
 }
@@ -16,6 +16,7 @@ interface Link {
  */
 export class SilentProxy {
   private readonly links = new Set<Link>();
+  private readonly startups: string[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -29,9 +30,14 @@ export class SilentProxy {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** The connections whose startup message contains `text` (an application_name), silent or not. */
+  /** The open connections whose startup message contains `text` (an application_name), silent or not. */
   connections(text: string): number {
     return [...this.links].filter((link) => link.startup.includes(text)).length;
+  }
+
+  /** The connections ever made whose startup message contains `text`. */
+  connectionsMade(text: string): number {
+    return this.startups.filter((startup) => startup.includes(text)).length;
   }
 
   /** Silences the connections whose startup message contains `text`; how many. */
@@ -58,7 +64,10 @@ export class SilentProxy {
     const link: Link = { client, upstream, startup: '', silent: false };
     this.links.add(link);
     client.on('data', (chunk: Buffer) => {
-      if (link.startup.length < 1024) link.startup += chunk.toString('latin1');
+      if (!link.startup) {
+        link.startup = chunk.toString('latin1');
+        this.startups.push(link.startup);
+      }
       if (!link.silent) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
