@@ -4,6 +4,7 @@ import { TenantChangeListener, TENANT_CHANGES_APPLICATION_NAME } from '../src/te
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { SilentProxy } from './support/silent-proxy';
+import { connectTo } from './support/test-database';
 import { failAfter, until } from './support/until';
 
 /** Registry answers that would outlive every test here unless a change notification drops them. */
@@ -155,6 +156,36 @@ describe('registry answers and the control plane change notifications', () => {
     } finally {
       await setStatus('listened', 'active');
     }
+  });
+
+  it('sees a change made under session_replication_role = replica, which skips ordinary triggers', async () => {
+    expect(await status('listened')).toBe(200);
+    expect(t.app.get(TenantRegistry).cached('listened')).toMatchObject({ status: 'active' });
+    const client = await connectTo(control);
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query("UPDATE organizations SET status = 'failed' WHERE tenant_id = 'listened'");
+      await client.query('COMMIT');
+      expect(await statusSoon('listened', 503)).toBe(503);
+    } finally {
+      await client.end();
+      await setStatus('listened', 'active');
+      await statusSoon('listened', 200);
+    }
+  });
+
+  // Last: it empties this app's control plane.
+  it('forgets every answer when organizations is truncated', async () => {
+    const registry = t.app.get(TenantRegistry);
+    expect(await status('listened')).toBe(200);
+    expect(await status('never-signed-up')).toBe(404);
+    expect(registry.cached('listened')).toMatchObject({ status: 'active' });
+    expect(registry.cached('never-signed-up')).toBeNull();
+    await sqlIn(control, 'TRUNCATE organizations CASCADE');
+    await until(() => registry.stats().cached === 0, 5_000);
+    expect(registry.stats()).toEqual({ listening: true, cached: 0 });
+    expect(await status('listened')).toBe(404);
   });
 });
 

@@ -6,8 +6,10 @@ import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { TenantRegistry } from './tenant-registry';
 
-/** The channel the control plane's trigger on `organizations` notifies (migrations/control). */
+/** The channel the control plane's triggers on `organizations` notify (migrations/control). */
 export const TENANT_CHANGED_CHANNEL = 'tenant_changed';
+/** The payload of a TRUNCATE of `organizations`: every tenant changed (no tenant id has a `*`). */
+export const ALL_TENANTS_CHANGED = '*';
 /** The listener's connection in pg_stat_activity. */
 export const TENANT_CHANGES_APPLICATION_NAME = 'farm-management:tenant-changes';
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -74,8 +76,9 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     });
     this.current = client;
     client.on('notification', (message: Notification) => {
-      if (message.channel === TENANT_CHANGED_CHANNEL && message.payload)
-        this.registry.invalidate(message.payload);
+      if (message.channel !== TENANT_CHANGED_CHANNEL || !message.payload) return;
+      if (message.payload === ALL_TENANTS_CHANGED) this.registry.invalidateAll();
+      else this.registry.invalidate(message.payload);
     });
     client.on('error', (error) => this.lost(client, error));
     // Deferred: a failed connect emits 'end' (on the next tick) before its rejection reaches the catch below, which

@@ -95,14 +95,19 @@ export class TenantRegistry {
     this.lookups.delete(tenantId);
   }
 
+  /** Drops every answer, and detaches every lookup under way (see `invalidate`). */
+  invalidateAll(): void {
+    this.cache.clear();
+    this.lookups.clear();
+  }
+
   /**
    * Whether changes are being heard (TenantChangeListener). Either way every entry is dropped: before, the long
    * time-to-live was not in force; after, notifications may have been missed.
    */
   setListening(listening: boolean): void {
     this.listening = listening;
-    this.cache.clear();
-    this.lookups.clear();
+    this.invalidateAll();
   }
 
   stats(): TenantRegistryStats {
