@@ -16,15 +16,17 @@ begin
 end $$;`,
     );
     this.addSql(
-      `create trigger "organizations_notify_truncated" after truncate on "organizations" for each statement execute function "notify_tenants_truncated"();`,
+      `create trigger "organizations_notify_tenants_truncated" after truncate on "organizations" for each statement execute function "notify_tenants_truncated"();`,
     );
     this.addSql(`alter table "organizations" enable always trigger "organizations_notify_tenant_changed";`);
-    this.addSql(`alter table "organizations" enable always trigger "organizations_notify_truncated";`);
+    this.addSql(
+      `alter table "organizations" enable always trigger "organizations_notify_tenants_truncated";`,
+    );
   }
 
   override async down(): Promise<void> {
     this.addSql(`alter table "organizations" enable trigger "organizations_notify_tenant_changed";`);
-    this.addSql(`drop trigger if exists "organizations_notify_truncated" on "organizations";`);
+    this.addSql(`drop trigger if exists "organizations_notify_tenants_truncated" on "organizations";`);
     this.addSql(`drop function if exists "notify_tenants_truncated"();`);
   }
 }

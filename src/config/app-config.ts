@@ -130,7 +130,8 @@ export class AppConfig {
 
   /**
    * How long a registry lookup is trusted while change notifications are heard (each change drops the tenant's
-   * answer when it commits): a bound for a notification lost without the connection noticing; 0: not cached.
+   * answer when it commits, a TRUNCATE every answer): a bound for a notification lost without the connection
+   * noticing, or a change made with the triggers disabled; 0: not cached.
    */
   @Transform(toInt)
   @IsInt()

@@ -43,8 +43,8 @@ interface CacheEntry {
 
 /**
  * Cached lookups of the control-plane registry: tenant id -> organization, status and database. Every change to an
- * organization's row, by any process or by hand, invalidates its entry when the change commits, through the
- * control plane's notifications (TenantChangeListener); while they are heard, entries live
+ * organization's row, by any process or by hand, invalidates its entry when the change commits, and a TRUNCATE every
+ * entry, through the control plane's notifications (TenantChangeListener); while they are heard, entries live
  * TENANT_CACHE_LISTEN_TTL_MS, otherwise TENANT_CACHE_TTL_MS. Concurrent lookups of one tenant share one query.
  * Callers validate the tenant id's grammar first.
  */
