@@ -139,4 +139,29 @@ describe('a tenant whose opening fails', () => {
     const token = await logIn(t.anon, 'retry-farm', owner.email, OWNER_PASSWORD);
     await crops('retry-farm').set('Authorization', `Bearer ${token}`).expect(200);
   });
+  it('is tried again at once after a failure of the server, which says nothing about the tenant', async () => {
+    // The registry's next opening of steady-farm meets a server starting up (57P03), once.
+    const migrateToLatest = migrations.migrateToLatest;
+    let failures = 0;
+    const attempts = jest.spyOn(migrations, 'migrateToLatest').mockImplementation((orm, onAdminClient) => {
+      if (orm.config.get('contextName') !== 'tenant:steady-farm' || failures++ > 0) {
+        return migrateToLatest(orm, onAdminClient);
+      }
+      const starting = Object.assign(new Error('the database system is starting up (injected)'), {
+        code: '57P03',
+      });
+      return Promise.reject(starting);
+    });
+    await registry.evict('steady-farm');
+    const { failedOpenings, refused } = registry.stats();
+
+    const first = await crops('steady-farm').expect(503);
+    expect({ code: first.body.code, retryAfter: first.headers['retry-after'] }).toEqual({
+      code: 'TENANT_UNAVAILABLE',
+      retryAfter: undefined,
+    });
+    await crops('steady-farm').expect(200);
+    expect(attempts).toHaveBeenCalledTimes(2);
+    expect(registry.stats()).toMatchObject({ failedOpenings, refused });
+  });
 });

@@ -6,7 +6,7 @@ import {
 } from '@mikro-orm/core';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, RateLimitedError, UnavailableError } from './domain-errors';
+import { DomainError } from './domain-errors';
 import { describeError, postgresMessage } from './error-text';
 import { ErrorResponseDto } from './error-response.dto';
 
@@ -37,10 +37,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode === (HttpStatus.UNAUTHORIZED as number)) {
       response.setHeader('WWW-Authenticate', 'Bearer');
     }
-    if (
-      (exception instanceof RateLimitedError || exception instanceof UnavailableError) &&
-      exception.retryAfterSeconds !== undefined
-    ) {
+    if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
       response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
     response.status(body.statusCode).json(body);

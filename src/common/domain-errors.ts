@@ -9,6 +9,8 @@ export abstract class DomainError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** When known, seconds until a new attempt may succeed (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = new.target.name;
@@ -28,19 +30,11 @@ export class InvalidInputError extends DomainError {
 }
 
 /**
- * The service cannot do it right now (a tenant still provisioning, a failed provisioning step); when it is known
- * when a new attempt may succeed, `retryAfterSeconds` (sent as Retry-After).
+ * The service cannot do it right now (a tenant still provisioning, a failed provisioning step, a tenant whose
+ * database failed to open: that one with `retryAfterSeconds`).
  */
 export class UnavailableError extends DomainError {
   readonly kind = 'unavailable';
-
-  constructor(
-    code: string,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(code, message);
-  }
 }
 
 /** No credentials, or credentials that prove nothing (bad signature, expired, revoked, wrong password). */
@@ -60,8 +54,8 @@ export class RateLimitedError extends DomainError {
   constructor(
     code: string,
     message: string,
-    readonly retryAfterSeconds: number,
+    override readonly retryAfterSeconds: number,
   ) {
-    super(code, message);
+    super(code, message, retryAfterSeconds);
   }
 }

@@ -122,7 +122,8 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
           if (!rows[0]?.listening) this.lost(client, new Error(`not listening on ${TENANT_CHANGED_CHANNEL}`));
         },
         (error: unknown) => {
-          // The server's error is an answer; any other failure comes with the client's 'error' or 'end'.
+          // The server's error is an answer; a failure without one (the connection lost, the query's timeout) leaves
+          // the question unanswered.
           if (error instanceof DatabaseError) unanswered = false;
         },
       );

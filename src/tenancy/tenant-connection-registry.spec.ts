@@ -1,4 +1,4 @@
-import { isStale, nextFailedOpening } from './tenant-connection-registry';
+import { isServerFailure, isStale, nextFailedOpening } from './tenant-connection-registry';
 
 describe('nextFailedOpening', () => {
   it('refuses 1 s after a first failure, doubling per failure in a row up to 30 s', () => {
@@ -18,5 +18,26 @@ describe('nextFailedOpening', () => {
     expect(nextFailedOpening(third, 36_999)).toMatchObject({ failures: 4, retryMs: 8_000 });
     expect(isStale(third, 37_000)).toBe(true);
     expect(nextFailedOpening(third, 37_000)).toEqual({ failures: 1, retryMs: 1_000, retryAt: 38_000 });
+  });
+});
+
+describe('isServerFailure', () => {
+  const coded = (code: string, cause?: unknown) => Object.assign(new Error(code, { cause }), { code });
+
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '08006', '53300', '57P01', '57P03'])(
+    'holds for %s, also as the cause of a wrapping error',
+    (code) => {
+      expect(isServerFailure(coded(code))).toBe(true);
+      expect(isServerFailure(new Error('Migration X (up) failed', { cause: coded(code) }))).toBe(true);
+    },
+  );
+
+  it.each(['3D000', '42P07', '42P01', '57014', '55P03', 'ECONNREFUSEDX'])('does not hold for %s', (code) => {
+    expect(isServerFailure(coded(code))).toBe(false);
+  });
+
+  it('does not hold for an error without a code', () => {
+    expect(isServerFailure(new Error('the server refused'))).toBe(false);
+    expect(isServerFailure('down')).toBe(false);
   });
 });

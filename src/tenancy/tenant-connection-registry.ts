@@ -91,7 +91,7 @@ export interface ConnectionRegistryStats {
   idleCloses: number;
   /** Kept ORMs closed because more than TENANT_MAX_KEPT were kept. */
   dropped: number;
-  /** Openings that failed (a migration, a missing database, the server refusing), each refusing the tenant a while. */
+  /** Openings that failed for the tenant's own reason (a migration, a missing database), each refusing it a while. */
   failedOpenings: number;
   /** Requests refused without an attempt while their tenant's last opening had failed. */
   refused: number;
@@ -107,7 +107,8 @@ export interface ConnectionRegistryStats {
  * halved regularly), and when all are busy a request waits for a slot. Giving a slot up (also after
  * TENANT_IDLE_CLOSE_MS unused) destroys the pool only: the ORM and its durable DI subtree are kept, up to
  * TENANT_MAX_KEPT of them (least recently used dropped first), so reopening costs a connection but no ORM, subtree or
- * route handlers. A tenant whose opening failed is refused for a while (`refuseAfterFailure`). All closed on shutdown.
+ * route handlers. A tenant whose opening failed is refused for a while (`refuseAfterFailure`), unless the failure was
+ * the server's or a wait for a maintenance session. All closed on shutdown.
  */
 @Injectable()
 export class TenantConnectionRegistry implements OnApplicationShutdown {
@@ -300,19 +301,17 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       return orm;
     } catch (error) {
       await orm.close(true).catch(() => undefined);
-      // No maintenance session within TENANT_SLOT_WAIT_MS says nothing about the tenant: the next request tries.
-      if (error instanceof SemaphoreTimeoutError) {
+      // No maintenance session within TENANT_SLOT_WAIT_MS, or a server that is down or full, says nothing about
+      // the tenant: the next request tries at once.
+      if (error instanceof SemaphoreTimeoutError || isServerFailure(error)) {
         this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${describeError(error)}`);
-        throw new UnavailableError(
-          'TENANT_UNAVAILABLE',
-          `Tenant ${tenant.tenantId} is temporarily unavailable`,
-        );
+        throw tenantUnavailable(tenant.tenantId);
       }
       const retryMs = this.recordFailure(tenant.tenantId);
       this.logger.error(
         `Opening tenant ${tenant.tenantId} failed: ${describeError(error)}; its requests are refused for ${retryMs} ms`,
       );
-      throw tenantRefused(tenant.tenantId, retryMs);
+      throw tenantUnavailable(tenant.tenantId, retryMs);
     }
   }
 
@@ -326,7 +325,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     const waitMs = failed ? failed.retryAt - performance.now() : 0;
     if (waitMs <= 0) return;
     this.counters.refused++;
-    throw tenantRefused(tenantId, waitMs);
+    throw tenantUnavailable(tenantId, waitMs);
   }
 
   /** Counts a failed opening; returns how long the tenant's requests are now refused. */
@@ -383,6 +382,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   private async closeIdle(): Promise<void> {
+    const now = performance.now();
+    for (const [tenantId, failed] of this.failed) if (isStale(failed, now)) this.failed.delete(tenantId);
     const cutoff = Date.now() - this.config.TENANT_IDLE_CLOSE_MS;
     const isIdle = (entry: TenantEntry) =>
       this.open.has(entry) && entry.leases === 0 && entry.lastUsed < cutoff;
@@ -393,8 +394,6 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       await this.disconnect(entry);
     }
     this.dropKeptBeyondLimit();
-    const now = performance.now();
-    for (const [tenantId, failed] of this.failed) if (isStale(failed, now)) this.failed.delete(tenantId);
   }
 
   /**
@@ -456,7 +455,30 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 }
 
-function tenantRefused(tenantId: string, waitMs: number): UnavailableError {
+/**
+ * SQLSTATE classes and Node error codes of a server that cannot be reached or takes no more sessions (connection
+ * exceptions, insufficient resources such as too many connections, a server shutting down or starting up): every
+ * tenant fails alike, and each recovers as soon as the server does.
+ */
+const SERVER_FAILURE =
+  /^(08|53|57P0[1-3]$|ECONNREFUSED$|ECONNRESET$|ETIMEDOUT$|EHOSTUNREACH$|ENOTFOUND$|EAI_AGAIN$)/;
+
+/** Whether `error`, or one of its causes (a driver or migration error wraps one), is the server's (SERVER_FAILURE). */
+export function isServerFailure(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && SERVER_FAILURE.test(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** 503 TENANT_UNAVAILABLE; with `waitMs`, the tenant is refused that long (Retry-After). */
+function tenantUnavailable(tenantId: string, waitMs?: number): UnavailableError {
+  if (waitMs === undefined) {
+    return new UnavailableError('TENANT_UNAVAILABLE', `Tenant ${tenantId} is temporarily unavailable`);
+  }
   const seconds = Math.ceil(waitMs / 1000);
   return new UnavailableError(
     'TENANT_UNAVAILABLE',
