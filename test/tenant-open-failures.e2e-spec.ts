@@ -139,6 +139,7 @@ describe('a tenant whose opening fails', () => {
     const token = await logIn(t.anon, 'retry-farm', owner.email, OWNER_PASSWORD);
     await crops('retry-farm').set('Authorization', `Bearer ${token}`).expect(200);
   });
+
   it('is tried again at once after a failure of the server, which says nothing about the tenant', async () => {
     // The registry's next opening of steady-farm meets a server starting up (57P03), once.
     const migrateToLatest = migrations.migrateToLatest;

@@ -456,20 +456,25 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 }
 
 /**
- * SQLSTATE classes and Node error codes of a server that cannot be reached or takes no more sessions (connection
- * exceptions, insufficient resources such as too many connections, a server shutting down or starting up): every
- * tenant fails alike, and each recovers as soon as the server does.
+ * SQLSTATEs and Node error codes of a server that cannot be reached or takes no more sessions (connection exceptions,
+ * too many connections, a server shutting down or starting up, a socket that cannot connect): every tenant fails
+ * alike, and each recovers as soon as the server does. Not the rest of class 53: disk full, out of memory or a temp
+ * file limit hit by a tenant's migration would come back at every attempt.
  */
 const SERVER_FAILURE =
-  /^(08|53|57P0[1-3]$|ECONNREFUSED$|ECONNRESET$|ETIMEDOUT$|EHOSTUNREACH$|ENOTFOUND$|EAI_AGAIN$)/;
+  /^(08...|53300|57P0[1-3]|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
 
-/** Whether `error`, or one of its causes (a driver or migration error wraps one), is the server's (SERVER_FAILURE). */
+/**
+ * Whether `error`, or one of its causes (a migration error wraps one), is the server's (SERVER_FAILURE), or knex's
+ * timeout for a first connection (a new pool, so not a full one: a server or network that does not answer).
+ */
 export function isServerFailure(error: unknown): boolean {
   let current = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
-    const { code } = current as { code?: unknown };
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    const { code, name, cause } = current as { code?: unknown; name?: unknown; cause?: unknown };
+    if (name === 'KnexTimeoutError') return true;
     if (typeof code === 'string' && SERVER_FAILURE.test(code)) return true;
-    current = current.cause;
+    current = cause;
   }
   return false;
 }
