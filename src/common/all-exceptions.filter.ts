@@ -7,7 +7,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { DomainError } from './domain-errors';
-import { describeError, postgresMessage } from './error-text';
+import { describeError, isServerUnavailable } from './error-text';
 import { ErrorResponseDto } from './error-response.dto';
 
 const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
@@ -125,22 +125,12 @@ function fromHttpException(exception: HttpException): ErrorResponseDto {
 }
 
 /**
- * Failures of the database server rather than of the request: refused or lost connections, PostgreSQL's
- * connection exceptions (08xxx), insufficient resources such as too many connections (53xxx), shutdowns (57P0x),
- * and a pool that timed out waiting for a connection.
+ * Failures of the database server rather than of the request: one that cannot be reached or takes no more sessions
+ * (isServerUnavailable), and, at a request, any of its resources running short (53xxx) or a shutdown (57P0x).
  */
 function isDatabaseUnavailable(exception: unknown): boolean {
-  const { code, name, message } = (exception ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
-  if (name === 'KnexTimeoutError') return true;
-  // node-postgres, when the server closed a connection under a query (a terminated backend, a dropped database).
-  if (
-    typeof message === 'string' &&
-    /^Connection (terminated|ended) unexpectedly/.test(postgresMessage(message))
-  ) {
-    return true;
-  }
-  if (typeof code !== 'string') return false;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /^(08|53|57P0)/.test(code);
+  const code = sqlState(exception);
+  return isServerUnavailable(exception) || (typeof code === 'string' && /^(53|57P0)/.test(code));
 }
 
 /**

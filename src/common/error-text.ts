@@ -12,16 +12,61 @@ export function postgresMessage(message: string): string {
   return separator === -1 ? message : message.slice(separator + 3);
 }
 
+interface ErrorFields {
+  code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
+
+/**
+ * `error` and the errors it wraps (`cause`), five at most. Any object counts: under jest, errors made by Node's own
+ * modules (a refused socket) are not `instanceof Error`.
+ */
+function* errorChain(error: unknown): Generator<ErrorFields> {
+  let current = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    yield current;
+    current = (current as ErrorFields).cause;
+  }
+}
+
 /** The database error behind `error`: itself, or one of its causes (a failed migration wraps one). */
 function databaseErrorIn(error: unknown): (Error & { code?: unknown }) | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
-    const { code } = current as { code?: unknown };
+  for (const current of errorChain(error)) {
+    if (!(current instanceof Error)) return undefined;
+    const { code } = current as ErrorFields;
     if (current instanceof DriverException || (typeof code === 'string' && SQLSTATE.test(code)))
       return current;
-    current = current.cause;
   }
   return undefined;
+}
+
+/**
+ * SQLSTATEs and Node error codes of a database server that cannot be reached or takes no more sessions: connection
+ * exceptions (08xxx), too many connections, a server shutting down or starting up, a socket that cannot connect or
+ * was cut. Not the rest of class 53 (disk full, out of memory, a temp file limit): a statement or a tenant's migration
+ * can cause those itself.
+ */
+const SERVER_UNAVAILABLE =
+  /^(08...|53300|57P0[1-3]|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+
+/**
+ * Whether `error`, or an error it wraps, says the database server cannot be reached or takes no more sessions
+ * (SERVER_UNAVAILABLE; node-postgres's "Connection terminated unexpectedly" when the server closed a connection under
+ * a query or at its start; knex's timeout waiting for a connection): every tenant would meet it alike.
+ */
+export function isServerUnavailable(error: unknown): boolean {
+  for (const { code, name, message } of errorChain(error)) {
+    if (name === 'KnexTimeoutError') return true;
+    if (typeof code === 'string' && SERVER_UNAVAILABLE.test(code)) return true;
+    if (
+      typeof message === 'string' &&
+      /^Connection (terminated|ended) unexpectedly/.test(postgresMessage(message))
+    )
+      return true;
+  }
+  return false;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from '../database/database-server';
 import { UnavailableError } from '../common/domain-errors';
-import { describeError } from '../common/error-text';
+import { describeError, isServerUnavailable } from '../common/error-text';
 import { SemaphoreTimeoutError } from '../common/semaphore';
 import { WaitQueue } from '../common/wait-queue';
 import { migrateToLatest } from '../database/migrate-to-latest';
@@ -303,7 +303,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       await orm.close(true).catch(() => undefined);
       // No maintenance session within TENANT_SLOT_WAIT_MS, or a server that is down or full, says nothing about
       // the tenant: the next request tries at once.
-      if (error instanceof SemaphoreTimeoutError || isServerFailure(error)) {
+      if (error instanceof SemaphoreTimeoutError || isServerUnavailable(error)) {
         this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${describeError(error)}`);
         throw tenantUnavailable(tenant.tenantId);
       }
@@ -453,30 +453,6 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.closings.add(tracked);
     return tracked;
   }
-}
-
-/**
- * SQLSTATEs and Node error codes of a server that cannot be reached or takes no more sessions (connection exceptions,
- * too many connections, a server shutting down or starting up, a socket that cannot connect): every tenant fails
- * alike, and each recovers as soon as the server does. Not the rest of class 53: disk full, out of memory or a temp
- * file limit hit by a tenant's migration would come back at every attempt.
- */
-const SERVER_FAILURE =
-  /^(08...|53300|57P0[1-3]|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
-
-/**
- * Whether `error`, or one of its causes (a migration error wraps one), is the server's (SERVER_FAILURE), or knex's
- * timeout for a first connection (a new pool, so not a full one: a server or network that does not answer).
- */
-export function isServerFailure(error: unknown): boolean {
-  let current = error;
-  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
-    const { code, name, cause } = current as { code?: unknown; name?: unknown; cause?: unknown };
-    if (name === 'KnexTimeoutError') return true;
-    if (typeof code === 'string' && SERVER_FAILURE.test(code)) return true;
-    current = cause;
-  }
-  return false;
 }
 
 /** 503 TENANT_UNAVAILABLE; with `waitMs`, the tenant is refused that long (Retry-After). */
