@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ERROR_DESCRIPTIONS } from './common/api-errors.decorator';
 import { ErrorResponseDto } from './common/error-response.dto';
+import { ACCEPTABLE_ID } from './common/request-id';
 import {
   defaultRequiredRole,
   PLATFORM_ADMIN_SCHEME,
@@ -57,14 +58,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   // No global requirement: each operation states its own (none for login, optional for sign-up).
   document.security = [];
   declareCommonErrors(document);
+  declareRequestId(document);
   declareRequiredRoles(document);
   return sortKeys(document);
 }
 
 /**
  * Errors any route can answer whatever its decorators say: the exception filter's 500, and for a route with a
- * request body the body parser's 400 (malformed JSON) and 413 (too large). Declared here once, so new routes get
- * them too.
+ * request body the body parser's 400 (malformed JSON), 413 (too large) and 415 (not JSON). Declared here once, so
+ * new routes get them too.
  */
 function declareCommonErrors(document: OpenAPIObject): void {
   const errorResponse = (status: number) => ({
@@ -78,8 +80,37 @@ function declareCommonErrors(document: OpenAPIObject): void {
       if (operation.requestBody) {
         operation.responses['400'] ??= errorResponse(400);
         operation.responses['413'] ??= errorResponse(413);
+        operation.responses['415'] ??= errorResponse(415);
       }
       operation.responses['500'] ??= errorResponse(500);
+    }
+  }
+}
+
+/** The request id every route takes and answers with (`requestId` middleware), as one parameter and one header. */
+function declareRequestId(document: OpenAPIObject): void {
+  const components = (document.components ??= {});
+  (components.parameters ??= {}).RequestId = {
+    name: 'X-Request-Id',
+    in: 'header',
+    required: false,
+    description:
+      'An id for this request, echoed in the response and in log lines; another value is replaced by a new UUID',
+    schema: { type: 'string', pattern: ACCEPTABLE_ID.source },
+  };
+  (components.headers ??= {}).RequestId = {
+    description: "The request's X-Request-Id when it matched the pattern, else a new UUID",
+    schema: { type: 'string' },
+  };
+  for (const pathItem of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = pathItem[method];
+      if (!operation) continue;
+      (operation.parameters ??= []).push({ $ref: '#/components/parameters/RequestId' });
+      for (const response of Object.values(operation.responses)) {
+        if (!response || '$ref' in response) continue;
+        (response.headers ??= {})['X-Request-Id'] = { $ref: '#/components/headers/RequestId' };
+      }
     }
   }
 }

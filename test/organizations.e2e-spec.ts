@@ -212,6 +212,22 @@ describe('organizations (control plane)', () => {
         /owner\.email must be an email address/,
       ],
       [{ name: 'Nul\u0000Farm', farmType: 'dairy' }, /name must not contain NUL characters/],
+      // Variation selectors count as characters for PostgreSQL (varchar) though not for validator's isLength.
+      [{ name: `Farm${'!\ufe0f'.repeat(99)}`, farmType: 'dairy' }, /name must be shorter/],
+      [
+        {
+          name: 'Selector Farm',
+          farmType: 'dairy',
+          owner: {
+            firstName: 'A',
+            lastName: 'x\ufe0f'.repeat(101),
+            email: 'a@b.co',
+            password: 'p'.repeat(12),
+          },
+        },
+        /owner\.lastName must be shorter than or equal to 200 characters/,
+      ],
+      [{ name: 'Farm', farmType: 'dairy', toString: 'x' }, /toString should not exist/],
     ];
     for (const [body, message] of cases) {
       const res = await t.http.post('/organizations').send(body);
@@ -219,6 +235,7 @@ describe('organizations (control plane)', () => {
       expect(res.body.message).toMatch(message);
     }
     expect(await databasesOfThisApp()).toBe(before);
+    await t.http.get('/organizations/selector-farm').expect(404);
   });
 
   it('runs concurrent sign-ups in DB_MAINTENANCE_SESSIONS sessions at a time', async () => {

@@ -217,6 +217,9 @@ describe('tenant requests', () => {
         { name: 'Beans', plantingDate: '2025-04-01', organizationId: 'nope' },
         /organizationId must be a UUID/,
       ],
+      [{ name: 'Beans', plantingDate: '2025-04-01', valueOf: 1 }, /valueOf should not exist/],
+      [{ name: 'a\ufe0f'.repeat(100) + 'b', plantingDate: '2025-04-01' }, /name must be shorter/],
+      [{ name: 'Beans', plantingDate: '2025-04-01', notes: 'x\ufe0f'.repeat(1001) }, /notes must be shorter/],
       ['{"name": ', /not valid JSON/],
       ['[]', /.+/],
     ];
@@ -262,6 +265,64 @@ describe('tenant requests', () => {
     expect(res.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
   });
 
+  it('counts characters as PostgreSQL does: 200 with variation selectors fit a name', async () => {
+    const name = 'a\ufe0f'.repeat(100);
+    const res = await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .send({ name, plantingDate: '2025-04-01' })
+      .expect(201);
+    expect(res.body.name).toBe(name);
+    const [row] = await sqlIn(
+      `${t.prefix}${greenValley.tenantId}`,
+      `SELECT char_length(name) AS n FROM crops WHERE id = '${res.body.id}'`,
+    );
+    expect(row).toEqual({ n: 200 });
+  });
+
+  it('refuses with 415 a body not sent as JSON, and changes nothing', async () => {
+    const crop = await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .send({ name: 'Sent As JSON', plantingDate: '2025-03-01' })
+      .expect(201);
+    const json = JSON.stringify({ name: 'Sent As Text', plantingDate: '2025-03-02' });
+    const attempts = [
+      t.http.patch(`/api/crops/${crop.body.id}`).set('Content-Type', 'text/plain').send(json),
+      t.http.patch(`/api/crops/${crop.body.id}`).type('form').send(json),
+      t.http.post('/api/crops').set('Content-Type', 'text/plain').send(json),
+      // More fields than a form parser takes: once a 500 on any route.
+      t.http
+        .post('/api/crops')
+        .type('form')
+        .send(Array.from({ length: 1001 }, (_, i) => `f${i}=1`).join('&')),
+    ];
+    for (const attempt of attempts) {
+      const res = await attempt.set('X-Tenant-ID', greenValley.tenantId);
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Request body must be JSON, sent with Content-Type: application/json',
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+      });
+    }
+    const after = await t.http.get(`/api/crops/${crop.body.id}`).set('X-Tenant-ID', greenValley.tenantId);
+    expect(after.body).toMatchObject({ name: 'Sent As JSON', plantingDate: '2025-03-01' });
+    const rows = await sqlIn(
+      `${t.prefix}${greenValley.tenantId}`,
+      `SELECT count(*)::int AS n FROM crops WHERE name = 'Sent As Text'`,
+    );
+    expect(rows[0]).toEqual({ n: 0 });
+    // Without a body there is nothing to refuse: the DTO names what is missing; a GET's form body is ignored.
+    const empty = await t.http.post('/api/crops').set('X-Tenant-ID', greenValley.tenantId).expect(400);
+    expect(empty.body).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringMatching(/^name must/),
+    });
+    await t.http.get('/health').type('form').send('a=1&'.repeat(1001)).expect(200);
+  });
+
   it('pages crops with limit/offset, newest first, and rejects a bad limit', async () => {
     const all = await t.http.get('/api/crops?limit=200').set('X-Tenant-ID', greenValley.tenantId).expect(200);
     const page = await t.http
@@ -274,6 +335,12 @@ describe('tenant requests', () => {
     expect([...times].sort().reverse()).toEqual(times);
     await t.http.get('/api/crops?limit=0').set('X-Tenant-ID', greenValley.tenantId).expect(400);
     await t.http.get('/api/crops?limit=abc').set('X-Tenant-ID', greenValley.tenantId).expect(400);
+    await t.http.get('/api/crops?limit=2.5').set('X-Tenant-ID', greenValley.tenantId).expect(400);
+    const unknown = await t.http
+      .get('/api/crops?valueOf=1')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .expect(400);
+    expect(unknown.body.message).toBe('valueOf should not exist');
   });
 });
 

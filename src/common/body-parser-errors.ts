@@ -1,4 +1,9 @@
-import { BadRequestException, HttpException, PayloadTooLargeException } from '@nestjs/common';
+import {
+  BadRequestException,
+  HttpException,
+  PayloadTooLargeException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 
 const MESSAGES: Record<string, [string, string]> = {
@@ -35,4 +40,27 @@ export function bodyParserErrors(error: unknown, _req: Request, _res: Response, 
         ? new BadRequestException(body)
         : new HttpException(body, status),
   );
+}
+
+/** The methods of the routes that take a body (every POST and PATCH route has one). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Placed after the JSON parser: a POST, PUT or PATCH carrying a body the parser did not take (another or no
+ * Content-Type) is refused with 415. Validated as an empty object instead, a PATCH would answer 200 having changed
+ * nothing, and a POST would name every field as missing. An empty body (Content-Length: 0) passes.
+ */
+export function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (req.body === undefined && hasBody && BODY_METHODS.has(req.method)) {
+    next(
+      new UnsupportedMediaTypeException({
+        message: 'Request body must be JSON, sent with Content-Type: application/json',
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+      }),
+    );
+    return;
+  }
+  next();
 }

@@ -11,8 +11,6 @@ import {
   IsUUID,
   Matches,
   Max,
-  MaxLength,
-  MinLength,
   ValidateBy,
   ValidateIf,
 } from 'class-validator';
@@ -46,17 +44,56 @@ function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorat
   } as ApiPropertyOptions);
 }
 
+/** Characters as PostgreSQL's varchar(n) and JSON Schema's minLength / maxLength count them: code points. */
+export function codePoints(text: string): number {
+  return [...text].length;
+}
+
+/**
+ * At least `min` characters, counted as `codePoints` does. class-validator's MinLength / MaxLength count a
+ * variation selector (U+FE0E, U+FE0F) as nothing, so a name within their limit could still be too long for its
+ * column (a 500) and a password shorter than the document says.
+ */
+export function MinChars(
+  min: number,
+  message = `$property must be longer than or equal to ${min} characters`,
+): PropertyDecorator {
+  return ValidateBy({
+    name: 'minLength',
+    constraints: [min],
+    validator: {
+      validate: (value) => typeof value === 'string' && codePoints(value) >= min,
+      defaultMessage: () => message,
+    },
+  });
+}
+
+/** At most `max` characters, counted as `codePoints` does (see MinChars). */
+export function MaxChars(max: number): PropertyDecorator {
+  return ValidateBy({
+    name: 'maxLength',
+    constraints: [max],
+    validator: {
+      validate: (value) => typeof value === 'string' && codePoints(value) <= max,
+      defaultMessage: () => `$property must be shorter than or equal to ${max} characters`,
+    },
+  });
+}
+
 const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+
+/** A string holding something besides white space: what is left of it after trimming is not empty. */
+export const NOT_BLANK = '\\S';
 
 /** A trimmed, non-empty string of at most `max` characters. */
 export function TextField(max: number, options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(
-    doc(options, { type: String, minLength: 1, maxLength: max }),
+    doc(options, { type: String, minLength: 1, maxLength: max, pattern: NOT_BLANK }),
     trim,
     ...presence(options),
     IsString(),
-    MinLength(1),
-    MaxLength(max),
+    MinChars(1),
+    MaxChars(max),
   );
 }
 
@@ -70,7 +107,7 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
     trim,
     ...presence(options),
     IsString(),
-    MaxLength(254),
+    MaxChars(254),
     Matches(/^[\x21-\x7e]*$/, { message: '$property must be an email address of ASCII characters' }),
     IsEmail({}, { message: '$property must be an email address' }),
   );
@@ -90,8 +127,8 @@ export function PasswordField(options: FieldOptions & { minLength?: number } = {
     doc(options, { type: String, format: 'password', minLength: min, maxLength: 1024, writeOnly: true }),
     ...presence(options),
     IsString(),
-    MinLength(min, { message: `$property must be at least ${min} characters long` }),
-    MaxLength(1024),
+    MinChars(min, `$property must be at least ${min} characters long`),
+    MaxChars(1024),
   );
 }
 

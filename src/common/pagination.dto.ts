@@ -3,9 +3,12 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import type { Response } from 'express';
 
+/** No list goes this deep; a larger offset is refused (400) rather than sent to PostgreSQL. */
+const MAX_OFFSET = 1_000_000_000;
+
 /** `limit`/`offset` for every list route; the total goes in the `X-Total-Count` header. */
 export class PaginationQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50, description: 'Page size' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'Page size' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -13,12 +16,18 @@ export class PaginationQueryDto {
   @Max(200)
   limit: number = 50;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0, description: 'Items to skip' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX_OFFSET,
+    default: 0,
+    description: 'Items to skip',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(0)
-  @Max(1_000_000_000)
+  @Max(MAX_OFFSET)
   offset: number = 0;
 }
 

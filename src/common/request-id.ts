@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 
 /** What a client may send as X-Request-Id to be echoed: short, printable, nothing a log line could be forged with. */
-const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Gives every request an id: the client's X-Request-Id when it is acceptable, else a new UUID. It is echoed in the

@@ -1,37 +1,46 @@
 import { BadRequestException } from '@nestjs/common';
 import { IsString } from 'class-validator';
-import { createValidationPipe, findUnstorableText } from './validation.pipe';
+import { createValidationPipe, findRefusedInput } from './validation.pipe';
 
 class NoteDto {
   @IsString()
   note!: string;
 }
 
-describe('findUnstorableText', () => {
+describe('findRefusedInput', () => {
   it('names the first string holding NUL or a lone surrogate, however deep', () => {
-    expect(findUnstorableText({ a: 'ok', b: { c: ['fine', 'x\u0000y'] } })).toEqual({
+    expect(findRefusedInput({ a: 'ok', b: { c: ['fine', 'x\u0000y'] } })).toEqual({
       path: 'b.c.1',
       problem: 'must not contain NUL characters',
     });
-    expect(findUnstorableText({ email: '\ud800@example.com' })).toEqual({
+    expect(findRefusedInput({ email: '\ud800@example.com' })).toEqual({
       path: 'email',
       problem: 'must be well-formed Unicode',
     });
-    expect(findUnstorableText('x\udc00')).toEqual({ path: '', problem: 'must be well-formed Unicode' });
+    expect(findRefusedInput('x\udc00')).toEqual({ path: '', problem: 'must be well-formed Unicode' });
   });
 
   it('refuses values nested deeper than 32 levels instead of recursing without end', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 40_000; i++) deep = [deep];
-    expect(findUnstorableText({ z: deep })?.problem).toBe('is nested more than 32 levels deep');
+    expect(findRefusedInput({ z: deep })?.problem).toBe('is nested more than 32 levels deep');
     let fine: unknown = 'x';
     for (let i = 0; i < 30; i++) fine = [fine];
-    expect(findUnstorableText({ z: fine })).toBeUndefined();
+    expect(findRefusedInput({ z: fine })).toBeUndefined();
+  });
+
+  it("names a key of Object.prototype's, which class-transformer would skip, at any depth", () => {
+    expect(findRefusedInput({ name: 'A', toString: 1 })).toEqual({
+      path: 'toString',
+      problem: 'should not exist',
+    });
+    expect(findRefusedInput({ owner: { valueOf: 'x' } })?.path).toBe('owner.valueOf');
+    expect(findRefusedInput(JSON.parse('{"__proto__": {"role": "admin"}}'))?.path).toBe('__proto__');
   });
 
   it('finds nothing in clean values, surrogate pairs included', () => {
-    expect(findUnstorableText({ a: 'ok 🌽', b: [1, null, true, { c: 'NUL \\u0000' }] })).toBeUndefined();
-    expect(findUnstorableText(undefined)).toBeUndefined();
+    expect(findRefusedInput({ a: 'ok 🌽', b: [1, null, true, { c: 'NUL \\u0000' }] })).toBeUndefined();
+    expect(findRefusedInput(undefined)).toBeUndefined();
   });
 });
 

@@ -24,8 +24,13 @@ const UNSTORABLE_TEXT: Array<[(text: string) => boolean, string]> = [
 /** Deeper JSON is refused before anything recurses into it (no DTO nests anywhere near this). */
 const MAX_DEPTH = 32;
 
-/** The first string holding unstorable text: its path (`notes`, `items.0.name`, '' for the value itself) and why. */
-export function findUnstorableText(
+/**
+ * The first part of a body or query no route can take: a string holding unstorable text, or a key named like a
+ * member of Object.prototype (`toString`, `valueOf`, …), which class-transformer skips without a word as it is a
+ * function on every DTO, so the whitelist never sees it. Its path (`notes`, `items.0.name`, '' for the value itself)
+ * and why.
+ */
+export function findRefusedInput(
   value: unknown,
   path = '',
   depth = 0,
@@ -37,17 +42,21 @@ export function findUnstorableText(
   }
   if (value === null || typeof value !== 'object') return undefined;
   for (const [key, item] of Object.entries(value)) {
-    const found = findUnstorableText(item, path ? `${path}.${key}` : key, depth + 1);
+    const itemPath = path ? `${path}.${key}` : key;
+    if (key in Object.prototype) return { path: itemPath, problem: 'should not exist' };
+    const found = findRefusedInput(item, itemPath, depth + 1);
     if (found) return found;
   }
   return undefined;
 }
 
-/** Refuses unstorable text in bodies and query strings before DTO validation, which would otherwise end in a 500. */
+/**
+ * Refuses unstorable text in bodies and query strings before DTO validation, which would otherwise end in a 500, and
+ * the keys it would let through.
+ */
 class AppValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const found =
-      metadata.type === 'body' || metadata.type === 'query' ? findUnstorableText(value) : undefined;
+    const found = metadata.type === 'body' || metadata.type === 'query' ? findRefusedInput(value) : undefined;
     if (found) {
       throw new BadRequestException({
         message: `${found.path || metadata.type} ${found.problem}`,

@@ -7,7 +7,7 @@ import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { AppModule } from '../../src/app.module';
 import { advisoryLock } from '../../src/database/advisory-lock';
-import { configureApp } from '../../src/app.setup';
+import { APP_OPTIONS, configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { buildOpenApiDocument } from '../../src/openapi';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
@@ -95,6 +95,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     .useValue(config)
     .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
+    ...APP_OPTIONS,
     logger: options.logger ?? ['error', 'warn'],
   });
   const contract = new OpenApiContract(buildOpenApiDocument(app));

@@ -7,12 +7,10 @@ import {
   IsString,
   IsUrl,
   Matches,
-  MaxLength,
-  MinLength,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { EmailField, PasswordField, TextField } from '../../common/fields';
+import { EmailField, MaxChars, MinChars, PasswordField, TextField } from '../../common/fields';
 import { FARM_TYPES, FarmType } from '../organization.entity';
 
 export class OwnerDto {
@@ -36,12 +34,13 @@ export class CreateOrganizationDto {
     example: 'Green Valley Co-op',
     minLength: 1,
     maxLength: 200,
+    pattern: '[A-Za-z0-9]',
     description: 'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op)',
   })
   @Transform(trim)
   @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @MinChars(1)
+  @MaxChars(200)
   @Matches(/[A-Za-z0-9]/, { message: 'name must contain at least one letter or digit' })
   name!: string;
 
@@ -58,7 +57,7 @@ export class CreateOrganizationDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(2000)
+  @MaxChars(2000)
   @IsUrl(
     { protocols: ['http', 'https'], require_protocol: true },
     { message: 'logoUrl must be an http(s) URL' },
