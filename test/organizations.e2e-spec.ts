@@ -332,6 +332,14 @@ describe('organizations (control plane)', () => {
     expect(res.body.status).toBe('active');
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(200);
     expect((await t.http.get('/organizations/in-flight').expect(200)).body.status).toBe('provisioning');
+    const early = await t.http
+      .post('/organizations')
+      .send({ name: 'In Flight', farmType: 'dairy' })
+      .expect(409);
+    expect(early.body).toMatchObject({
+      code: 'SIGNUP_IN_PROGRESS',
+      message: expect.stringMatching(/in progress/),
+    });
     const token = await logIn(t.anon, 'half-done', 'hal@half.example', OWNER_PASSWORD);
     await asTenant(t, 'half-done', token).get('/api/auth/me').expect(200);
   });

@@ -182,7 +182,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
    * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
    * wins), keeping its owner unless the retry names one; without the platform token, only by a retry naming the
    * same owner, email and password (so an anonymous caller cannot become the admin of someone else's sign-up).
-   * Anything else is a conflict.
+   * Anything else is a conflict: one still provisioning (a retry that came too early, or another caller's sign-up
+   * of the name) is told apart from a taken name.
    */
   private async claimFailed(
     dto: CreateOrganizationDto,
@@ -215,6 +216,12 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
         await em.refresh(existing);
         return existing;
       }
+    }
+    if (existing?.name === dto.name && existing.status === 'provisioning') {
+      throw new ConflictError(
+        'SIGNUP_IN_PROGRESS',
+        `The sign-up of ${JSON.stringify(dto.name)} is still in progress; its routes answer 503 TENANT_PROVISIONING until it is active`,
+      );
     }
     if (existing?.name === dto.name) {
       throw new ConflictError(
@@ -253,7 +260,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (!written) {
       throw new UnavailableError(
         'SIGNUP_TAKEN_OVER',
-        `Another process is finishing the sign-up of ${org.tenantId}; GET /organizations/${org.tenantId} shows when it is active`,
+        `Another process is finishing the sign-up of ${org.tenantId}; its routes answer 503 TENANT_PROVISIONING until it is active`,
       );
     }
     if (failure !== undefined) {
