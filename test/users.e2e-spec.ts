@@ -1,4 +1,6 @@
 import { asTenant, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { connectTo } from './support/test-database';
+import { until } from './support/until';
 
 describe('users', () => {
   let t: TestApp;
@@ -61,6 +63,48 @@ describe('users', () => {
     const clash = await as(A).patch(`/api/users/${other.body.id}`, { email: 'Bo@Farm.Example' }).expect(409);
     expect(clash.body.code).toBe('USER_EMAIL_TAKEN');
     expect((await as(A).get(`/api/users/${other.body.id}`)).body.email).toBe('cy@farm.example');
+  });
+
+  it("answers 503 TRANSACTION_CONFLICT when PostgreSQL picks the request's transaction as a deadlock's victim", async () => {
+    const created = await as(A)
+      .post('/api/users', { firstName: 'Dee', lastName: 'Lock', email: 'dee@lock.example', password })
+      .expect(201);
+    const id = created.body.id as string;
+    const other = await connectTo(`${t.prefix}${A}`);
+    try {
+      // Another session (an operator's, say) holds the user's row and will want the lock the PATCH takes first.
+      // Its own deadlock check comes later than the PATCH's (1 s by default), so the PATCH is the one rolled back.
+      await other.query('BEGIN');
+      await other.query(`SET LOCAL deadlock_timeout = '30s'`);
+      await other.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+      const patch = as(A)
+        .patch(`/api/users/${id}`, { firstName: 'Changed' })
+        .then((res) => res);
+      await until(async () => {
+        const { rows } = await other.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+        );
+        return rows[0].n === 1;
+      });
+      const closing = other.query(`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`);
+      const res = await patch;
+      expect({ status: res.status, body: res.body as unknown }).toEqual({
+        status: 503,
+        body: {
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: "The request's transaction was rolled back in a conflict with a concurrent one; retry it",
+          code: 'TRANSACTION_CONFLICT',
+        },
+      });
+      await closing;
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    const again = await as(A).patch(`/api/users/${id}`, { firstName: 'Changed' }).expect(200);
+    expect(again.body.firstName).toBe('Changed');
   });
 
   it('validates bodies and ids: 400 naming the field', async () => {

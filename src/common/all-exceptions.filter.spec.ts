@@ -134,17 +134,28 @@ describe('AllExceptionsFilter', () => {
     });
   });
 
+  it('answers 503 TRANSACTION_CONFLICT to a deadlock or serialization failure', () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    for (const code of ['40P01', '40001']) {
+      const failed = Object.assign(new Error('could not serialize access'), { code });
+      expect(respond(new DriverException(failed))).toMatchObject({
+        status: 503,
+        body: { code: 'TRANSACTION_CONFLICT' },
+      });
+    }
+  });
+
   it('logs a database error without its statement, values or stack', () => {
     const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const failed = Object.assign(
       new Error(
-        `update "users" set "password_hash" = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' - deadlock detected`,
+        `update "users" set "password_hash" = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' - check violation`,
       ),
-      { code: '40P01' },
+      { code: '23514' },
     );
     expect(respond(new DriverException(failed)).status).toBe(500);
     const logged = JSON.stringify(error.mock.calls.at(-1));
-    expect(logged).toContain('database error 40P01: deadlock detected');
+    expect(logged).toContain('database error 23514: check violation');
     expect(logged).not.toMatch(/argon2|password_hash|update| {4}at /);
   });
 });

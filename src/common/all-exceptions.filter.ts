@@ -79,6 +79,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'QUERY_TIMEOUT',
       );
     }
+    if (isTransactionConflict(exception)) {
+      this.logger.warn(`${describeRequest(request)}: transaction rolled back (${describeError(exception)})`);
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        "The request's transaction was rolled back in a conflict with a concurrent one; retry it",
+        'TRANSACTION_CONFLICT',
+      );
+    }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(`${describeRequest(request)}: database unavailable (${describeError(exception)})`);
       return errorBody(
@@ -139,6 +147,16 @@ function isDatabaseUnavailable(exception: unknown): boolean {
  */
 function isQueryCanceled(exception: unknown): boolean {
   return sqlState(exception) === '57014';
+}
+
+/**
+ * PostgreSQL rolled the request's transaction back to let a concurrent one go on: deadlock_detected (its lock waits
+ * formed a cycle with another session's, e.g. an operator's transaction or a migration) or serialization_failure.
+ * Nothing of that transaction was kept, and the same request may well succeed at once.
+ */
+function isTransactionConflict(exception: unknown): boolean {
+  const code = sqlState(exception);
+  return code === '40P01' || code === '40001';
 }
 
 /** PostgreSQL's invalid_catalog_name: a tenant's database was dropped behind the registry's back. */
