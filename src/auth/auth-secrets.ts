@@ -31,15 +31,18 @@ export class AuthSecrets {
 }
 
 /**
- * Reads `<dir>/<name>`, or creates it with 32 random bytes (base64url) readable by the owner only. The value is
- * written to a temporary file first and then hard-linked into place, which fails if the file exists: processes
- * starting together agree on one value, and none ever reads a file still being written.
+ * Reads `<dir>/<name>`, or creates it with 32 random bytes (base64url) readable by the owner only. An existing file
+ * is only read, so secrets mounted read-only work. A new value is written to a temporary file first and then
+ * hard-linked into place, which fails if the file exists: processes starting together agree on one value, and none
+ * ever reads a file still being written.
  */
 export async function loadOrCreateSecret(
   dir: string,
   name: string,
 ): Promise<{ value: string; created: boolean }> {
   const file = join(dir, name);
+  const existing = await readSecret(file);
+  if (existing !== undefined) return { value: existing, created: false };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const value = randomBytes(32).toString('base64url');
   const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -52,7 +55,18 @@ export async function loadOrCreateSecret(
   } finally {
     await unlink(draft);
   }
-  const stored = (await readFile(file, 'utf8')).trim();
+  return { value: (await readSecret(file)) ?? '', created: false };
+}
+
+/** The secret kept in `file`, or undefined when there is no such file. */
+async function readSecret(file: string): Promise<string | undefined> {
+  let stored: string;
+  try {
+    stored = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
   if (stored.length < 32) throw new Error(`${file} holds fewer than 32 characters; delete it to regenerate`);
-  return { value: stored, created: false };
+  return stored;
 }

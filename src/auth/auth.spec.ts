@@ -2,6 +2,7 @@ import { BadRequestException, ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnauthenticatedError } from '../common/domain-errors';
@@ -12,6 +13,17 @@ import { PlatformToken } from './platform-token';
 import { bearerToken } from './principal';
 import { roleAtLeast } from './roles';
 import { TenantAuthGuard } from './tenant-auth.guard';
+
+// The file system is real; its writing calls are watched, to see that an existing secret is only read.
+jest.mock('node:fs/promises', () => {
+  const actual = jest.requireActual<typeof fsPromises>('node:fs/promises');
+  return {
+    ...actual,
+    writeFile: jest.fn(actual.writeFile),
+    mkdir: jest.fn(actual.mkdir),
+    link: jest.fn(actual.link),
+  };
+});
 
 const SECRET = 'a unit-test secret of more than thirty-two characters';
 const USER = '0f8b0a3e-8d9b-4c1e-9a55-3f2b1c4d5e6f';
@@ -89,6 +101,14 @@ describe('loadOrCreateSecret', () => {
       value: results[0].value,
       created: false,
     });
+  });
+
+  it('only reads an existing secret, so a read-only SECRETS_DIR works', async () => {
+    const { value } = await loadOrCreateSecret(dir, 'key');
+    const writes = [fsPromises.writeFile, fsPromises.mkdir, fsPromises.link] as unknown as jest.Mock[];
+    writes.forEach((write) => write.mockClear());
+    expect(await loadOrCreateSecret(dir, 'key')).toEqual({ value, created: false });
+    writes.forEach((write) => expect(write).not.toHaveBeenCalled());
   });
 
   it('refuses a file too short to be a secret', async () => {
