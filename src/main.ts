@@ -10,7 +10,15 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.create<NestExpressApplication>(AppModule, APP_OPTIONS);
   configureApp(app);
-  await app.listen(config.PORT);
+  await app.init();
+  try {
+    await app.listen(config.PORT);
+  } catch (error) {
+    // A port in use, say: said in one line, and what the start began (a template, spare databases) is stopped.
+    Logger.error(`Cannot listen on port ${config.PORT}: ${(error as Error).message}`, 'Bootstrap');
+    await app.close();
+    process.exit(1);
+  }
   Logger.log(
     `farm-management listening on http://localhost:${config.PORT} (Swagger UI at /docs)`,
     'Bootstrap',

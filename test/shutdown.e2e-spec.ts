@@ -1,12 +1,16 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { Agent, get as httpGet } from 'node:http';
+import type { Client } from 'pg';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { countConnections, serverEnv } from './support/test-database';
-import { newPrefix, withMaintenanceClient } from './support/test-app';
+import { connectTo, countConnections, serverEnv } from './support/test-database';
+import { until } from './support/until';
+import { HttpShutdown } from '../src/health/http-shutdown';
+import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -37,6 +41,23 @@ async function waitForHealth(url: string, child: ChildProcess, listening: () => 
   throw new Error('the app did not become healthy');
 }
 
+/** `src/main.ts` as a child process, with `env` over the test server's settings; its output is collected. */
+function spawnApp(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<unknown[]>;
+} {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, ...serverEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output, exited: once(child, 'exit') };
+}
+
 describe('the app as a process', () => {
   const prefix = newPrefix();
   const secretsDir = mkdtempSync(join(tmpdir(), 'farm-secrets-'));
@@ -45,33 +66,27 @@ describe('the app as a process', () => {
 
   it('generates its secrets on first start, then closes every database connection and exits on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      cwd: join(__dirname, '..'),
-      env: {
-        ...process.env,
-        ...serverEnv(),
-        PORT: String(port),
-        TENANT_DB_PREFIX: prefix,
-        DB_NAME: `${prefix.slice(0, -1)}control`,
-        SECRETS_DIR: secretsDir,
-        PLATFORM_ADMIN_TOKEN: '',
-        JWT_SECRET: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      child,
+      output: out,
+      exited,
+    } = spawnApp({
+      PORT: String(port),
+      TENANT_DB_PREFIX: prefix,
+      DB_NAME: `${prefix.slice(0, -1)}control`,
+      SECRETS_DIR: secretsDir,
+      PLATFORM_ADMIN_TOKEN: '',
+      JWT_SECRET: '',
     });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = once(child, 'exit');
     try {
       const url = `http://127.0.0.1:${port}`;
-      await waitForHealth(url, child, () => output.includes(`listening on http://localhost:${port}`));
+      await waitForHealth(url, child, () => out().includes(`listening on http://localhost:${port}`));
       const tokenFile = join(secretsDir, 'platform-admin-token');
       const token = readFileSync(tokenFile, 'utf8').trim();
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
       expect(statSync(join(secretsDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
       expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      expect(output.split(token).length - 1).toBe(1);
+      expect(out().split(token).length - 1).toBe(1);
       await request(url).post('/organizations').send({ name: 'Signal Farm', farmType: 'dairy' }).expect(401);
       await request(url)
         .post('/organizations')
@@ -86,13 +101,13 @@ describe('the app as a process', () => {
       expect(await withMaintenanceClient((c) => countConnections(c, prefix))).toBeGreaterThan(0);
     } catch (error) {
       child.kill('SIGKILL');
-      throw new Error(`${String(error)}\n${output}`);
+      throw new Error(`${String(error)}\n${out()}`);
     }
     child.kill('SIGTERM');
     const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
     expect(code === 0 || signal === 'SIGTERM').toBe(true);
-    expect(output).toMatch(/Shutdown: closed 1 tenant ORM/);
-    expect(output).not.toMatch(/ERROR/);
+    expect(out()).toMatch(/Shutdown: closed 1 tenant ORM/);
+    expect(out()).not.toMatch(/ERROR/);
     const deadline = Date.now() + 2000;
     let open = await withMaintenanceClient((c) => countConnections(c, prefix));
     while (open > 0 && Date.now() < deadline) {
@@ -101,4 +116,133 @@ describe('the app as a process', () => {
     }
     expect(open).toBe(0);
   }, 90_000);
+
+  it('answers a request in flight at SIGTERM, then ends its connection and exits though its client keeps asking', async () => {
+    const own = newPrefix();
+    const port = await freePort();
+    const token = `platform-${'t'.repeat(32)}`;
+    const { child, output, exited } = spawnApp({
+      PORT: String(port),
+      TENANT_DB_PREFIX: own,
+      DB_NAME: `${own.slice(0, -1)}control`,
+      PLATFORM_ADMIN_TOKEN: token,
+      JWT_SECRET: 'j'.repeat(40),
+      TENANT_SPARE_POOL: '0',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    // One pooled connection, as a load balancer keeps to its upstream.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        httpGet(
+          `${url}${path}`,
+          { agent, headers: { authorization: `Bearer ${token}`, 'x-tenant-id': 'drain-farm' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+          },
+        ).on('error', reject);
+      });
+    const locker = { client: undefined as Client | undefined };
+    try {
+      await waitForHealth(url, child, () => output().includes(`listening on http://localhost:${port}`));
+      await request(url)
+        .post('/organizations')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ name: 'Drain Farm', farmType: 'dairy' })
+        .expect(201);
+      expect(await get('/health')).toEqual({ status: 200, connection: 'keep-alive' });
+      locker.client = await connectTo(`${own}drain-farm`);
+      await locker.client.query('BEGIN');
+      await locker.client.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
+      const inFlight = get('/api/crops');
+      const waiting = async () => {
+        const { rows } = await locker.client!.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0].n > 0;
+      };
+      await until(waiting);
+      child.kill('SIGTERM');
+      // The listener closes (new connections are refused) while the request still waits for its lock.
+      await until(() =>
+        fetch(`${url}/health`).then(
+          () => false,
+          () => true,
+        ),
+      );
+      await locker.client.query('COMMIT');
+      // Its headers were not sent when the shutdown began, but it was under way: answered, then its connection ends.
+      expect((await inFlight).status).toBe(200);
+      // The client goes on asking on its pooled connection: nothing answers any more, and the process ends.
+      const answers: Array<number | undefined> = [];
+      const deadline = Date.now() + 5_000;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+        answers.push(
+          await get('/health/ready').then(
+            (r) => r.status,
+            () => undefined,
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(answers.filter((status) => status !== undefined)).toEqual([]);
+      await exited;
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(`${String(error)}\n${output()}`);
+    } finally {
+      agent.destroy();
+      await locker.client?.end();
+    }
+    expect(output()).not.toMatch(/ERROR/);
+  }, 90_000);
+
+  it('says in one line that its port is in use and exits 1, closing what it opened', async () => {
+    const own = newPrefix();
+    const blocker = createServer().listen(0);
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as { port: number };
+    try {
+      const { output, exited } = spawnApp({
+        PORT: String(port),
+        TENANT_DB_PREFIX: own,
+        DB_NAME: `${own.slice(0, -1)}control`,
+        PLATFORM_ADMIN_TOKEN: `platform-${'t'.repeat(32)}`,
+        JWT_SECRET: 'j'.repeat(40),
+      });
+      const [code] = await exited;
+      expect(code).toBe(1);
+      expect(output()).toContain(`Cannot listen on port ${port}: listen EADDRINUSE`);
+      expect(output()).not.toMatch(/\n\s+at /);
+      expect(await withMaintenanceClient((c) => countConnections(c, own))).toBe(0);
+    } finally {
+      blocker.close();
+    }
+  }, 90_000);
+});
+
+describe('readiness during a shutdown', () => {
+  it('answers 503 SHUTTING_DOWN once the shutdown has begun, and asks every client to close its connection', async () => {
+    const t = await startTestApp();
+    try {
+      // Each request asks to keep its connection: only the shutdown makes the answer close it.
+      const ready = () => t.anon.get('/health/ready').set('Connection', 'keep-alive');
+      expect((await ready().expect(200)).headers.connection).toBe('keep-alive');
+      t.app.get(HttpShutdown).onModuleDestroy();
+      const during = await ready().expect(503);
+      expect(during.body).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'The app is shutting down',
+        code: 'SHUTTING_DOWN',
+      });
+      expect(during.headers.connection).toBe('close');
+      const live = await t.anon.get('/health').set('Connection', 'keep-alive').expect(200);
+      expect(live.headers.connection).toBe('close');
+    } finally {
+      await stopTestApp(t);
+    }
+  });
 });

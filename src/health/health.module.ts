@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from './health.controller';
+import { HttpShutdown } from './http-shutdown';
 
-@Module({ controllers: [HealthController] })
+@Module({ controllers: [HealthController], providers: [HttpShutdown] })
 export class HealthModule {}
