@@ -23,6 +23,10 @@ import { SignUpHold, holdStart, untouchedFor } from './sign-up-hold';
  * job, and so does the sweep of every app process for rows left in `provisioning` by a process that died (see
  * SignUpHold). The unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
  */
+
+/** What a sign-up's caller can watch while another attempt runs it (GET /organizations needs the platform token). */
+const UNTIL_ACTIVE = 'its routes answer 503 TENANT_PROVISIONING until it is active or has failed';
+
 @Injectable()
 export class OrganizationsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrganizationsService.name);
@@ -212,15 +216,14 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
           updatedAt: holdStart(),
         },
       );
-      if (claimed === 1) {
-        await em.refresh(existing);
-        return existing;
-      }
+      await em.refresh(existing);
+      // Another retry claimed it first: its sign-up runs now.
+      if (claimed === 1) return existing;
     }
     if (existing?.name === dto.name && existing.status === 'provisioning') {
       throw new ConflictError(
         'SIGNUP_IN_PROGRESS',
-        `The sign-up of ${JSON.stringify(dto.name)} is still in progress; its routes answer 503 TENANT_PROVISIONING until it is active`,
+        `The sign-up of ${JSON.stringify(dto.name)} (${existing.tenantId}) is still in progress; ${UNTIL_ACTIVE}`,
       );
     }
     if (existing?.name === dto.name) {
@@ -260,7 +263,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (!written) {
       throw new UnavailableError(
         'SIGNUP_TAKEN_OVER',
-        `Another process is finishing the sign-up of ${org.tenantId}; its routes answer 503 TENANT_PROVISIONING until it is active`,
+        `Another process is finishing the sign-up of ${org.tenantId}; ${UNTIL_ACTIVE}`,
       );
     }
     if (failure !== undefined) {
