@@ -668,6 +668,22 @@ describe('SIGNUP_MODE=open', () => {
     const users = await asTenant(t, 'stalled-farm', token).get('/api/users').expect(200);
     expect(users.body).toEqual([expect.objectContaining({ email: owner.email, role: 'admin' })]);
   });
+  it("answers its owner's concurrent retries of a failed sign-up with one 201 and SIGNUP_IN_PROGRESS", async () => {
+    const database = `${t.prefix}retried-farm`;
+    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
+    await sqlIn(database, 'CREATE TABLE crops (id int)');
+    const owner = { firstName: 'Re', lastName: 'Try', email: 're@retried.example', password: PASSWORD };
+    const body = { name: 'Retried Farm', farmType: 'dairy', owner };
+    expect((await t.anon.post('/organizations').send(body)).status).toBe(503);
+    await sqlIn(database, 'DROP TABLE crops');
+    // Each retry checks the owner's password before its claim: all three find the sign-up failed, one claims it.
+    const retries = await Promise.all([1, 2, 3].map(() => t.anon.post('/organizations').send(body)));
+    expect(retries.map((res) => [res.status, res.body.code]).sort()).toEqual([
+      [201, undefined],
+      [409, 'SIGNUP_IN_PROGRESS'],
+      [409, 'SIGNUP_IN_PROGRESS'],
+    ]);
+  });
 });
 
 describe('HTTP surface', () => {
