@@ -2,21 +2,12 @@ import { ContextIdFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
-import { bodyParserErrors, requireJsonBody } from './common/body-parser-errors';
+import { useJsonBodies } from './common/json-bodies';
 import { requestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
 import { TenantContextIdStrategy, tenantContextOf } from './tenancy/tenant-context-id.strategy';
 import { memoizeDurableRouteHandlers } from './tenancy/durable-route-handlers';
-
-/** JSON bodies above this size are refused with 413. */
-export const JSON_BODY_LIMIT = '100kb';
-
-/**
- * Options every app is created with: no body parsers of Nest's own, so the JSON parser configureApp adds is the
- * only one (Nest would add a form parser, whose errors and bodies no route expects).
- */
-export const APP_OPTIONS = { bodyParser: false } as const;
 
 /** Everything an application needs beyond its module graph; shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication): void {
@@ -33,9 +24,7 @@ export function configureApp(app: NestExpressApplication): void {
     exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
     maxAge: 600,
   });
-  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
-  app.use(bodyParserErrors);
-  app.use(requireJsonBody);
+  useJsonBodies(app);
   app.enableShutdownHooks();
   if (config.SWAGGER_ENABLED) {
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });

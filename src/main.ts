@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
-import { APP_OPTIONS, configureApp } from './app.setup';
+import { configureApp } from './app.setup';
+import { APP_OPTIONS } from './common/json-bodies';
 import { loadConfigOrExit } from './config/app-config';
 
 async function bootstrap(): Promise<void> {

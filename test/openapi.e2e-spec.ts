@@ -6,12 +6,23 @@ import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 interface Operation {
   operationId?: string;
   tags?: string[];
-  parameters?: Array<{ name: string; in: string; required?: boolean }>;
+  parameters?: Array<{
+    name: string;
+    in: string;
+    required?: boolean;
+    schema?: { type?: string };
+    $ref?: string;
+  }>;
+  requestBody?: object;
   security?: Array<Record<string, string[]>>;
   'x-required-role'?: string;
   responses: Record<
     string,
-    { description?: string; content?: Record<string, { schema: { $ref?: string } }> }
+    {
+      description?: string;
+      content?: Record<string, { schema: { $ref?: string } }>;
+      headers?: Record<string, { $ref?: string }>;
+    }
   >;
 }
 
@@ -81,6 +92,26 @@ describe('OpenAPI document', () => {
       expect(op.tags?.length).toBe(1);
       for (const response of Object.values(op.responses)) expect(response.description).toBeTruthy();
     }
+  });
+
+  it('declares the body errors on every operation with a body, and X-Request-Id on every operation and answer', () => {
+    for (const { path, method, op } of operations()) {
+      const bodyErrors = ['400', '413', '415'].filter((status) => status in op.responses);
+      expect({ path, method, bodyErrors }).toEqual({
+        path,
+        method,
+        bodyErrors: op.requestBody ? ['400', '413', '415'] : bodyErrors,
+      });
+      expect(op.parameters).toContainEqual({ $ref: '#/components/parameters/RequestId' });
+      for (const response of Object.values(op.responses)) {
+        expect(response.headers?.['X-Request-Id']).toEqual({ $ref: '#/components/headers/RequestId' });
+      }
+    }
+    const page = paths['/api/crops'].get.parameters ?? [];
+    expect(page.filter((p) => ['limit', 'offset'].includes(p.name)).map((p) => p.schema?.type)).toEqual([
+      'integer',
+      'integer',
+    ]);
   });
 
   it('declares the X-Tenant-ID header and the tenant errors on every tenant route', () => {

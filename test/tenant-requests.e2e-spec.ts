@@ -278,6 +278,12 @@ describe('tenant requests', () => {
       `SELECT char_length(name) AS n FROM crops WHERE id = '${res.body.id}'`,
     );
     expect(row).toEqual({ n: 200 });
+    // 400 UTF-16 units, 200 characters.
+    await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .send({ name: '🌽'.repeat(200), plantingDate: '2025-04-01' })
+      .expect(201);
   });
 
   it('refuses with 415 a body not sent as JSON, and changes nothing', async () => {
@@ -321,6 +327,15 @@ describe('tenant requests', () => {
       message: expect.stringMatching(/^name must/),
     });
     await t.http.get('/health').type('form').send('a=1&'.repeat(1001)).expect(200);
+    // Only the bodies of POST, PUT and PATCH are read: a GET's broken JSON body meets no parser either.
+    await t.http.get('/health').set('Content-Type', 'application/json').send('{"broken": ').expect(200);
+    // JSON with a charset parameter is JSON.
+    await t.http
+      .post('/api/crops')
+      .set('X-Tenant-ID', greenValley.tenantId)
+      .set('Content-Type', 'application/json; charset=utf-8')
+      .send(JSON.stringify({ name: 'Sent With A Charset', plantingDate: '2025-03-03' }))
+      .expect(201);
   });
 
   it('pages crops with limit/offset, newest first, and rejects a bad limit', async () => {

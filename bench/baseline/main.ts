@@ -3,7 +3,8 @@
  * filters, `cropFilter`, order and page, read with `findPage`), response DTO, validation pipe and error filter as
  * the app, on the same Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext
  * middleware, and no tenancy.
- * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (request id, helmet, CORS) and
+ * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (request id, helmet, CORS, the
+ * JSON body parser and its checks) and
  * a singleton guard that verifies the access token (the app's AccessTokens: HS256, issuer farm-management, key
  * JWT_SECRET) and loads its user by primary key to check the credentials version. Run by `npm run bench` with
  * ts-node.
@@ -31,6 +32,7 @@ import { bearerToken, Principal } from '../../src/auth/principal';
 import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter';
 import { UnauthenticatedError } from '../../src/common/domain-errors';
 import { findPage } from '../../src/common/find-page';
+import { APP_OPTIONS, useJsonBodies } from '../../src/common/json-bodies';
 import { setTotalCount } from '../../src/common/pagination.dto';
 import { NEWEST_FIRST } from '../../src/common/queries';
 import { requestId } from '../../src/common/request-id';
@@ -148,7 +150,10 @@ class HealthController {
 class BaselineModule {}
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(BaselineModule, { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(BaselineModule, {
+    ...APP_OPTIONS,
+    logger: ['error', 'warn'],
+  });
   app.disable('x-powered-by');
   app.use(requestId);
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -158,6 +163,7 @@ async function bootstrap(): Promise<void> {
     exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
     maxAge: 600,
   });
+  useJsonBodies(app);
   app.enableShutdownHooks();
   await app.listen(Number(env('PORT', '3100')));
 }

@@ -10,7 +10,7 @@ export const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict with existing data',
   413: 'Request body too large',
-  415: 'Request body not sent as JSON (Content-Type: application/json)',
+  415: 'Request body not sent as JSON (Content-Type: application/json), or in an unsupported charset or encoding',
   429: 'Too many attempts; retry after the number of seconds in Retry-After',
   500: 'Unexpected server error',
   503: 'Temporarily unavailable',

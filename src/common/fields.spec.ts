@@ -1,4 +1,5 @@
-import { hasAtMostDecimals } from './fields';
+import { validate } from 'class-validator';
+import { codePoints, hasAtMostDecimals, TextField } from './fields';
 
 describe('hasAtMostDecimals', () => {
   it.each([1, 12.5, 12.345, 999999999.999, 0.001])('accepts %p with 3 decimals', (value) => {
@@ -11,4 +12,30 @@ describe('hasAtMostDecimals', () => {
       expect(hasAtMostDecimals(value, 3)).toBe(false);
     },
   );
+});
+
+describe('codePoints and TextField', () => {
+  class NameDto {
+    @TextField(4)
+    name!: string;
+  }
+  const errors = async (name: unknown) =>
+    (await validate(Object.assign(new NameDto(), { name }))).flatMap((e) =>
+      Object.values(e.constraints ?? {}),
+    );
+
+  it('counts what PostgreSQL counts: code points, a variation selector as one, a surrogate pair as one', () => {
+    expect(codePoints('a\ufe0f')).toBe(2);
+    expect(codePoints('🌽')).toBe(1);
+    expect(codePoints('e\u0301')).toBe(2);
+    expect(codePoints('')).toBe(0);
+  });
+
+  it('takes up to the limit in code points, whatever their UTF-16 length', async () => {
+    expect(await errors('🌽🌽🌽🌽')).toEqual([]);
+    expect(await errors('a\ufe0fb\ufe0f')).toEqual([]);
+    expect(await errors('a\ufe0fb\ufe0fc')).toEqual(['name must be shorter than or equal to 4 characters']);
+    expect(await errors('')).toEqual(['name must be longer than or equal to 1 characters']);
+    expect(await errors('\ufe0f')).toEqual([]);
+  });
 });

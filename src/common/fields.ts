@@ -83,17 +83,30 @@ export function MaxChars(max: number): PropertyDecorator {
 const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
 /** A string holding something besides white space: what is left of it after trimming is not empty. */
-export const NOT_BLANK = '\\S';
+const NOT_BLANK = /\S/;
 
-/** A trimmed, non-empty string of at most `max` characters. */
-export function TextField(max: number, options: FieldOptions = {}): PropertyDecorator {
+/**
+ * A trimmed, non-empty string of at most `max` characters; with `mustMatch`, one that also holds a match of its
+ * pattern (the OpenAPI document states that pattern instead of the non-blank one).
+ */
+export function TextField(
+  max: number,
+  options: FieldOptions & { mustMatch?: { pattern: RegExp; message: string } } = {},
+): PropertyDecorator {
+  const { mustMatch } = options;
   return applyDecorators(
-    doc(options, { type: String, minLength: 1, maxLength: max, pattern: NOT_BLANK }),
+    doc(options, {
+      type: String,
+      minLength: 1,
+      maxLength: max,
+      pattern: (mustMatch?.pattern ?? NOT_BLANK).source,
+    }),
     trim,
     ...presence(options),
     IsString(),
     MinChars(1),
     MaxChars(max),
+    ...(mustMatch ? [Matches(mustMatch.pattern, { message: mustMatch.message })] : []),
   );
 }
 

@@ -26,9 +26,10 @@ const MAX_DEPTH = 32;
 
 /**
  * The first part of a body or query no route can take: a string holding unstorable text, or a key named like a
- * member of Object.prototype (`toString`, `valueOf`, …), which class-transformer skips without a word as it is a
- * function on every DTO, so the whitelist never sees it. Its path (`notes`, `items.0.name`, '' for the value itself)
- * and why.
+ * member of Object.prototype (`toString`, `valueOf`, `__proto__`, …). class-transformer skips a key that names a
+ * function on the DTO (or sets `__proto__` as its prototype) without a word, so the whitelist never sees it; request
+ * DTOs have no methods or getters of their own, so Object.prototype's are the names at stake. Its path (`notes`,
+ * `items.0.name`, '' for the value itself) and why.
  */
 export function findRefusedInput(
   value: unknown,

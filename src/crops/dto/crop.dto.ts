@@ -1,7 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsOptional, IsString } from 'class-validator';
-import { DateField, MaxChars, MinChars, NOT_BLANK, TextField, UuidField } from '../../common/fields';
+import { ApiProperty } from '@nestjs/swagger';
+import { DateField, TextField, UuidField } from '../../common/fields';
 import { PaginationQueryDto } from '../../common/pagination.dto';
 import { Crop } from '../crop.entity';
 
@@ -47,17 +45,10 @@ export class UpdateCropDto {
 }
 
 export class ListCropsQueryDto extends PaginationQueryDto {
-  @ApiPropertyOptional({
+  @TextField(200, {
+    required: false,
     description: 'Only crops whose name contains this text (case-insensitive)',
-    minLength: 1,
-    maxLength: 200,
-    pattern: NOT_BLANK,
   })
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
-  @IsString()
-  @MinChars(1)
-  @MaxChars(200)
   name?: string;
 
   @DateField({ required: false, description: 'Only crops planted on or after this date' })

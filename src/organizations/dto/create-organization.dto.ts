@@ -1,16 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import {
-  IsIn,
-  IsObject,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
-import { EmailField, MaxChars, MinChars, PasswordField, TextField } from '../../common/fields';
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, IsUrl, ValidateIf, ValidateNested } from 'class-validator';
+import { EmailField, MaxChars, PasswordField, TextField } from '../../common/fields';
 import { FARM_TYPES, FarmType } from '../organization.entity';
 
 export class OwnerDto {
@@ -27,21 +18,12 @@ export class OwnerDto {
   password!: string;
 }
 
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
-
 export class CreateOrganizationDto {
-  @ApiProperty({
+  @TextField(200, {
     example: 'Green Valley Co-op',
-    minLength: 1,
-    maxLength: 200,
-    pattern: '[A-Za-z0-9]',
     description: 'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op)',
+    mustMatch: { pattern: /[A-Za-z0-9]/, message: 'name must contain at least one letter or digit' },
   })
-  @Transform(trim)
-  @IsString()
-  @MinChars(1)
-  @MaxChars(200)
-  @Matches(/[A-Za-z0-9]/, { message: 'name must contain at least one letter or digit' })
   name!: string;
 
   @ApiProperty({ enum: FARM_TYPES, example: 'vegetable' })
