@@ -16,9 +16,10 @@ class AddBenchNoteColumn extends Migration {
   }
 }
 
-void runFleetCommand(
-  (result) =>
+void runFleetCommand({
+  usage: 'node bench/fleet-migrate.js: tenants:migrate with one more migration, for the fleet scenario',
+  describe: (result) =>
     `${result.tenantId}: ${result.migrations.length > 0 ? `applied ${result.migrations.join(', ')}` : 'up to date'}`,
-  (fleet, onResult) => fleet.migrate(onResult),
-  [...TENANT_MIGRATIONS, { name: 'Migration99990101000000', class: AddBenchNoteColumn }],
-);
+  run: (fleet, onResult) => fleet.migrate(onResult),
+  migrations: [...TENANT_MIGRATIONS, { name: 'Migration99990101000000', class: AddBenchNoteColumn }],
+});

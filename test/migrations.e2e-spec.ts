@@ -220,13 +220,17 @@ describe('migrations', () => {
         TENANT_DB_PREFIX: t.prefix,
         DB_NAME: t.config.DB_NAME,
       };
-      const cli = (script: string) =>
-        run(process.execPath, [require.resolve('ts-node/dist/bin'), '-T', `src/cli/${script}.ts`], {
-          env,
+      const cli = (script: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
+        run(process.execPath, [require.resolve('ts-node/dist/bin'), '-T', `src/cli/${script}.ts`, ...args], {
+          env: { ...env, ...extraEnv },
           cwd: join(__dirname, '..'),
         }).then(
-          (r) => ({ code: 0, stdout: r.stdout }),
-          (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => ({
+            code: e.code,
+            stdout: e.stdout,
+            stderr: e.stderr,
+          }),
         );
       const status = await cli('tenants-status');
       expect(status.code).toBe(1);
@@ -243,6 +247,25 @@ describe('migrations', () => {
       expect(migrate.code).toBe(0);
       expect(migrate.stdout).toMatch(/^east-field: up to date$/m);
       expect(migrate.stdout).not.toMatch(/south-field/);
-    }, 60_000);
+
+      // Arguments are not options it ignores: --help prints the usage, anything else is refused; no database is read.
+      const help = await cli('tenants-migrate', ['--help']);
+      expect(help).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^Usage: npm run tenants:migrate/),
+      });
+      const unknown = await cli('tenants-migrate', ['--dry-run']);
+      expect(unknown).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(/^Unknown argument: --dry-run/),
+      });
+      // A registry that cannot be read: one line, no stack.
+      const noRegistry = await cli('tenants-status', [], { DB_NAME: `${t.prefix.slice(0, -1)}missing` });
+      expect(noRegistry.code).toBe(1);
+      expect(noRegistry.stderr.trim()).toMatch(
+        /^The tenants could not be listed: database error 3D000: .*[^\n]$/,
+      );
+    }, 90_000);
   });
 });
