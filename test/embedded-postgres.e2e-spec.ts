@@ -1,4 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,4 +107,28 @@ describe('embedded PostgreSQL', () => {
     // The joining process left the server running.
     expect(await viaSocket(server.host, server.password)).toBe(true);
   });
+
+  it('says why it did not start, from what PostgreSQL logged (here: its port in use)', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as { port: number };
+    const other = await mkdtemp(join(tmpdir(), 'fm-pg-fail-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', other, 'start'],
+        { env: { ...process.env, EMBEDDED_PG_PORT: String(port) }, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(1);
+      expect(output).toContain(`The embedded PostgreSQL in ${other} did not start on port ${port}:`);
+      expect(output).toMatch(/could not bind IPv4 address "127\.0\.0\.1": Address already in use/);
+    } finally {
+      blocker.close();
+      await rm(other, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

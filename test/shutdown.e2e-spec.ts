@@ -2,8 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, get as httpGet } from 'node:http';
-import type { Client } from 'pg';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Client } from 'pg';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -117,87 +117,116 @@ describe('the app as a process', () => {
     expect(open).toBe(0);
   }, 90_000);
 
-  it('answers a request in flight at SIGTERM, then ends its connection and exits though its client keeps asking', async () => {
-    const own = newPrefix();
-    const port = await freePort();
-    const token = `platform-${'t'.repeat(32)}`;
-    const { child, output, exited } = spawnApp({
-      PORT: String(port),
-      TENANT_DB_PREFIX: own,
-      DB_NAME: `${own.slice(0, -1)}control`,
-      PLATFORM_ADMIN_TOKEN: token,
-      JWT_SECRET: 'j'.repeat(40),
-      TENANT_SPARE_POOL: '0',
-    });
-    const url = `http://127.0.0.1:${port}`;
-    // One pooled connection, as a load balancer keeps to its upstream.
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const get = (path: string) =>
-      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
-        httpGet(
-          `${url}${path}`,
-          { agent, headers: { authorization: `Bearer ${token}`, 'x-tenant-id': 'drain-farm' } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
-          },
-        ).on('error', reject);
+  it.each(['the test server', 'an embedded server of its own'] as const)(
+    'answers a request in flight at SIGTERM on %s, then ends its connection and exits though its client keeps asking',
+    async (server) => {
+      const own = newPrefix();
+      const port = await freePort();
+      const token = `platform-${'t'.repeat(32)}`;
+      // Embedded: no DB_HOST, a data directory of its own, which the app's shutdown must stop last (the package's
+      // signal hook stopped it at once, under the request).
+      const embedded =
+        server === 'the test server'
+          ? undefined
+          : { dir: mkdtempSync(join(tmpdir(), 'fm-drain-pg-')), port: await freePort() };
+      const { child, output, exited } = spawnApp({
+        PORT: String(port),
+        TENANT_DB_PREFIX: own,
+        DB_NAME: `${own.slice(0, -1)}control`,
+        PLATFORM_ADMIN_TOKEN: token,
+        JWT_SECRET: 'j'.repeat(40),
+        TENANT_SPARE_POOL: '0',
+        ...(embedded
+          ? { DB_HOST: '', EMBEDDED_PG_DIR: embedded.dir, EMBEDDED_PG_PORT: String(embedded.port) }
+          : {}),
       });
-    const locker = { client: undefined as Client | undefined };
-    try {
-      await waitForHealth(url, child, () => output().includes(`listening on http://localhost:${port}`));
-      await request(url)
-        .post('/organizations')
-        .set('Authorization', `Bearer ${token}`)
-        .send({ name: 'Drain Farm', farmType: 'dairy' })
-        .expect(201);
-      expect(await get('/health')).toEqual({ status: 200, connection: 'keep-alive' });
-      locker.client = await connectTo(`${own}drain-farm`);
-      await locker.client.query('BEGIN');
-      await locker.client.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
-      const inFlight = get('/api/crops');
-      const waiting = async () => {
-        const { rows } = await locker.client!.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
+      const url = `http://127.0.0.1:${port}`;
+      // One pooled connection, as a load balancer keeps to its upstream.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (path: string) =>
+        new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+          httpGet(
+            `${url}${path}`,
+            { agent, headers: { authorization: `Bearer ${token}`, 'x-tenant-id': 'drain-farm' } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+            },
+          ).on('error', reject);
+        });
+      const locker = { client: undefined as Client | undefined };
+      try {
+        await waitForHealth(url, child, () => output().includes(`listening on http://localhost:${port}`));
+        await request(url)
+          .post('/organizations')
+          .set('Authorization', `Bearer ${token}`)
+          .send({ name: 'Drain Farm', farmType: 'dairy' })
+          .expect(201);
+        expect(await get('/health')).toEqual({ status: 200, connection: 'keep-alive' });
+        locker.client = embedded
+          ? new Client({
+              host: embedded.dir,
+              port: embedded.port,
+              user: 'postgres',
+              database: `${own}drain-farm`,
+            })
+          : await connectTo(`${own}drain-farm`);
+        if (embedded) await locker.client.connect();
+        await locker.client.query('BEGIN');
+        await locker.client.query('LOCK TABLE crops IN ACCESS EXCLUSIVE MODE');
+        const inFlight = get('/api/crops');
+        const waiting = async () => {
+          const { rows } = await locker.client!.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        return rows[0].n > 0;
-      };
-      await until(waiting);
-      child.kill('SIGTERM');
-      // The listener closes (new connections are refused) while the request still waits for its lock.
-      await until(() =>
-        fetch(`${url}/health`).then(
-          () => false,
-          () => true,
-        ),
-      );
-      await locker.client.query('COMMIT');
-      // Its headers were not sent when the shutdown began, but it was under way: answered, then its connection ends.
-      expect((await inFlight).status).toBe(200);
-      // The client goes on asking on its pooled connection: nothing answers any more, and the process ends.
-      const answers: Array<number | undefined> = [];
-      const deadline = Date.now() + 5_000;
-      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-        answers.push(
-          await get('/health/ready').then(
-            (r) => r.status,
-            () => undefined,
+          );
+          return rows[0].n > 0;
+        };
+        await until(waiting);
+        child.kill('SIGTERM');
+        // The listener closes (new connections are refused) while the request still waits for its lock.
+        await until(() =>
+          fetch(`${url}/health`).then(
+            () => false,
+            () => true,
           ),
         );
-        await new Promise((r) => setTimeout(r, 100));
+        await locker.client.query('COMMIT');
+        // Gone before the app's shutdown ends, which stops an embedded server.
+        await locker.client.end();
+        locker.client = undefined;
+        // Its headers were not sent when the shutdown began, but it was under way: answered, then its connection ends.
+        expect((await inFlight).status).toBe(200);
+        // The client goes on asking on its pooled connection: nothing answers any more, and the process ends.
+        const answers: Array<number | undefined> = [];
+        const deadline = Date.now() + 5_000;
+        while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+          answers.push(
+            await get('/health/ready').then(
+              (r) => r.status,
+              () => undefined,
+            ),
+          );
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(answers.filter((status) => status !== undefined)).toEqual([]);
+        await exited;
+      } catch (error) {
+        child.kill('SIGKILL');
+        throw new Error(`${String(error)}\n${output()}`);
+      } finally {
+        agent.destroy();
+        await locker.client?.end();
+        if (embedded) {
+          // Stopped by the app: no server left running on the directory.
+          expect(existsSync(join(embedded.dir, 'postmaster.pid'))).toBe(false);
+          rmSync(embedded.dir, { recursive: true, force: true });
+        }
       }
-      expect(answers.filter((status) => status !== undefined)).toEqual([]);
-      await exited;
-    } catch (error) {
-      child.kill('SIGKILL');
-      throw new Error(`${String(error)}\n${output()}`);
-    } finally {
-      agent.destroy();
-      await locker.client?.end();
-    }
-    expect(output()).not.toMatch(/ERROR/);
-  }, 90_000);
+      expect(output()).not.toMatch(/ERROR/);
+    },
+    120_000,
+  );
 
   it('says in one line that its port is in use and exits 1, closing what it opened', async () => {
     const own = newPrefix();

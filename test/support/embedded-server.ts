@@ -6,7 +6,9 @@ import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 
 async function main(): Promise<void> {
   const [dir, mode] = process.argv.slice(2);
-  const server = await startEmbeddedPostgres(dir, 0, mode !== 'join');
+  const server = await startEmbeddedPostgres(dir, Number(process.env.EMBEDDED_PG_PORT ?? 0), {
+    startIfMissing: mode !== 'join',
+  });
   const { host, port, user, password } = server;
   process.stdout.write(`SERVER ${JSON.stringify({ host, port, user, password })}\n`);
   process.stdin.resume();
