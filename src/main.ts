@@ -21,7 +21,7 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   Logger.log(
-    `farm-management listening on http://localhost:${config.PORT} (Swagger UI at /docs)`,
+    `farm-management listening on http://localhost:${config.PORT}${config.SWAGGER_ENABLED ? ' (Swagger UI at /docs)' : ''}`,
     'Bootstrap',
   );
 }

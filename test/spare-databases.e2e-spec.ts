@@ -130,6 +130,16 @@ describe('spare databases', () => {
     expect(rows.map((r) => r.name)).not.toContain(halfDone);
     expect(await oidOf(halfDone)).toBeUndefined();
   });
+
+  it('at start, drops the spares beyond a lowered TENANT_SPARE_POOL, down to none at 0', async () => {
+    expect(await spareRows()).toHaveLength(2);
+    for (const pool of [1, 0]) {
+      await t.close();
+      t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: String(pool) } });
+      expect(await spareRows()).toHaveLength(pool);
+      expect(await spareDatabases()).toBe(pool);
+    }
+  });
 });
 
 describe('with TENANT_SPARE_POOL=0', () => {

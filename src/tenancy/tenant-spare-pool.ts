@@ -25,7 +25,8 @@ export interface SparePoolStats {
  * ready row with `FOR UPDATE SKIP LOCKED`, renames the database and deletes the row in one transaction, so
  * concurrent sign-ups, in any number of processes, never get the same spare. Filling and refreshing take an
  * advisory lock per prefix, so one process at a time prepares spares, and a row left unprepared by a crashed
- * process is found and dropped under that lock. At start, spares behind the latest tenant migration are migrated.
+ * process is found and dropped under that lock. At start, spares behind the latest tenant migration are migrated,
+ * and those beyond TENANT_SPARE_POOL (lowered, or 0) dropped.
  */
 @Injectable()
 export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,7 +50,8 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.TENANT_SPARE_POOL > 0) this.run(() => this.fill(true));
+    // Also with the pool off: spares left from a larger TENANT_SPARE_POOL are dropped.
+    this.run(() => this.fill(true));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -128,13 +130,19 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async fillLocked(refresh: boolean): Promise<void> {
-    await this.template.ensure();
+    const target = this.config.TENANT_SPARE_POOL;
+    if (target > 0) await this.template.ensure();
     await this.server.withAdminClient(async (client) => {
       if (!(await tryAdvisoryLock(client, lockKey(`spares:${this.names.prefix}`)))) return;
       const spares = await this.em.fork().find(SpareDatabase, {}, { orderBy: { createdAt: 'asc' } });
+      let kept = 0;
       for (const spare of spares) {
-        if (spare.migratedTo === null) await this.discard(client, spare.name);
-        else if (refresh && spare.migratedTo !== this.latest) await this.refresh(client, spare);
+        if (spare.migratedTo === null) await this.discard(client, spare.name, 'half-prepared');
+        else if (kept >= target) await this.dropExtra(client, spare);
+        else {
+          kept++;
+          if (refresh && spare.migratedTo !== this.latest) await this.refresh(client, spare);
+        }
       }
       let count = await this.em.fork().count(SpareDatabase, {});
       while (count < this.config.TENANT_SPARE_POOL && !this.stopping) {
@@ -176,10 +184,23 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
     await this.em.fork().nativeUpdate(SpareDatabase, { name, migratedTo: null }, { migratedTo: this.latest });
   }
 
-  /** Drops a spare another process left half-prepared (its row is unprepared while we hold the fill lock). */
-  private async discard(client: Client, name: string): Promise<void> {
+  /**
+   * Drops a spare beyond TENANT_SPARE_POOL (the setting was lowered): first made unclaimable, as a claim holding
+   * its row finishes before that and leaves nothing to drop; a crash in between leaves a half-prepared row, which
+   * the next fill drops.
+   */
+  private async dropExtra(client: Client, spare: SpareDatabase): Promise<void> {
+    const taken = await this.em
+      .fork()
+      .nativeUpdate(SpareDatabase, { name: spare.name, migratedTo: spare.migratedTo }, { migratedTo: null });
+    if (taken === 1)
+      await this.discard(client, spare.name, `beyond TENANT_SPARE_POOL=${this.config.TENANT_SPARE_POOL}`);
+  }
+
+  /** Drops a spare whose row is unprepared while we hold the fill lock (half-prepared, or an extra being dropped). */
+  private async discard(client: Client, name: string, why: string): Promise<void> {
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
     await this.em.fork().nativeDelete(SpareDatabase, { name });
-    this.logger.warn(`Dropped the half-prepared spare database ${name}`);
+    this.logger.warn(`Dropped the spare database ${name} (${why})`);
   }
 }
