@@ -17,7 +17,8 @@ class AddBenchNoteColumn extends Migration {
 }
 
 void runFleetCommand({
-  usage: 'node bench/fleet-migrate.js: tenants:migrate with one more migration, for the fleet scenario',
+  name: 'bench/fleet-migrate.js',
+  summary: 'tenants:migrate with one more migration, for the fleet scenario',
   describe: (result) =>
     `${result.tenantId}: ${result.migrations.length > 0 ? `applied ${result.migrations.join(', ')}` : 'up to date'}`,
   run: (fleet, onResult) => fleet.migrate(onResult),

@@ -91,8 +91,9 @@ function declareRequestId(document: OpenAPIObject): void {
     in: 'header',
     required: false,
     description:
-      'An id for this request, echoed in the response and in log lines; another value is replaced by a new UUID',
-    schema: { type: 'string', pattern: ACCEPTABLE_ID.source },
+      'An id for this request, echoed in the response and in log lines when it is 1-128 of A-Z a-z 0-9 . _ : - ' +
+      '(any other value is replaced by a new UUID, not refused)',
+    schema: { type: 'string' },
   };
   (components.headers ??= {}).RequestId = {
     description: "The request's X-Request-Id when it matched the pattern, else a new UUID",

@@ -116,8 +116,15 @@ describe('embedded PostgreSQL', () => {
     try {
       const child = spawn(
         process.execPath,
-        ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', other, 'start'],
-        { env: { ...process.env, EMBEDDED_PG_PORT: String(port) }, stdio: ['pipe', 'pipe', 'pipe'] },
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          'test/support/embedded-server.ts',
+          other,
+          'start',
+          String(port),
+        ],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
       );
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

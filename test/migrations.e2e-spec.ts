@@ -1,7 +1,8 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migration } from '@mikro-orm/migrations';
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CONTROL_MIGRATIONS } from '../migrations/control';
@@ -263,9 +264,16 @@ describe('migrations', () => {
       // A registry that cannot be read: one line, no stack.
       const noRegistry = await cli('tenants-status', [], { DB_NAME: `${t.prefix.slice(0, -1)}missing` });
       expect(noRegistry.code).toBe(1);
-      expect(noRegistry.stderr.trim()).toMatch(
-        /^The tenants could not be listed: database error 3D000: .*[^\n]$/,
-      );
+      expect(noRegistry.stderr.trim()).toMatch(/^tenants:status failed: database error 3D000: .*[^\n]$/);
+      // The same with an embedded server the command starts itself (whose package exits with 0 unless told).
+      const dir = mkdtempSync(join(tmpdir(), 'fm-cli-pg-'));
+      try {
+        const embedded = await cli('tenants-status', [], { DB_HOST: '', EMBEDDED_PG_DIR: dir });
+        expect(embedded.code).toBe(1);
+        expect(embedded.stderr).toMatch(/^tenants:status failed: database error 3D000: /m);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }, 90_000);
   });
 });

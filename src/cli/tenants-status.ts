@@ -2,8 +2,8 @@ import { runFleetCommand } from './run-fleet-command';
 
 /** `npm run tenants:status`: lists each tenant database's pending migrations. */
 void runFleetCommand({
-  usage:
-    'Usage: npm run tenants:status (node dist/src/cli/tenants-status.js)\n' +
+  name: 'tenants:status',
+  summary:
     'Lists the pending tenant migrations of the template and of every active tenant in the registry, a line each.',
   describe: (result) =>
     `${result.tenantId}: ${result.migrations.length > 0 ? `pending ${result.migrations.join(', ')}` : 'up to date'}`,

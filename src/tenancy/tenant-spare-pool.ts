@@ -115,7 +115,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
    * One fill at a time per process (a claim during a fill makes it go round once more); across processes, whoever
    * holds the prefix's lock fills.
    */
-  private fill(refresh: boolean): Promise<void> {
+  private fill(atStart: boolean): Promise<void> {
     if (this.refilling) {
       this.refillAgain = true;
       return this.refilling;
@@ -123,13 +123,13 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
     this.refilling = (async () => {
       do {
         this.refillAgain = false;
-        await this.fillLocked(refresh);
+        await this.fillLocked(atStart);
       } while (this.refillAgain && !this.stopping);
     })().finally(() => (this.refilling = undefined));
     return this.refilling;
   }
 
-  private async fillLocked(refresh: boolean): Promise<void> {
+  private async fillLocked(atStart: boolean): Promise<void> {
     const target = this.config.TENANT_SPARE_POOL;
     if (target > 0) await this.template.ensure();
     await this.server.withAdminClient(async (client) => {
@@ -138,10 +138,10 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
       let kept = 0;
       for (const spare of spares) {
         if (spare.migratedTo === null) await this.discard(client, spare.name, 'half-prepared');
-        else if (kept >= target) await this.dropExtra(client, spare);
+        else if (atStart && kept >= target) await this.dropExtra(client, spare);
         else {
           kept++;
-          if (refresh && spare.migratedTo !== this.latest) await this.refresh(client, spare);
+          if (atStart && spare.migratedTo !== this.latest) await this.refresh(client, spare);
         }
       }
       let count = await this.em.fork().count(SpareDatabase, {});
@@ -162,13 +162,21 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Migrates a spare behind the latest migration; a spare claimed meanwhile is left to its new owner. */
   private async refresh(client: Client, spare: SpareDatabase): Promise<void> {
-    const taken = await this.em
-      .fork()
-      .nativeUpdate(SpareDatabase, { name: spare.name, migratedTo: spare.migratedTo }, { migratedTo: null });
-    if (taken === 0) return;
+    if (!(await this.take(spare))) return;
     const applied = await this.template.migrate(spare.name, client);
     await this.markReady(client, spare.name);
     this.logger.log(`Migrated spare database ${spare.name}: ${applied.join(', ')}`);
+  }
+
+  /**
+   * Makes a ready spare unclaimable (unprepared) unless a claim took it first; whether it did. A claim holding the
+   * row makes this wait, then find it gone.
+   */
+  private async take(spare: SpareDatabase): Promise<boolean> {
+    const taken = await this.em
+      .fork()
+      .nativeUpdate(SpareDatabase, { name: spare.name, migratedTo: spare.migratedTo }, { migratedTo: null });
+    return taken === 1;
   }
 
   /** Marks a prepared spare claimable once no backend is attached to it any more (a rename would wait for it). */
@@ -190,10 +198,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
    * the next fill drops.
    */
   private async dropExtra(client: Client, spare: SpareDatabase): Promise<void> {
-    const taken = await this.em
-      .fork()
-      .nativeUpdate(SpareDatabase, { name: spare.name, migratedTo: spare.migratedTo }, { migratedTo: null });
-    if (taken === 1)
+    if (await this.take(spare))
       await this.discard(client, spare.name, `beyond TENANT_SPARE_POOL=${this.config.TENANT_SPARE_POOL}`);
   }
 

@@ -175,3 +175,24 @@ export async function settledLockWaiters(client: Client, keys: string[], expecte
   await new Promise((resolve) => setTimeout(resolve, 500));
   return lockWaiters(client, keys);
 }
+
+/**
+ * How many backends of `database` wait for a lock, read on a connection of its own: pg_stat_activity read inside a
+ * transaction is a snapshot taken at its first read, which a session holding locks would keep seeing. `connect`
+ * reaches another server than the test server.
+ */
+export async function lockWaitersIn(
+  database: string,
+  connect: () => Promise<Client> = maintenanceClient,
+): Promise<number> {
+  const client = await connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+      [database],
+    );
+    return rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
