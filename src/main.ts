@@ -15,15 +15,13 @@ async function bootstrap(): Promise<void> {
   try {
     await app.listen(config.PORT);
   } catch (error) {
-    // A port in use, say: said in one line, and what the start began (a template, spare databases) is stopped.
+    // A port in use, say: said without a stack, and what the start began (a template, spare databases) is stopped.
     Logger.error(`Cannot listen on port ${config.PORT}: ${(error as Error).message}`, 'Bootstrap');
     await app.close();
     process.exit(1);
   }
-  Logger.log(
-    `farm-management listening on http://localhost:${config.PORT}${config.SWAGGER_ENABLED ? ' (Swagger UI at /docs)' : ''}`,
-    'Bootstrap',
-  );
+  const docs = config.SWAGGER_ENABLED ? ' (Swagger UI at /docs)' : '';
+  Logger.log(`farm-management listening on http://localhost:${config.PORT}${docs}`, 'Bootstrap');
 }
 
 void bootstrap();

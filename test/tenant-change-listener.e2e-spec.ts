@@ -161,18 +161,26 @@ describe('registry answers and the control plane change notifications', () => {
     }
   });
 
-  it('sees a change made under session_replication_role = replica, which skips ordinary triggers', async () => {
-    expect(await status('listened')).toBe(200);
-    expect(t.app.get(TenantRegistry).cached('listened')).toMatchObject({ status: 'active' });
+  /** Runs `sql` on the control plane in a transaction under session_replication_role = replica. */
+  const asReplica = async (sql: string): Promise<void> => {
     const client = await connectTo(control);
     try {
       await client.query('BEGIN');
       await client.query('SET LOCAL session_replication_role = replica');
-      await client.query("UPDATE organizations SET status = 'failed' WHERE tenant_id = 'listened'");
+      await client.query(sql);
       await client.query('COMMIT');
-      expect(await statusSoon('listened', 503)).toBe(503);
     } finally {
       await client.end();
+    }
+  };
+
+  it('sees a change made under session_replication_role = replica, which skips ordinary triggers', async () => {
+    expect(await status('listened')).toBe(200);
+    expect(t.app.get(TenantRegistry).cached('listened')).toMatchObject({ status: 'active' });
+    try {
+      await asReplica("UPDATE organizations SET status = 'failed' WHERE tenant_id = 'listened'");
+      expect(await statusSoon('listened', 503)).toBe(503);
+    } finally {
       await setStatus('listened', 'active');
       await statusSoon('listened', 200);
     }
@@ -186,15 +194,7 @@ describe('registry answers and the control plane change notifications', () => {
     expect(registry.cached('listened')).toMatchObject({ status: 'active' });
     expect(registry.cached('never-signed-up')).toBeNull();
     // Under replica role, which skips ordinary triggers.
-    const client = await connectTo(control);
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query('TRUNCATE organizations');
-      await client.query('COMMIT');
-    } finally {
-      await client.end();
-    }
+    await asReplica('TRUNCATE organizations');
     await until(() => registry.stats().cached === 0, 5_000);
     expect(registry.stats()).toEqual({ listening: true, cached: 0 });
     expect(await status('listened')).toBe(404);

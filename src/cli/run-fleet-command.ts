@@ -26,9 +26,9 @@ const SETTINGS =
 
 /**
  * Shared runner of the fleet commands: one line per tenant as it finishes, a summary, exit code 1 when any
- * tenant failed or the command could not run (the registry unreadable, say: said without a stack). It takes no arguments: `--help`
- * prints the usage, anything else is refused (2) before any database is touched. Each tenant ORM gets a single
- * connection, and as many maintenance sessions as workers take the migration locks, so at most
+ * tenant failed or the command could not run (the registry unreadable, say: said without a stack). It takes no
+ * arguments: `--help` prints the usage, anything else is refused (2) before any database is touched. Each tenant ORM
+ * gets a single connection, and as many maintenance sessions as workers take the migration locks, so at most
  * TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once.
  */
 export async function runFleetCommand(

@@ -62,7 +62,8 @@ export function MinChars(
     name: 'minLength',
     constraints: [min],
     validator: {
-      validate: (value) => typeof value === 'string' && codePoints(value) >= min,
+      // A code point is one or two UTF-16 units: only a string near the limit needs counting.
+      validate: (value) => typeof value === 'string' && (value.length >= 2 * min || codePoints(value) >= min),
       defaultMessage: () => message,
     },
   });
@@ -74,7 +75,7 @@ export function MaxChars(max: number): PropertyDecorator {
     name: 'maxLength',
     constraints: [max],
     validator: {
-      validate: (value) => typeof value === 'string' && codePoints(value) <= max,
+      validate: (value) => typeof value === 'string' && (value.length <= max || codePoints(value) <= max),
       defaultMessage: () => `$property must be shorter than or equal to ${max} characters`,
     },
   });

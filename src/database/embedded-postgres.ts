@@ -113,8 +113,7 @@ export async function startEmbeddedPostgres(
     await server.start();
   } catch (error) {
     // The package rejects with nothing when PostgreSQL exits during its start: what it logged says why.
-    const said =
-      log.slice(-LOG_LINES_KEPT).join('\n') || (error instanceof Error ? error.message : String(error));
+    const said = log.join('\n') || (error instanceof Error ? error.message : String(error));
     throw new Error(`The embedded PostgreSQL in ${databaseDir} did not start on port ${port}:\n${said}`);
   }
   logger.log(

@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface RequestStart {
@@ -12,7 +12,6 @@ interface RequestStart {
 interface ResponseFinish {
   server: Server;
   socket: Socket;
-  request: IncomingMessage;
 }
 
 /**

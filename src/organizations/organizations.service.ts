@@ -17,13 +17,6 @@ import { CreateOrganizationDto, OwnerDto } from './dto/create-organization.dto';
 import { Organization, PendingOwner } from './organization.entity';
 import { SignUpHold, holdStart, untouchedFor } from './sign-up-hold';
 
-/**
- * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
- * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization finishes the
- * job, and so does the sweep of every app process for rows left in `provisioning` by a process that died (see
- * SignUpHold). The unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
- */
-
 /** What a sign-up's caller can watch while another attempt runs it (GET /organizations needs the platform token). */
 const UNTIL_ACTIVE = 'its routes answer 503 TENANT_PROVISIONING until it is active or has failed';
 
@@ -35,6 +28,12 @@ function provisioningFailed(): UnavailableError {
   );
 }
 
+/**
+ * Sign-up and the registry of organizations. Sign-up is a small state machine in the control plane:
+ * `provisioning -> active`, or `failed` with `lastError`; a repeated POST for a failed organization finishes the
+ * job, and so does the sweep of every app process for rows left in `provisioning` by a process that died (see
+ * SignUpHold). The unique name and tenantId columns make concurrent sign-ups for one name end in one 201 and one 409.
+ */
 @Injectable()
 export class OrganizationsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrganizationsService.name);

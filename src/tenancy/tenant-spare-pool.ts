@@ -145,7 +145,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         }
       }
       let count = await this.em.fork().count(SpareDatabase, {});
-      while (count < this.config.TENANT_SPARE_POOL && !this.stopping) {
+      while (count < target && !this.stopping) {
         await this.create(client);
         count = await this.em.fork().count(SpareDatabase, {});
       }
