@@ -1,4 +1,7 @@
+import type { Response } from 'supertest';
 import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { connectTo, lockWaitersIn } from './support/test-database';
+import { until } from './support/until';
 
 describe('harvests and the harvest summary', () => {
   let t: TestApp;
@@ -114,6 +117,73 @@ describe('harvests and the harvest summary', () => {
     await as(B).delete(`/api/harvests/${harvest.id}`).expect(404);
     expect((await as(B).get('/api/harvests').expect(200)).body).toEqual([]);
     expect((await as(A).get(`/api/harvests/${harvest.id}`).expect(200)).body.quantity).toBe(1);
+  });
+
+  describe('writes racing a transaction of another session', () => {
+    /**
+     * Runs `sql` in a transaction of another session on A's database, sends `request` once that transaction holds
+     * its locks, commits once the request waits for one of them, and answers the request's response.
+     */
+    async function racing(sql: string, params: unknown[], request: () => PromiseLike<Response>) {
+      const database = `${t.prefix}${A}`;
+      const other = await connectTo(database);
+      try {
+        await other.query('BEGIN');
+        await other.query(sql, params);
+        const response = Promise.resolve(request());
+        const waits = async () => (await lockWaitersIn(database)) === 1;
+        await until(waits);
+        expect(await waits()).toBe(true);
+        await other.query('COMMIT');
+        return await response;
+      } finally {
+        await other.end();
+      }
+    }
+    const newCrop = async (name: string) =>
+      (await as(A).post('/api/crops', { name, plantingDate: '2025-05-01' }).expect(201)).body.id as string;
+    const newHarvest = async (cropId: string) =>
+      (await as(A).post('/api/harvests', { cropId, quantity: 1, unit: 'kg' }).expect(201)).body.id as string;
+
+    it('a crop or a harvest deleted while a PATCH waits for it answers 404, not 200 for nothing', async () => {
+      const crop = await newCrop('Racing Radish');
+      const renamed = await racing('DELETE FROM crops WHERE id = $1', [crop], () =>
+        as(A).patch(`/api/crops/${crop}`, { name: 'Renamed' }),
+      );
+      expect([renamed.status, renamed.body.code]).toEqual([404, 'CROP_NOT_FOUND']);
+      const harvest = await newHarvest(tomatoes);
+      const changed = await racing('DELETE FROM harvests WHERE id = $1', [harvest], () =>
+        as(A).patch(`/api/harvests/${harvest}`, { quantity: 2 }),
+      );
+      expect([changed.status, changed.body.code]).toEqual([404, 'HARVEST_NOT_FOUND']);
+    });
+
+    it('a harvest whose crop is deleted meanwhile answers 404 CROP_NOT_FOUND, on POST and on PATCH', async () => {
+      const crop = await newCrop('Vanishing Beet');
+      const added = await racing('DELETE FROM crops WHERE id = $1', [crop], () =>
+        as(A).post('/api/harvests', { cropId: crop, quantity: 1, unit: 'kg' }),
+      );
+      expect([added.status, added.body.code]).toEqual([404, 'CROP_NOT_FOUND']);
+      const other = await newCrop('Vanishing Chard');
+      const harvest = await newHarvest(tomatoes);
+      const moved = await racing('DELETE FROM crops WHERE id = $1', [other], () =>
+        as(A).patch(`/api/harvests/${harvest}`, { cropId: other }),
+      );
+      expect([moved.status, moved.body.code]).toEqual([404, 'CROP_NOT_FOUND']);
+      expect((await as(A).get(`/api/harvests/${harvest}`).expect(200)).body.cropId).toBe(tomatoes);
+    });
+
+    it('a crop deleted while a harvest of it is being added answers 409 CROP_HAS_HARVESTS', async () => {
+      const crop = await newCrop('Contested Leek');
+      const deleted = await racing(
+        `INSERT INTO harvests (id, crop_id, quantity, unit, harvested_at)
+         VALUES (gen_random_uuid(), $1, 1, 'kg', current_date)`,
+        [crop],
+        () => as(A).delete(`/api/crops/${crop}`),
+      );
+      expect([deleted.status, deleted.body.code]).toEqual([409, 'CROP_HAS_HARVESTS']);
+      await as(A).get(`/api/crops/${crop}`).expect(200);
+    });
   });
 
   describe('GET /api/reports/harvest-summary', () => {

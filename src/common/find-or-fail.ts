@@ -7,7 +7,7 @@ export async function findByIdOrFail<T extends object>(
   em: EntityManager,
   entity: EntityClass<T>,
   id: string,
-  options: { refresh?: boolean; lockMode?: LockMode.PESSIMISTIC_WRITE } = {},
+  options: { refresh?: boolean; lockMode?: LockMode.PESSIMISTIC_WRITE | LockMode.PESSIMISTIC_READ } = {},
 ): Promise<T> {
   const found = await em.findOne(entity, id as never, options);
   if (!found) {

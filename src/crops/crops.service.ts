@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ConflictError, InvalidInputError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
@@ -43,24 +43,30 @@ export class CropsService {
     return findByIdOrFail(this.em, Crop, id);
   }
 
-  async update(id: string, dto: UpdateCropDto): Promise<Crop> {
-    const crop = await this.get(id);
-    this.em.assign(crop, definedOnly(dto));
-    await this.em.flush();
-    return crop;
+  /** On the row locked: a crop deleted meanwhile answers 404, not 200 for an update of nothing. */
+  update(id: string, dto: UpdateCropDto): Promise<Crop> {
+    return this.em.transactional(async (em) => {
+      const crop = await findByIdOrFail(em, Crop, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      em.assign(crop, definedOnly(dto));
+      return crop;
+    });
   }
 
-  /** A crop with harvests stays (409); the foreign key also refuses a harvest added meanwhile. */
+  /**
+   * A crop with harvests stays (409). The row is locked before the harvests are counted, and a harvest's write
+   * locks its crop for share: a harvest added meanwhile is counted, or finds its crop gone (404).
+   */
   async remove(id: string): Promise<void> {
-    const crop = await this.get(id);
-    const harvests = await this.em.count(Harvest, { crop });
-    if (harvests > 0) {
-      throw new ConflictError(
-        'CROP_HAS_HARVESTS',
-        `Crop ${id} has ${harvests} harvest(s); delete them before deleting the crop`,
-      );
-    }
-    this.em.remove(crop);
-    await this.em.flush();
+    await this.em.transactional(async (em) => {
+      const crop = await findByIdOrFail(em, Crop, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const harvests = await em.count(Harvest, { crop });
+      if (harvests > 0) {
+        throw new ConflictError(
+          'CROP_HAS_HARVESTS',
+          `Crop ${id} has ${harvests} harvest(s); delete them before deleting the crop`,
+        );
+      }
+      em.remove(crop);
+    });
   }
 }

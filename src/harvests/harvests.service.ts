@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { FilterQuery } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { findByIdOrFail } from '../common/find-or-fail';
@@ -14,15 +14,15 @@ import { Harvest } from './harvest.entity';
 export class HarvestsService {
   constructor(@InjectTenantEntityManager() private readonly em: EntityManager) {}
 
-  async create(dto: CreateHarvestDto): Promise<Harvest> {
+  create(dto: CreateHarvestDto): Promise<Harvest> {
     const { cropId, ...fields } = dto;
-    const harvest = this.em.create(Harvest, {
-      ...fields,
-      harvestedAt: dto.harvestedAt ?? todayUtc(),
-      crop: await this.crop(cropId),
-    });
-    await this.em.flush();
-    return harvest;
+    return this.em.transactional(async (em) =>
+      em.create(Harvest, {
+        ...fields,
+        harvestedAt: dto.harvestedAt ?? todayUtc(),
+        crop: await sharedCrop(em, cropId),
+      }),
+    );
   }
 
   list(query: ListHarvestsQueryDto): Promise<[Harvest[], number]> {
@@ -40,7 +40,7 @@ export class HarvestsService {
 
   /** The harvests of one crop; 404 when the crop does not exist. */
   async listForCrop(cropId: string, page: PaginationQueryDto): Promise<[Harvest[], number]> {
-    await this.crop(cropId);
+    await findByIdOrFail(this.em, Crop, cropId);
     return this.list({ ...page, cropId });
   }
 
@@ -48,20 +48,26 @@ export class HarvestsService {
     return findByIdOrFail(this.em, Harvest, id);
   }
 
-  async update(id: string, dto: UpdateHarvestDto): Promise<Harvest> {
-    const harvest = await this.get(id);
-    const { cropId, ...fields } = definedOnly(dto);
-    this.em.assign(harvest, { ...fields, ...(cropId ? { crop: await this.crop(cropId) } : {}) });
-    await this.em.flush();
-    return harvest;
+  /** On the row locked, as `create` with a new crop: a harvest deleted meanwhile answers 404. */
+  update(id: string, dto: UpdateHarvestDto): Promise<Harvest> {
+    return this.em.transactional(async (em) => {
+      const harvest = await findByIdOrFail(em, Harvest, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const { cropId, ...fields } = definedOnly(dto);
+      em.assign(harvest, { ...fields, ...(cropId ? { crop: await sharedCrop(em, cropId) } : {}) });
+      return harvest;
+    });
   }
 
   async remove(id: string): Promise<void> {
     this.em.remove(await this.get(id));
     await this.em.flush();
   }
+}
 
-  private crop(id: string): Promise<Crop> {
-    return findByIdOrFail(this.em, Crop, id);
-  }
+/**
+ * The harvest's crop, locked for share until the harvest is written: a concurrent delete of the crop waits and then
+ * counts the harvest (409), or has deleted it first and this answers 404, never the foreign key's bare 409.
+ */
+function sharedCrop(em: EntityManager, id: string): Promise<Crop> {
+  return findByIdOrFail(em, Crop, id, { lockMode: LockMode.PESSIMISTIC_READ });
 }
