@@ -434,6 +434,21 @@ describe('security', () => {
       expect((await login('target@secure.example', PASSWORD)).status).toBe(200);
     });
 
+    it("lifts an email's lockout when an admin resets the user's password", async () => {
+      const user = await addUser('viewer', 'unlocked@secure.example');
+      for (let i = 0; i < 5; i++)
+        expect((await login('unlocked@secure.example', `forgot ${i}`)).status).toBe(401);
+      expect((await login('unlocked@secure.example', PASSWORD)).status).toBe(429);
+      const reset = 'a reset passphrase 42';
+      expect((await admin().patch(`/api/users/${user.id}`, { password: reset })).status).toBe(200);
+      expect((await login('unlocked@secure.example', reset)).status).toBe(200);
+      // Other changes leave a lockout alone.
+      for (let i = 0; i < 5; i++)
+        expect((await login('unlocked@secure.example', `forgot again ${i}`)).status).toBe(401);
+      expect((await admin().patch(`/api/users/${user.id}`, { firstName: 'Still' })).status).toBe(200);
+      expect((await login('unlocked@secure.example', reset)).status).toBe(429);
+    });
+
     it('lets no more than 5 of many concurrent wrong guesses through to the password check', async () => {
       await addUser('viewer', 'flood@secure.example');
       const results = await Promise.all(
@@ -536,6 +551,25 @@ describe('security', () => {
       const demoted = users.find((user) => user.role !== 'admin' && [owner.id, second.id].includes(user.id));
       expect((await operator.patch(`/api/users/${demoted!.id}`, { role: 'admin' })).status).toBe(200);
       expect((await operator.delete(`/api/users/${admins[0].id}`)).status).toBe(204);
+    });
+
+    it('does not count an admin without a password (from before roles), who cannot log in', async () => {
+      const farm = await t.signUp('Legacy Admin Farm');
+      const api = as(farm.token, farm.tenantId);
+      const [legacy] = await sqlIn<{ id: string }>(
+        `${t.prefix}${farm.tenantId}`,
+        `INSERT INTO users (id, first_name, last_name, email, role, password_hash)
+         VALUES (gen_random_uuid(), 'Old', 'Timer', 'old@legacy.example', 'viewer', NULL) RETURNING id`,
+      );
+      expect((await api.patch(`/api/users/${legacy.id}`, { role: 'admin' })).status).toBe(200);
+      const owner = (await api.get('/api/auth/me')).body as { id: string };
+      const demote = await api.patch(`/api/users/${owner.id}`, { role: 'member' });
+      expect({ status: demote.status, code: demote.body.code }).toEqual({ status: 409, code: 'LAST_ADMIN' });
+      expect(demote.body.message).toMatch(/who can log in/);
+      expect((await api.patch(`/api/users/${legacy.id}`, { password: 'a legacy passphrase' })).status).toBe(
+        200,
+      );
+      expect((await api.patch(`/api/users/${owner.id}`, { role: 'member' })).status).toBe(200);
     });
   });
 

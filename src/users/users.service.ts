@@ -1,5 +1,6 @@
 import { EntityManager, LockMode, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { forgiveLoginFailures } from '../auth/login-throttle';
 import { PasswordHasher } from '../auth/password-hasher';
 import { ConflictError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
@@ -34,7 +35,10 @@ export class UsersService {
     return findByIdOrFail(this.em, User, id);
   }
 
-  /** A new password also revokes the user's tokens; demoting the last admin is refused (409). */
+  /**
+   * A new password also revokes the user's tokens and lifts a login lockout of the user's email (an admin's reset
+   * is how a locked-out user gets back in); demoting the last admin is refused (409).
+   */
   async update(id: string, { password, ...fields }: UpdateUserDto): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     return this.underAdminLock(async (em) => {
@@ -43,6 +47,7 @@ export class UsersService {
       em.assign(user, definedOnly(fields));
       if (passwordHash !== undefined) user.setPasswordHash(passwordHash);
       await this.flush(user.email, em);
+      if (passwordHash !== undefined) await forgiveLoginFailures(em, user.email);
       return user;
     });
   }
@@ -67,12 +72,15 @@ export class UsersService {
     });
   }
 
+  /** Another admin must remain who can log in: one without a password (from before roles) does not count. */
   private async keepAnAdmin(em: EntityManager, user: User, change: 'demote' | 'delete'): Promise<void> {
     if (user.role !== 'admin') return;
-    if ((await em.count(User, { role: 'admin', id: { $ne: user.id } })) > 0) return;
+    const others = await em.count(User, { role: 'admin', id: { $ne: user.id }, passwordHash: { $ne: null } });
+    if (others > 0) return;
     throw new ConflictError(
       'LAST_ADMIN',
-      `Cannot ${change} ${user.email}: the organization needs at least one admin; make another user admin first`,
+      `Cannot ${change} ${user.email}: the organization needs at least one admin who can log in; make another ` +
+        'user with a password admin first',
     );
   }
 
