@@ -10,6 +10,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { maintenanceClient } from './support/test-database';
 
 const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
 
@@ -18,7 +19,9 @@ describe('a tenant whose opening fails', () => {
   let registry: TenantConnectionRegistry;
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { TENANT_MAX_OPEN: '1', TENANT_SPARE_POOL: '0' } });
+    t = await startTestApp({
+      env: { TENANT_MAX_OPEN: '1', TENANT_SPARE_POOL: '0', DB_MIGRATION_LOCK_TIMEOUT_MS: '1000' },
+    });
     await t.signUp('Steady Farm');
     await t.signUp('Broken Farm');
     registry = t.app.get(TenantConnectionRegistry);
@@ -87,6 +90,34 @@ describe('a tenant whose opening fails', () => {
     await crops('broken-farm').expect(200);
     expect(attempts).toHaveBeenCalledTimes(3);
     expect(registry.stats().failedOpenings).toBe(2);
+  });
+
+  it("gives up after DB_MIGRATION_LOCK_TIMEOUT_MS while another session holds the tenant's migration lock", async () => {
+    await forgetLatestMigration();
+    await registry.evict('broken-farm');
+    await sleep(2_000); // the refusals of the test before are over
+    const holder = await maintenanceClient();
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [
+        `farm-management:migrate:${brokenDatabase()}`,
+      ]);
+      const started = Date.now();
+      const res = await crops('broken-farm');
+      expect({ status: res.status, code: res.body.code }).toEqual({
+        status: 503,
+        code: 'TENANT_UNAVAILABLE',
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await crops('steady-farm').expect(200);
+    } finally {
+      await holder.end();
+    }
+    await sleep(1_000);
+    await crops('broken-farm').expect(503); // its migration runs now, and fails as before: the table exists
+    await sqlIn(brokenDatabase(), 'INSERT INTO mikro_orm_migrations (name) VALUES ($1)', [LATEST]);
+    await sleep(2_000);
+    await crops('broken-farm').expect(200);
   });
 
   it('is refused after its database is gone, without trying to connect again during the wait', async () => {

@@ -203,7 +203,8 @@ export class AppConfig {
    * How long a migration waits for each lock (its lock_timeout) before it gives up and the pending ones roll back:
    * one queued behind another session's transaction holds up every request to the tables it alters. A tenant's
    * opening then answers 503 TENANT_UNAVAILABLE, `tenants:migrate` reports the tenant FAILED, the app's start fails.
-   * 0: the server's own `lock_timeout`.
+   * Also how long a tenant's opening waits for another session's migration of the tenant (its advisory lock).
+   * 0: the server's own `lock_timeout` (the opening's wait: none).
    */
   @Transform(toInt)
   @IsInt()

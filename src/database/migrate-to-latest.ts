@@ -91,14 +91,24 @@ export type OnAdminClient = <T>(work: (client: Client) => Promise<T>) => Promise
 /**
  * Brings a database to the latest migration of its ORM's migration list. When something is pending, a
  * cross-process lock keyed by database name is taken on a maintenance client, so that two processes never run the
- * same migration twice; the pending check is one query otherwise.
+ * same migration twice; the pending check is one query otherwise. `lockWaitMs` above 0 bounds the wait for that
+ * lock (another process migrating the database, or a session of one that hangs).
  */
-export async function migrateToLatest(orm: MikroORM, onAdminClient: OnAdminClient): Promise<string[]> {
+export async function migrateToLatest(
+  orm: MikroORM,
+  onAdminClient: OnAdminClient,
+  lockWaitMs = 0,
+): Promise<string[]> {
   if ((await pendingMigrations(orm)).length === 0) return [];
   return onAdminClient((client) =>
-    withAdvisoryLock(client, lockKey(`migrate:${orm.config.get('dbName')}`), async () => {
-      const applied = await orm.getMigrator().up();
-      return applied.map((m) => m.name);
-    }),
+    withAdvisoryLock(
+      client,
+      lockKey(`migrate:${orm.config.get('dbName')}`),
+      async () => {
+        const applied = await orm.getMigrator().up();
+        return applied.map((m) => m.name);
+      },
+      lockWaitMs,
+    ),
   );
 }

@@ -291,8 +291,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
     try {
       if (!this.current.has(tenant.tenantId)) {
-        const applied = await migrateToLatest(orm, (work) =>
-          this.server.withAdminClient(work, this.config.TENANT_SLOT_WAIT_MS),
+        const applied = await migrateToLatest(
+          orm,
+          (work) => this.server.withAdminClient(work, this.config.TENANT_SLOT_WAIT_MS),
+          this.config.DB_MIGRATION_LOCK_TIMEOUT_MS,
         );
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
         this.current.add(tenant.tenantId);
