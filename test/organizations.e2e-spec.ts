@@ -1,5 +1,6 @@
 import { connectTo, countTenantDatabases, settledLockWaiters } from './support/test-database';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
@@ -25,13 +26,14 @@ function leaveSignUp(
   touched: string,
   owner: PendingOwner | null = null,
   status: 'provisioning' | 'failed' = 'provisioning',
+  databaseName?: string,
 ) {
   const tenantId = name.toLowerCase().replace(/ /g, '-');
   return sqlIn(
     app.config.DB_NAME,
     `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
      VALUES (gen_random_uuid(), $1, $2, 'mixed', $6, $3, $4, now() - $5::interval)`,
-    [name, tenantId, `${app.prefix}${tenantId}`, owner, touched, status],
+    [name, tenantId, databaseName ?? `${app.prefix}${tenantId}`, owner, touched, status],
   );
 }
 
@@ -313,6 +315,61 @@ describe('organizations (control plane)', () => {
       "SELECT status, last_error, pending_owner FROM organizations WHERE tenant_id = 'broken-barn'",
     );
     expect(rows).toEqual([{ status: 'active', last_error: null, pending_owner: null }]);
+  });
+
+  it("refuses a first sign-up whose database name holds another deployment's tenant (409), keeping nothing", async () => {
+    // A tenant database this control plane does not know: another deployment's on the server, say.
+    const database = `${t.prefix}stray-farm`;
+    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
+    await sqlIn(
+      database,
+      `CREATE TABLE mikro_orm_migrations (id serial PRIMARY KEY, name varchar(255), executed_at timestamptz);
+       INSERT INTO mikro_orm_migrations (name) VALUES ('${TENANT_MIGRATIONS[0].name}');
+       CREATE TABLE users (email text, password_hash text);
+       INSERT INTO users VALUES ('someone@stray.example', 'their hash')`,
+    );
+    const owner = {
+      firstName: 'Sly',
+      lastName: 'Stray',
+      email: 'someone@stray.example',
+      password: OWNER_PASSWORD,
+    };
+    const refused = await t.http
+      .post('/organizations')
+      .send({ name: 'Stray Farm', farmType: 'mixed', owner });
+    expect({ status: refused.status, code: refused.body.code }).toEqual({
+      status: 409,
+      code: 'TENANT_DATABASE_EXISTS',
+    });
+    expect(refused.body.message).toMatch(/^The tenant id stray-farm is taken by a database on the server/);
+    expect(
+      await sqlIn(t.config.DB_NAME, "SELECT 1 FROM organizations WHERE tenant_id = 'stray-farm'"),
+    ).toEqual([]);
+    expect(await sqlIn(database, 'SELECT email, password_hash FROM users')).toEqual([
+      { email: 'someone@stray.example', password_hash: 'their hash' },
+    ]);
+    await t.http.get('/organizations/stray-farm').expect(404);
+    // Once the operator has dropped it, the name signs up.
+    await withMaintenanceClient((c) => c.query(`DROP DATABASE "${database}"`));
+    await t.http.post('/organizations').send({ name: 'Stray Farm', farmType: 'mixed', owner }).expect(201);
+  });
+
+  it('provisions the database its row names, whatever TENANT_DB_PREFIX says now', async () => {
+    // A failed sign-up of a process whose prefix was another.
+    const database = `${t.prefix}elsewhere-named`;
+    await leaveSignUp(t, 'Renamed Farm', '1 hour', null, 'failed', database);
+    const res = await t.http
+      .post('/organizations')
+      .send({ name: 'Renamed Farm', farmType: 'mixed' })
+      .expect(201);
+    expect(res.body.status).toBe('active');
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'renamed-farm').expect(200);
+    const names = await sqlIn<{ datname: string }>(
+      'postgres',
+      'SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY datname',
+      [[database, `${t.prefix}renamed-farm`]],
+    );
+    expect(names).toEqual([{ datname: database }]);
   });
 
   it('finishes, after a restart, a sign-up its dead process left in provisioning', async () => {

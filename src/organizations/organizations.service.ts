@@ -8,7 +8,7 @@ import { findPage } from '../common/find-page';
 import { PasswordHasher } from '../auth/password-hasher';
 import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
-import { TenantProvisioner } from '../tenancy/tenant-provisioner';
+import { TenantDatabaseTakenError, TenantProvisioner } from '../tenancy/tenant-provisioner';
 import { TenantTemplate } from '../tenancy/tenant-template';
 import { TenantRegistry, tenantRecordOf } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
@@ -72,10 +72,9 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       );
     }
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
-    const org =
-      (await this.insert(dto, tenantId, pendingOwner)) ??
-      (await this.claimFailed(dto, tenantId, pendingOwner, byOperator));
-    await this.provision(org);
+    const inserted = await this.insert(dto, tenantId, pendingOwner);
+    const org = inserted ?? (await this.claimFailed(dto, tenantId, pendingOwner, byOperator));
+    await this.provision(org, inserted !== undefined);
     return org;
   }
 
@@ -156,7 +155,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       // As it is now, with the updatedAt just written: the owner may have changed since the candidates were read.
       const claimed = await this.em.fork().findOneOrFail(Organization, org.id);
       this.logger.log(`Resuming the abandoned sign-up of ${claimed.tenantId}`);
-      await this.provision(claimed).catch((error: unknown) =>
+      await this.provision(claimed, false).catch((error: unknown) =>
         this.logger.warn(
           `Resuming the sign-up of ${claimed.tenantId} did not finish: ${describeError(error)}`,
         ),
@@ -249,15 +248,20 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   /**
    * Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). Only
    * while it holds the row does it save the owner (taken over, the row may name another owner by now) and write
-   * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER.
+   * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER. A
+   * first attempt that finds its database name taken (TenantDatabaseTakenError) withdraws its row and answers 409.
    */
-  private async provision(org: Organization): Promise<void> {
+  private async provision(org: Organization, firstAttempt: boolean): Promise<void> {
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
     let failure: string | undefined;
     try {
-      await this.provisioner.provision(org.tenantId);
+      await this.provisioner.provision(org, firstAttempt);
       if (org.pendingOwner && (await hold.renew())) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
+      if (error instanceof TenantDatabaseTakenError) {
+        await this.withdraw(org, await hold.release());
+        throw error;
+      }
       failure = describeError(error);
       this.logger.error(`Provisioning ${org.tenantId} failed: ${failure}`);
     }
@@ -277,6 +281,16 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (failure !== undefined) {
       throw provisioningFailed();
     }
+  }
+
+  /** Deletes the row of a sign-up that could not start, while this attempt holds it (`heldAt`). */
+  private async withdraw(org: Organization, heldAt: Date | undefined): Promise<void> {
+    if (heldAt) {
+      await this.em
+        .fork()
+        .nativeDelete(Organization, { id: org.id, status: 'provisioning', updatedAt: heldAt });
+    }
+    this.registry.invalidate(org.tenantId);
   }
 
   /** Emails are ASCII (EmailField), so lowering them here agrees with PostgreSQL. */
