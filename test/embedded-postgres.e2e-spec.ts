@@ -21,7 +21,7 @@ function serverProcess(
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', dir, mode],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    { stdio: ['pipe', 'pipe', 'inherit'], env: withoutLocale() },
   );
   return new Promise((resolve, reject) => {
     let output = '';
@@ -32,6 +32,13 @@ function serverProcess(
     });
     child.once('exit', (code) => reject(new Error(`embedded-server exited with ${code}: ${output}`)));
   });
+}
+
+/** The environment without its locale settings, as in a bare container: initdb would then choose SQL_ASCII. */
+function withoutLocale(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(LANG|LANGUAGE|LC_\w+)$/.test(name)),
+  );
 }
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
@@ -84,6 +91,17 @@ describe('embedded PostgreSQL', () => {
       "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'",
     );
     expect(setting).toBe('600');
+  });
+
+  it('makes UTF8 databases with Unicode case mapping, whatever the locale it was started in (here none)', async () => {
+    const row = await firstRow<Record<string, string | number>>(
+      server.host,
+      server.password,
+      `SELECT pg_encoding_to_char(encoding) AS encoding, datlocprovider AS provider,
+              upper('crème brûlée') AS upper, length('🍅') AS length
+         FROM pg_database WHERE datname = 'template1'`,
+    );
+    expect(row).toEqual({ encoding: 'UTF8', provider: 'b', upper: 'CRÈME BRÛLÉE', length: 1 });
   });
 
   it('keeps password authentication on TCP', async () => {

