@@ -364,4 +364,13 @@ describe('tenant connection registry', () => {
       expect(open).toBe(0);
     });
   });
+
+  it("refuses to start with pools the server's max_connections cannot hold", async () => {
+    // 120 tenant connections + 3 control + the listener's 1 + 2 x 2 maintenance: 128, against a server of 100.
+    await expect(
+      startTestApp({ env: { TENANT_MAX_OPEN: '120', TENANT_POOL_MAX: '1', DB_CONNECTION_BUDGET: '200' } }),
+    ).rejects.toThrow(
+      /^This process may open 128 connections \(TENANT_MAX_OPEN x .*\), more than the server lets \w+ open \(\d+: max_connections less the superuser-reserved ones\); lower TENANT_MAX_OPEN$/,
+    );
+  });
 });

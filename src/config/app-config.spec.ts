@@ -58,6 +58,11 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ TENANT_DB_PREFIX: 'template' })).toThrow(/could be named template0, template1/);
     expect(() => loadConfig({ TENANT_DB_PREFIX: 'post' })).toThrow(/could be named postgres/);
+    for (const name of ['postgres', 'template0', 'template1']) {
+      expect(() => loadConfig({ DB_NAME: name })).toThrow(
+        new RegExp(`DB_NAME="${name}": one of PostgreSQL's own databases`),
+      );
+    }
   });
 
   it('refuses pools that could exceed the connection budget', () => {

@@ -306,6 +306,10 @@ export class AppConfig {
   }
 }
 
+/** How AppConfig's connectionCeiling is made up, for messages. */
+export const CONNECTION_CEILING_SUM =
+  'TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 1 + 2 x DB_MAINTENANCE_SESSIONS';
+
 export class ConfigError extends Error {}
 
 /** PostgreSQL's own databases: no prefix + tenant id may ever spell one of them. */
@@ -326,6 +330,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         `(${JSON.stringify(config.TENANT_DB_PREFIX)}), which names the databases the app creates`,
     );
   }
+  if (SYSTEM_DATABASES.includes(config.DB_NAME)) {
+    problems.push(
+      `DB_NAME=${JSON.stringify(config.DB_NAME)}: one of PostgreSQL's own databases; the control plane needs its own`,
+    );
+  }
   const shadowed = SYSTEM_DATABASES.filter((name) => name.startsWith(config.TENANT_DB_PREFIX));
   if (shadowed.length > 0) {
     problems.push(
@@ -333,9 +342,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   if (config.connectionCeiling > config.DB_CONNECTION_BUDGET) {
-    const sum = 'TENANT_MAX_OPEN x TENANT_POOL_MAX + CONTROL_POOL_MAX + 1 + 2 x DB_MAINTENANCE_SESSIONS';
     problems.push(
-      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: ${sum} (${config.connectionCeiling}) ` +
+      `TENANT_MAX_OPEN=${config.TENANT_MAX_OPEN}: ${CONNECTION_CEILING_SUM} (${config.connectionCeiling}) ` +
         `exceeds DB_CONNECTION_BUDGET (${config.DB_CONNECTION_BUDGET})`,
     );
   }

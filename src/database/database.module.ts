@@ -1,9 +1,10 @@
 import { Global, Module, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, CONNECTION_CEILING_SUM } from '../config/app-config';
 import { DatabaseServer } from './database-server';
 
 /**
- * Owns the PostgreSQL server this process talks to (external or embedded) and creates the control-plane database.
+ * Owns the PostgreSQL server this process talks to (external or embedded), checks that the server allows the
+ * connections this process may open, and creates the control-plane database.
  * An embedded server this process started is stopped at the very end of the app's shutdown (a global module's
  * hooks run after the other modules', and this one was registered before the ORM module that needs it), once the
  * requests under way have been answered and every ORM is closed; not by the package's own hook at the signal.
@@ -16,6 +17,7 @@ import { DatabaseServer } from './database-server';
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
         const server = await DatabaseServer.fromConfig(config, { stopOnSignals: false });
+        await server.checkRoomFor(config.connectionCeiling, CONNECTION_CEILING_SUM);
         await server.ensureDatabase(config.DB_NAME);
         return server;
       },
