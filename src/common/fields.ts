@@ -182,7 +182,10 @@ export function PositiveDecimalField(
   options: FieldOptions = {},
 ): PropertyDecorator {
   return applyDecorators(
-    doc(options, { type: Number, exclusiveMinimum: true, minimum: 0, maximum: max }),
+    doc(
+      { description: `Greater than 0, at most ${decimals} decimals`, ...options },
+      { type: Number, exclusiveMinimum: true, minimum: 0, maximum: max },
+    ),
     ...presence(options),
     IsNumber({ allowNaN: false, allowInfinity: false }),
     ValidateBy({

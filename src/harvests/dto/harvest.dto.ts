@@ -9,7 +9,7 @@ export class CreateHarvestDto {
   @UuidField({ description: 'A crop of the same organization' })
   cropId!: string;
 
-  @PositiveDecimalField(MAX_QUANTITY, 3, { example: 12.5, description: 'Greater than 0, at most 3 decimals' })
+  @PositiveDecimalField(MAX_QUANTITY, 3, { example: 12.5 })
   quantity!: number;
 
   @EnumField(HARVEST_UNITS, { example: 'kg' })
