@@ -9,6 +9,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateIf,
   validateSync,
 } from 'class-validator';
 
@@ -143,11 +144,13 @@ export class AppConfig {
    * How often the change listener asks the server whether its session still listens: a question left unanswered
    * when the next is due, or answered no, counts the connection as lost. TCP keepalive notices a peer that vanished
    * (~20 s); this notices one that answers TCP but not queries (a proxy or pooler in between whose server side
-   * stopped, a hung server) within two of these; 0: keepalive only.
+   * stopped, a hung server) within two of these; 0: keepalive only. Else at least 100 ms: a question asked again
+   * before its round trip could end would count every connection as lost.
    */
   @Transform(toInt)
+  @ValidateIf((config: AppConfig) => config.TENANT_CHANGES_HEARTBEAT_MS !== 0)
   @IsInt()
-  @Min(0)
+  @Min(100, { message: 'TENANT_CHANGES_HEARTBEAT_MS must be 0 (keepalive only) or at least 100' })
   @Max(600_000)
   TENANT_CHANGES_HEARTBEAT_MS = 30_000;
 
