@@ -111,7 +111,8 @@ export class AppConfig {
 
   /**
    * How long a request waits for a slot while every open tenant is busy (then 503 TENANT_CAPACITY), or for a
-   * maintenance session to migrate the tenant it opens (then 503 TENANT_UNAVAILABLE).
+   * maintenance session to migrate the tenant it opens, or for another session's migration of that tenant to end
+   * (then 503 TENANT_UNAVAILABLE).
    */
   @Transform(toInt)
   @IsInt()
@@ -206,8 +207,7 @@ export class AppConfig {
    * How long a migration waits for each lock (its lock_timeout) before it gives up and the pending ones roll back:
    * one queued behind another session's transaction holds up every request to the tables it alters. A tenant's
    * opening then answers 503 TENANT_UNAVAILABLE, `tenants:migrate` reports the tenant FAILED, the app's start fails.
-   * Also how long a tenant's opening waits for another session's migration of the tenant (its advisory lock).
-   * 0: the server's own `lock_timeout` (the opening's wait: none).
+   * 0: the server's own `lock_timeout`.
    */
   @Transform(toInt)
   @IsInt()

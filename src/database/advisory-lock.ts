@@ -26,15 +26,21 @@ export async function advisoryLock(
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-      throw new Error(`Waited ${Math.trunc(waitMs)} ms for the lock ${key}, which another session holds`);
-    }
+    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockWaitTimeoutError(key, waitMs);
     throw error;
   }
 }
 
 /** PostgreSQL's lock_not_available, raised when lock_timeout ends a wait. */
 const LOCK_NOT_AVAILABLE = '55P03';
+
+/** A bounded wait for an advisory lock (`advisoryLock`'s `waitMs`) ended: another session holds it. */
+export class LockWaitTimeoutError extends Error {
+  constructor(key: string, waitMs: number) {
+    super(`Waited ${Math.trunc(waitMs)} ms for the lock ${key}, which another session holds`);
+    this.name = LockWaitTimeoutError.name;
+  }
+}
 
 /** Takes the exclusive session-level lock if nobody holds it; false otherwise. */
 export async function tryAdvisoryLock(client: Client, key: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { UnavailableError } from '../common/domain-errors';
 import { describeError, isServerUnavailable } from '../common/error-text';
 import { SemaphoreTimeoutError } from '../common/semaphore';
 import { WaitQueue } from '../common/wait-queue';
+import { LockWaitTimeoutError } from '../database/advisory-lock';
 import { migrateToLatest } from '../database/migrate-to-latest';
 import { TenantOrm, TenantOrmFactory } from './tenant-orm.factory';
 import type { TenantRecord } from './tenant-registry';
@@ -294,7 +295,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         const applied = await migrateToLatest(
           orm,
           (work) => this.server.withAdminClient(work, this.config.TENANT_SLOT_WAIT_MS),
-          this.config.DB_MIGRATION_LOCK_TIMEOUT_MS,
+          this.config.TENANT_SLOT_WAIT_MS,
         );
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
         this.current.add(tenant.tenantId);
@@ -303,9 +304,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       return orm;
     } catch (error) {
       await orm.close(true).catch(() => undefined);
-      // No maintenance session within TENANT_SLOT_WAIT_MS, or a server that is down or full, says nothing about
-      // the tenant: the next request tries at once.
-      if (error instanceof SemaphoreTimeoutError || isServerUnavailable(error)) {
+      // No maintenance session within TENANT_SLOT_WAIT_MS, another session's migration of the tenant still under
+      // way after that long, or a server that is down or full, says nothing wrong of the tenant: the next request
+      // tries at once.
+      if (
+        error instanceof SemaphoreTimeoutError ||
+        error instanceof LockWaitTimeoutError ||
+        isServerUnavailable(error)
+      ) {
         this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${describeError(error)}`);
         throw tenantUnavailable(tenant.tenantId);
       }
