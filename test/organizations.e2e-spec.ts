@@ -1,6 +1,5 @@
 import { connectTo, countTenantDatabases, settledLockWaiters } from './support/test-database';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
-import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
@@ -317,17 +316,19 @@ describe('organizations (control plane)', () => {
     expect(rows).toEqual([{ status: 'active', last_error: null, pending_owner: null }]);
   });
 
-  it("refuses a first sign-up whose database name holds another deployment's tenant (409), keeping nothing", async () => {
+  it("refuses a sign-up whose database name holds another deployment's tenant (409), keeping nothing", async () => {
     // A tenant database this control plane does not know: another deployment's on the server, say.
-    const database = `${t.prefix}stray-farm`;
-    await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
-    await sqlIn(
-      database,
-      `CREATE TABLE mikro_orm_migrations (id serial PRIMARY KEY, name varchar(255), executed_at timestamptz);
-       INSERT INTO mikro_orm_migrations (name) VALUES ('${TENANT_MIGRATIONS[0].name}');
-       CREATE TABLE users (email text, password_hash text);
-       INSERT INTO users VALUES ('someone@stray.example', 'their hash')`,
-    );
+    const strayDatabase = async (tenantId: string) => {
+      const database = `${t.prefix}${tenantId}`;
+      await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
+      await sqlIn(
+        database,
+        `CREATE TABLE users (email text, password_hash text);
+         INSERT INTO users VALUES ('someone@stray.example', 'their hash')`,
+      );
+      return database;
+    };
+    const database = await strayDatabase('stray-farm');
     const owner = {
       firstName: 'Sly',
       lastName: 'Stray',
@@ -349,9 +350,33 @@ describe('organizations (control plane)', () => {
       { email: 'someone@stray.example', password_hash: 'their hash' },
     ]);
     await t.http.get('/organizations/stray-farm').expect(404);
+    // A retry of a failed sign-up (or a resumed one) is refused alike: no attempt adopts data it did not make.
+    const other = await strayDatabase('stray-retry');
+    await leaveSignUp(t, 'Stray Retry', '1 hour', null, 'failed');
+    const retried = await t.http.post('/organizations').send({ name: 'Stray Retry', farmType: 'mixed' });
+    expect({ status: retried.status, code: retried.body.code }).toEqual({
+      status: 409,
+      code: 'TENANT_DATABASE_EXISTS',
+    });
+    expect(
+      await sqlIn(t.config.DB_NAME, "SELECT 1 FROM organizations WHERE tenant_id = 'stray-retry'"),
+    ).toEqual([]);
+    expect(await sqlIn(other, 'SELECT count(*)::int AS n FROM users')).toEqual([{ n: 1 }]);
     // Once the operator has dropped it, the name signs up.
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${database}"`));
     await t.http.post('/organizations').send({ name: 'Stray Farm', farmType: 'mixed', owner }).expect(201);
+  });
+
+  it('adopts its own database on a retry, owner and data included: the sign-up marked it', async () => {
+    const { token } = await t.signUp('Marked Farm');
+    await asTenant(t, 'marked-farm', token).post('/api/crops', { name: 'Kept', plantingDate: '2025-05-01' });
+    await sqlIn(
+      t.config.DB_NAME,
+      "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'marked-farm'",
+    );
+    await t.http.post('/organizations').send({ name: 'Marked Farm', farmType: 'mixed' }).expect(201);
+    const crops = await asTenant(t, 'marked-farm', token).get('/api/crops').expect(200);
+    expect(crops.body).toEqual([expect.objectContaining({ name: 'Kept' })]);
   });
 
   it('provisions the database its row names, whatever TENANT_DB_PREFIX says now', async () => {

@@ -72,9 +72,10 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       );
     }
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
-    const inserted = await this.insert(dto, tenantId, pendingOwner);
-    const org = inserted ?? (await this.claimFailed(dto, tenantId, pendingOwner, byOperator));
-    await this.provision(org, inserted !== undefined);
+    const org =
+      (await this.insert(dto, tenantId, pendingOwner)) ??
+      (await this.claimFailed(dto, tenantId, pendingOwner, byOperator));
+    await this.provision(org);
     return org;
   }
 
@@ -155,7 +156,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       // As it is now, with the updatedAt just written: the owner may have changed since the candidates were read.
       const claimed = await this.em.fork().findOneOrFail(Organization, org.id);
       this.logger.log(`Resuming the abandoned sign-up of ${claimed.tenantId}`);
-      await this.provision(claimed, false).catch((error: unknown) =>
+      await this.provision(claimed).catch((error: unknown) =>
         this.logger.warn(
           `Resuming the sign-up of ${claimed.tenantId} did not finish: ${describeError(error)}`,
         ),
@@ -248,14 +249,14 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
   /**
    * Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). Only
    * while it holds the row does it save the owner (taken over, the row may name another owner by now) and write
-   * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER. A
-   * first attempt that finds its database name taken (TenantDatabaseTakenError) withdraws its row and answers 409.
+   * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER. An
+   * attempt that finds its database name taken (TenantDatabaseTakenError) withdraws the row and answers 409.
    */
-  private async provision(org: Organization, firstAttempt: boolean): Promise<void> {
+  private async provision(org: Organization): Promise<void> {
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
     let failure: string | undefined;
     try {
-      await this.provisioner.provision(org, firstAttempt);
+      await this.provisioner.provision(org);
       if (org.pendingOwner && (await hold.renew())) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
       if (error instanceof TenantDatabaseTakenError) {

@@ -2,9 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Client } from 'pg';
 import { advisoryLock, lockKey } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
-import { migrateToLatest, pendingMigrations } from '../database/migrate-to-latest';
+import { migrateToLatest } from '../database/migrate-to-latest';
 import { quoteIdent } from '../database/sql-identifiers';
-import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TenantDatabaseNames } from './tenant-database-names';
 import { TenantOrmFactory } from './tenant-orm.factory';
 
@@ -54,16 +53,6 @@ export class TenantTemplate {
     const orm = this.factory.create(databaseName, `tenant:provisioning:${databaseName}`);
     try {
       return await migrateToLatest(orm, (work) => work(client));
-    } finally {
-      await orm.close(true);
-    }
-  }
-
-  /** Whether the database has run any tenant migration: it holds, or held, a tenant's data. */
-  async hasRunMigrations(databaseName: string): Promise<boolean> {
-    const orm = this.factory.create(databaseName, `tenant:provisioning:${databaseName}`);
-    try {
-      return (await pendingMigrations(orm)).length < TENANT_MIGRATIONS.length;
     } finally {
       await orm.close(true);
     }
