@@ -366,11 +366,28 @@ describe('tenant connection registry', () => {
   });
 
   it("refuses to start with pools the server's max_connections cannot hold", async () => {
-    // 120 tenant connections + 3 control + the listener's 1 + 2 x 2 maintenance: 128, against a server of 100.
-    await expect(
-      startTestApp({ env: { TENANT_MAX_OPEN: '120', TENANT_POOL_MAX: '1', DB_CONNECTION_BUDGET: '200' } }),
-    ).rejects.toThrow(
-      /^This process may open 128 connections \(TENANT_MAX_OPEN x .*\), more than the server lets \w+ open \(\d+: max_connections less the superuser-reserved ones\); lower TENANT_MAX_OPEN$/,
+    const [{ max }] = await withMaintenanceClient(
+      async (c) =>
+        (await c.query<{ max: number }>("SELECT current_setting('max_connections')::int AS max")).rows,
+    );
+    // One tenant connection more than the server has room for, beside 3 control, the listener's 1 and 2 x 2
+    // maintenance connections (the test server's role is a superuser: no reserved slots to subtract).
+    const env = {
+      TENANT_MAX_OPEN: String(max - 7),
+      TENANT_POOL_MAX: '1',
+      DB_CONNECTION_BUDGET: String(max + 1),
+    };
+    const started = startTestApp({ env });
+    await expect(started).rejects.toThrow(
+      new RegExp(
+        `^This process may open ${max + 1} connections \\(TENANT_MAX_OPEN x .*\\), more than the server lets ` +
+          `\\w+ open \\(${max}: max_connections less the superuser-reserved ones, or the role's connection ` +
+          'limit\\); lower TENANT_MAX_OPEN$',
+      ),
+    );
+    await started.then(
+      (app) => stopTestApp(app),
+      () => undefined,
     );
   });
 });

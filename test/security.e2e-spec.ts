@@ -566,6 +566,9 @@ describe('security', () => {
       const demote = await api.patch(`/api/users/${owner.id}`, { role: 'member' });
       expect({ status: demote.status, code: demote.body.code }).toEqual({ status: 409, code: 'LAST_ADMIN' });
       expect(demote.body.message).toMatch(/who can log in/);
+      // The mistaken promotion can be undone: that admin is not one who can log in.
+      expect((await api.patch(`/api/users/${legacy.id}`, { role: 'viewer' })).status).toBe(200);
+      expect((await api.patch(`/api/users/${legacy.id}`, { role: 'admin' })).status).toBe(200);
       expect((await api.patch(`/api/users/${legacy.id}`, { password: 'a legacy passphrase' })).status).toBe(
         200,
       );

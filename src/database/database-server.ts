@@ -132,15 +132,17 @@ export class DatabaseServer {
   /**
    * Throws unless the server lets this role open `ceiling` connections: its max_connections less the slots it keeps
    * for superusers (superuser_reserved_connections, and reserved_connections from PostgreSQL 16) when the role is
-   * not one. Beyond them the server refuses connections (53300) under load: requests, sign-ups and the change
-   * listener fail then instead of waiting for a slot.
+   * not one, and at most the role's own CONNECTION LIMIT. Beyond them the server refuses connections (53300) under
+   * load: requests, sign-ups and the change listener fail then instead of waiting for a slot.
    */
   async checkRoomFor(ceiling: number, settings: string): Promise<void> {
     const allowed = await this.withAdminClient(async (client) => {
-      const { rows } = await client.query<{ allowed: number; max: number }>(
-        `SELECT current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 ELSE
-                  current_setting('superuser_reserved_connections')::int
-                  + coalesce(current_setting('reserved_connections', true)::int, 0) END AS allowed
+      const { rows } = await client.query<{ allowed: number }>(
+        `SELECT least(
+                  current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 ELSE
+                    current_setting('superuser_reserved_connections')::int
+                    + coalesce(current_setting('reserved_connections', true)::int, 0) END,
+                  CASE WHEN r.rolconnlimit >= 0 AND NOT r.rolsuper THEN r.rolconnlimit END) AS allowed
            FROM pg_roles r WHERE r.rolname = current_user`,
       );
       return rows[0].allowed;
@@ -148,7 +150,8 @@ export class DatabaseServer {
     if (ceiling > allowed) {
       throw new Error(
         `This process may open ${ceiling} connections (${settings}), more than the server lets ${this.user} open ` +
-          `(${allowed}: max_connections less the superuser-reserved ones); lower TENANT_MAX_OPEN`,
+          `(${allowed}: max_connections less the superuser-reserved ones, or the role's connection limit); ` +
+          'lower TENANT_MAX_OPEN',
       );
     }
   }

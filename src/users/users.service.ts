@@ -72,11 +72,14 @@ export class UsersService {
     });
   }
 
-  /** Another admin must remain who can log in: one without a password (from before roles) does not count. */
+  /**
+   * The last admin who can log in stays: one without a password (from before roles) neither counts as another admin
+   * nor is kept (so a mistaken promotion of such a user can be undone).
+   */
   private async keepAnAdmin(em: EntityManager, user: User, change: 'demote' | 'delete'): Promise<void> {
     if (user.role !== 'admin') return;
-    const others = await em.count(User, { role: 'admin', id: { $ne: user.id }, passwordHash: { $ne: null } });
-    if (others > 0) return;
+    const admins = await em.find(User, { role: 'admin', passwordHash: { $ne: null } }, { fields: ['id'] });
+    if (!admins.some((admin) => admin.id === user.id) || admins.length > 1) return;
     throw new ConflictError(
       'LAST_ADMIN',
       `Cannot ${change} ${user.email}: the organization needs at least one admin who can log in; make another ` +
