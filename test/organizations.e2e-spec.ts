@@ -1,5 +1,6 @@
 import { connectTo, countTenantDatabases, settledLockWaiters } from './support/test-database';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
@@ -323,7 +324,9 @@ describe('organizations (control plane)', () => {
       await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${database}"`));
       await sqlIn(
         database,
-        `CREATE TABLE users (email text, password_hash text);
+        `CREATE TABLE mikro_orm_migrations (id serial PRIMARY KEY, name varchar(255), executed_at timestamptz);
+         INSERT INTO mikro_orm_migrations (name) VALUES ('${TENANT_MIGRATIONS[0].name}');
+         CREATE TABLE users (email text, password_hash text);
          INSERT INTO users VALUES ('someone@stray.example', 'their hash')`,
       );
       return database;
@@ -350,7 +353,7 @@ describe('organizations (control plane)', () => {
       { email: 'someone@stray.example', password_hash: 'their hash' },
     ]);
     await t.http.get('/organizations/stray-farm').expect(404);
-    // A retry of a failed sign-up (or a resumed one) is refused alike: no attempt adopts data it did not make.
+    // A retry of a failed sign-up that never owned its database name (it failed before it looked) is refused alike.
     const other = await strayDatabase('stray-retry');
     await leaveSignUp(t, 'Stray Retry', '1 hour', null, 'failed');
     const retried = await t.http.post('/organizations').send({ name: 'Stray Retry', farmType: 'mixed' });
@@ -367,7 +370,7 @@ describe('organizations (control plane)', () => {
     await t.http.post('/organizations').send({ name: 'Stray Farm', farmType: 'mixed', owner }).expect(201);
   });
 
-  it('adopts its own database on a retry, owner and data included: the sign-up marked it', async () => {
+  it('adopts its own database on a retry, owner and data included, once a sign-up has owned its name', async () => {
     const { token } = await t.signUp('Marked Farm');
     await asTenant(t, 'marked-farm', token).post('/api/crops', { name: 'Kept', plantingDate: '2025-05-01' });
     await sqlIn(

@@ -5,6 +5,9 @@ import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { quoteIdent } from './sql-identifiers';
 
+/** PostgreSQL's undefined_table: a table (such as the migrations' record of a database never migrated) missing. */
+export const UNDEFINED_TABLE = '42P01';
+
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
   maintenanceSessions?: number;
@@ -80,38 +83,18 @@ export class DatabaseServer {
     return rowCount === 1;
   }
 
-  /** The comment on a database (`COMMENT ON DATABASE`), or null. */
-  async commentOn(client: Client, name: string): Promise<string | null> {
-    const { rows } = await client.query<{ comment: string | null }>(
-      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-      [name],
-    );
-    return rows[0]?.comment ?? null;
-  }
-
-  /** Sets the comment on a database; `text` is quoted as a literal (the statement takes no parameters). */
-  async comment(client: Client, name: string, text: string): Promise<void> {
-    await client.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${client.escapeLiteral(text)}`);
-  }
-
-  /**
-   * Whether any table of the database but those `ignored` (unqualified names) holds a row, read on a connection of
-   * its own (closed afterwards).
-   */
-  async holdsData(name: string, ignored: string[] = []): Promise<boolean> {
-    const client = this.client(name, 'farm-management:admin');
+  /** Whether `table` of the database exists and holds a row, read on a connection of its own (closed afterwards). */
+  async hasRows(database: string, table: string): Promise<boolean> {
+    const client = this.client(database, 'farm-management:admin');
     await client.connect();
     try {
-      const { rows: tables } = await client.query<{ name: string }>(
-        `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
-          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND tablename <> ALL($1)`,
-        [ignored],
+      const { rows } = await client.query<{ found: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`,
       );
-      for (const table of tables) {
-        const { rowCount } = await client.query(`SELECT 1 FROM ${table.name} LIMIT 1`);
-        if (rowCount) return true;
-      }
-      return false;
+      return rows[0].found;
+    } catch (error) {
+      if ((error as { code?: string }).code === UNDEFINED_TABLE) return false;
+      throw error;
     } finally {
       await client.end();
     }

@@ -2,6 +2,7 @@ import { MigrationObject, MikroORM } from '@mikro-orm/core';
 import { Migration } from '@mikro-orm/migrations';
 import type { Client } from 'pg';
 import { lockKey, withAdvisoryLock } from './advisory-lock';
+import { UNDEFINED_TABLE } from './database-server';
 
 /** A migration of the list: a concrete subclass of Migration. */
 interface ListedMigration extends Migration {
@@ -61,9 +62,6 @@ function withSettings(migration: MigrationObject['class'], settings: string): Mi
     }
   };
 }
-
-/** PostgreSQL's undefined_table: a database that has never been migrated. */
-const UNDEFINED_TABLE = '42P01';
 
 /**
  * Names of the migrations in the ORM's list that the database has not run, in one query. Unlike MikroORM's

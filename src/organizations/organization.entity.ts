@@ -38,6 +38,14 @@ export class Organization extends Timestamped {
   lastError: string | null = null;
 
   /**
+   * Set once a sign-up attempt has found the database name free (or its database without tenant migrations): a
+   * database of that name is then this organization's, which a retry finishes. Until then an existing database that
+   * has run tenant migrations is someone else's (see TenantProvisioner).
+   */
+  @Property({ type: 'boolean', default: false })
+  databaseOwned: boolean & Opt = false;
+
+  /**
    * The owner a sign-up asked for (password already hashed), kept until the tenant database holds it, so a retry or
    * a restart that finishes the sign-up creates the owner too. Null once the organization is active.
    */

@@ -256,7 +256,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
     let failure: string | undefined;
     try {
-      await this.provisioner.provision(org);
+      await this.provisioner.provision(org, () => this.own(org));
       if (org.pendingOwner && (await hold.renew())) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
       if (error instanceof TenantDatabaseTakenError) {
@@ -282,6 +282,12 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (failure !== undefined) {
       throw provisioningFailed();
     }
+  }
+
+  /** Records that the organization's database name is its own (see TenantProvisioner). */
+  private async own(org: Organization): Promise<void> {
+    await this.em.fork().nativeUpdate(Organization, { id: org.id }, { databaseOwned: true });
+    org.databaseOwned = true;
   }
 
   /** Deletes the row of a sign-up that could not start, while this attempt holds it (`heldAt`). */
