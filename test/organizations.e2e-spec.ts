@@ -13,7 +13,9 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { TenantDatabaseNames } from '../src/tenancy/tenant-database-names';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
+import { templateLockKey } from '../src/tenancy/tenant-template';
 import type { PendingOwner } from '../src/organizations/organization.entity';
 
 /**
@@ -113,6 +115,13 @@ describe('organizations (control plane)', () => {
   afterAll(() => stopTestApp(t));
 
   const databasesOfThisApp = () => withMaintenanceClient((c) => countTenantDatabases(c, t.prefix));
+  /** A clone of the app's template, as a sign-up makes (under the template's shared lock, as it does). */
+  const cloneTemplate = (database: string) =>
+    withMaintenanceClient(async (c) => {
+      const template = t.app.get(TenantDatabaseNames).template;
+      await advisoryLock(c, templateLockKey(template), 'shared');
+      await c.query(`CREATE DATABASE "${database}" TEMPLATE "${template}"`);
+    });
 
   it('signs up an organization: 201 once its database exists and is migrated', async () => {
     const res = await t.http
@@ -353,8 +362,10 @@ describe('organizations (control plane)', () => {
       { email: 'someone@stray.example', password_hash: 'their hash' },
     ]);
     await t.http.get('/organizations/stray-farm').expect(404);
-    // A retry of a failed sign-up that never owned its database name (it failed before it looked) is refused alike.
-    const other = await strayDatabase('stray-retry');
+    // A retry of a failed sign-up that never owned its database name (it failed before it looked) is refused alike,
+    // here by a tenant database of the other deployment's that holds no data yet (a clone of the template).
+    const other = `${t.prefix}stray-retry`;
+    await cloneTemplate(other);
     await leaveSignUp(t, 'Stray Retry', '1 hour', null, 'failed');
     const retried = await t.http.post('/organizations').send({ name: 'Stray Retry', farmType: 'mixed' });
     expect({ status: retried.status, code: retried.body.code }).toEqual({
@@ -364,22 +375,40 @@ describe('organizations (control plane)', () => {
     expect(
       await sqlIn(t.config.DB_NAME, "SELECT 1 FROM organizations WHERE tenant_id = 'stray-retry'"),
     ).toEqual([]);
-    expect(await sqlIn(other, 'SELECT count(*)::int AS n FROM users')).toEqual([{ n: 1 }]);
+    expect(await sqlIn(other, 'SELECT count(*)::int AS n FROM mikro_orm_migrations')).toEqual([
+      { n: TENANT_MIGRATIONS.length },
+    ]);
     // Once the operator has dropped it, the name signs up.
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${database}"`));
     await t.http.post('/organizations').send({ name: 'Stray Farm', farmType: 'mixed', owner }).expect(201);
   });
 
   it('adopts its own database on a retry, owner and data included, once a sign-up has owned its name', async () => {
-    const { token } = await t.signUp('Marked Farm');
-    await asTenant(t, 'marked-farm', token).post('/api/crops', { name: 'Kept', plantingDate: '2025-05-01' });
+    const { token } = await t.signUp('Owned Farm');
+    await asTenant(t, 'owned-farm', token).post('/api/crops', { name: 'Kept', plantingDate: '2025-05-01' });
     await sqlIn(
       t.config.DB_NAME,
-      "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'marked-farm'",
+      "UPDATE organizations SET status = 'failed' WHERE tenant_id = 'owned-farm'",
     );
-    await t.http.post('/organizations').send({ name: 'Marked Farm', farmType: 'mixed' }).expect(201);
-    const crops = await asTenant(t, 'marked-farm', token).get('/api/crops').expect(200);
+    await t.http.post('/organizations').send({ name: 'Owned Farm', farmType: 'mixed' }).expect(201);
+    const crops = await asTenant(t, 'owned-farm', token).get('/api/crops').expect(200);
     expect(crops.body).toEqual([expect.objectContaining({ name: 'Kept' })]);
+  });
+
+  it("reads whether it owns its name under the name's lock: another attempt may have made the database", async () => {
+    await leaveSignUp(t, 'Overlap Farm', '1 hour', null, 'failed');
+    const key = lockKey(`database:${t.prefix}overlap-farm`);
+    const { response } = await duringSignUp(t, { name: 'Overlap Farm', farmType: 'mixed' }, async () => {
+      // While the retry waits for the lock, another attempt of the same sign-up owns the name and makes the database.
+      await withMaintenanceClient((observer) => settledLockWaiters(observer, [key], 1));
+      await sqlIn(
+        t.config.DB_NAME,
+        "UPDATE organizations SET database_owned = true WHERE tenant_id = 'overlap-farm'",
+      );
+      await cloneTemplate(`${t.prefix}overlap-farm`);
+    });
+    expect(response.status).toBe(201);
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'overlap-farm').expect(200);
   });
 
   it('provisions the database its row names, whatever TENANT_DB_PREFIX says now', async () => {

@@ -8,7 +8,7 @@ import { findPage } from '../common/find-page';
 import { PasswordHasher } from '../auth/password-hasher';
 import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
 import { TenantDatabaseNames } from '../tenancy/tenant-database-names';
-import { TenantDatabaseTakenError, TenantProvisioner } from '../tenancy/tenant-provisioner';
+import { NameOwnership, TenantDatabaseTakenError, TenantProvisioner } from '../tenancy/tenant-provisioner';
 import { TenantTemplate } from '../tenancy/tenant-template';
 import { TenantRegistry, tenantRecordOf } from '../tenancy/tenant-registry';
 import { isValidTenantSlug, slugifyOrganizationName } from '../tenancy/tenant-slug';
@@ -19,6 +19,14 @@ import { SignUpHold, holdStart, untouchedFor } from './sign-up-hold';
 
 /** What a sign-up's caller can watch while another attempt runs it (GET /organizations needs the platform token). */
 const UNTIL_ACTIVE = 'its routes answer 503 TENANT_PROVISIONING until it is active or has failed';
+
+/** A sign-up attempt that lost its hold: another process finishes the sign-up. */
+function signUpTakenOver(tenantId: string): UnavailableError {
+  return new UnavailableError(
+    'SIGNUP_TAKEN_OVER',
+    `Another process is finishing the sign-up of ${tenantId}; ${UNTIL_ACTIVE}`,
+  );
+}
 
 /** A sign-up attempt that failed (its own, or the one that took it over): a repeat tries again. */
 function provisioningFailed(): UnavailableError {
@@ -256,11 +264,13 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
     let failure: string | undefined;
     try {
-      await this.provisioner.provision(org, () => this.own(org));
+      await this.provisioner.provision(org, this.ownership(org));
       if (org.pendingOwner && (await hold.renew())) await this.saveOwner(org, org.pendingOwner);
     } catch (error) {
       if (error instanceof TenantDatabaseTakenError) {
-        await this.withdraw(org, await hold.release());
+        const held = await hold.release();
+        if (!held) throw signUpTakenOver(org.tenantId);
+        await this.withdraw(org, held);
         throw error;
       }
       failure = describeError(error);
@@ -273,30 +283,35 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       (failure === undefined
         ? await this.writeOutcome(org, heldAt, 'active', null, null)
         : await this.writeOutcome(org, heldAt, 'failed', failure.slice(0, 2000), org.pendingOwner));
-    if (!written) {
-      throw new UnavailableError(
-        'SIGNUP_TAKEN_OVER',
-        `Another process is finishing the sign-up of ${org.tenantId}; ${UNTIL_ACTIVE}`,
-      );
-    }
+    if (!written) throw signUpTakenOver(org.tenantId);
     if (failure !== undefined) {
       throw provisioningFailed();
     }
   }
 
-  /** Records that the organization's database name is its own (see TenantProvisioner). */
-  private async own(org: Organization): Promise<void> {
-    await this.em.fork().nativeUpdate(Organization, { id: org.id }, { databaseOwned: true });
-    org.databaseOwned = true;
+  /** The row's `databaseOwned` as it is when asked, and setting it (see TenantProvisioner). */
+  private ownership(org: Organization): NameOwnership {
+    const withdrawn = () => new Error(`The sign-up of ${org.tenantId} was withdrawn meanwhile`);
+    return {
+      owned: async () => {
+        const row = await this.em.fork().findOne(Organization, org.id, { fields: ['databaseOwned'] });
+        if (!row) throw withdrawn();
+        return row.databaseOwned;
+      },
+      own: async () => {
+        if ((await this.em.fork().nativeUpdate(Organization, org.id, { databaseOwned: true })) !== 1) {
+          throw withdrawn();
+        }
+        org.databaseOwned = true;
+      },
+    };
   }
 
   /** Deletes the row of a sign-up that could not start, while this attempt holds it (`heldAt`). */
-  private async withdraw(org: Organization, heldAt: Date | undefined): Promise<void> {
-    if (heldAt) {
-      await this.em
-        .fork()
-        .nativeDelete(Organization, { id: org.id, status: 'provisioning', updatedAt: heldAt });
-    }
+  private async withdraw(org: Organization, heldAt: Date): Promise<void> {
+    await this.em
+      .fork()
+      .nativeDelete(Organization, { id: org.id, status: 'provisioning', updatedAt: heldAt });
     this.registry.invalidate(org.tenantId);
   }
 

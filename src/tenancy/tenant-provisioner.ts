@@ -25,14 +25,23 @@ export class TenantDatabaseTakenError extends ConflictError {
 const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 
 /**
+ * Whether a sign-up owns its database name (its row's `databaseOwned`), read when asked, and recording that it
+ * does. Asked under the name's lock: another attempt of the same sign-up may have recorded it meanwhile.
+ */
+export interface NameOwnership {
+  owned(): Promise<boolean>;
+  own(): Promise<void>;
+}
+
+/**
  * Creates tenant databases. Each step is idempotent, so a retry or a restart finishes a half-done job: a missing
  * database is a claimed spare (renamed, already at the latest migration) or else a clone of the template
  * (`CREATE DATABASE ... TEMPLATE ... STRATEGY = WAL_LOG`), then brought to the latest tenant migration (a no-op
- * when the template was current). Until a sign-up owns its database name (`databaseOwned`), an existing database
- * that has run tenant migrations is refused (TenantDatabaseTakenError); `own` records the ownership before the
- * database is made, so a later attempt finishes whatever this one leaves. A lock per database name keeps
- * concurrent attempts from both creating it; it all runs in one maintenance session (the server's client, and the
- * new database's for the migration check).
+ * when the template was current). Until a sign-up owns its database name, an existing database that has run
+ * tenant migrations is refused (TenantDatabaseTakenError); the ownership is recorded before the database is made,
+ * so a later attempt finishes whatever this one leaves. A lock per database name keeps concurrent attempts from
+ * both creating it; it all runs in one maintenance session (the server's client, and one to the tenant database
+ * for the checks of its migrations).
  */
 @Injectable()
 export class TenantProvisioner {
@@ -43,22 +52,18 @@ export class TenantProvisioner {
   ) {}
 
   async provision(
-    {
-      tenantId,
-      databaseName,
-      databaseOwned,
-    }: Pick<Organization, 'tenantId' | 'databaseName' | 'databaseOwned'>,
-    own: () => Promise<void>,
+    { tenantId, databaseName }: Pick<Organization, 'tenantId' | 'databaseName'>,
+    ownership: NameOwnership,
   ): Promise<void> {
     await this.template.ensure();
     await this.server.withAdminClient(async (client) => {
       await advisoryLock(client, lockKey(`database:${databaseName}`));
       const exists = await this.server.databaseExists(client, databaseName);
-      if (!databaseOwned) {
+      if (!(await ownership.owned())) {
         if (exists && (await this.server.hasRows(databaseName, MIGRATIONS_TABLE))) {
           throw new TenantDatabaseTakenError(tenantId);
         }
-        await own();
+        await ownership.own();
       }
       if (!exists) {
         if (await this.spares.claim(databaseName)) return;
