@@ -302,7 +302,6 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
         if ((await this.em.fork().nativeUpdate(Organization, org.id, { databaseOwned: true })) !== 1) {
           throw withdrawn();
         }
-        org.databaseOwned = true;
       },
     };
   }
