@@ -381,7 +381,7 @@ describe('tenant connection registry', () => {
     await expect(started).rejects.toThrow(
       new RegExp(
         `^This process may open ${max + 1} connections \\(TENANT_MAX_OPEN x .*\\), more than the server lets ` +
-          `\\w+ open \\(${max}: max_connections less the superuser-reserved ones, or the role's connection ` +
+          `\\w+ open \\(${max}: max_connections less the reserved ones, or the role's connection ` +
           'limit\\); lower TENANT_MAX_OPEN$',
       ),
     );

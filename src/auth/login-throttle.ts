@@ -8,8 +8,9 @@ export const LOGIN_WINDOW_MINUTES = 15;
 /**
  * Brute-force protection kept in the tenant database, so every process of the app counts the same attempts: records
  * an attempt for `email` (lowered by PostgreSQL, as the users' unique index is) as a failure before the password
- * is checked (forgiven by `forgiveLoginFailures` when it succeeds), or throws 429 when the limit is reached. A
- * transaction-scoped advisory lock per email keeps concurrent attempts from slipping past the limit together.
+ * is checked (forgiven by `forgiveLoginFailures` when it succeeds, or when an admin sets a new password), or throws
+ * 429 when the limit is reached. A transaction-scoped advisory lock per email keeps concurrent attempts from
+ * slipping past the limit together.
  */
 export async function recordLoginAttempt(em: EntityManager, email: string): Promise<void> {
   await em.transactional(async (tx) => {
@@ -35,7 +36,7 @@ export async function recordLoginAttempt(em: EntityManager, email: string): Prom
   });
 }
 
-/** The attempt succeeded: forget this email's failures. */
+/** A login succeeded, or an admin set a new password: forget this email's failures. */
 export async function forgiveLoginFailures(em: EntityManager, email: string): Promise<void> {
   await em.execute(`delete from login_failures where email_key = lower(?)`, [email]);
 }

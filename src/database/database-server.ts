@@ -113,9 +113,9 @@ export class DatabaseServer {
   }
 
   /**
-   * Throws unless the server lets this role open `ceiling` connections: its max_connections less the slots it keeps
-   * for superusers (superuser_reserved_connections, and reserved_connections from PostgreSQL 16) when the role is
-   * not one, and at most the role's own CONNECTION LIMIT. Beyond them the server refuses connections (53300) under
+   * Throws unless the server lets this role open `ceiling` connections: its max_connections less
+   * superuser_reserved_connections and (PostgreSQL 16+) reserved_connections when the role is not a superuser, and
+   * at most the role's own CONNECTION LIMIT. Beyond them the server refuses connections (53300) under
    * load: requests, sign-ups and the change listener fail then instead of waiting for a slot.
    */
   async checkRoomFor(ceiling: number, settings: string): Promise<void> {
@@ -133,7 +133,7 @@ export class DatabaseServer {
     if (ceiling > allowed) {
       throw new Error(
         `This process may open ${ceiling} connections (${settings}), more than the server lets ${this.user} open ` +
-          `(${allowed}: max_connections less the superuser-reserved ones, or the role's connection limit); ` +
+          `(${allowed}: max_connections less the reserved ones, or the role's connection limit); ` +
           'lower TENANT_MAX_OPEN',
       );
     }

@@ -258,7 +258,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
    * Runs one attempt at the sign-up of `org`, whose updatedAt this attempt has just written (see SignUpHold). Only
    * while it holds the row does it save the owner (taken over, the row may name another owner by now) and write
    * the outcome; else another process finishes the sign-up, and this attempt answers 503 SIGNUP_TAKEN_OVER. An
-   * attempt that finds its database name taken (TenantDatabaseTakenError) withdraws the row and answers 409.
+   * attempt that finds its database name taken (TenantDatabaseTakenError) withdraws the row and answers 409 while it
+   * holds the row (else 503 SIGNUP_TAKEN_OVER, withdrawing nothing).
    */
   private async provision(org: Organization): Promise<void> {
     const hold = new SignUpHold(this.em, org.id, org.updatedAt, this.holdRenewalMs);
