@@ -7,7 +7,7 @@ import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
 import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
-import { connectTo, countConnections } from './support/test-database';
+import { connectTo, countConnections, withLimitedRole } from './support/test-database';
 import { startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 import { until } from './support/until';
 
@@ -390,4 +390,19 @@ describe('tenant connection registry', () => {
       () => undefined,
     );
   });
+
+  it("refuses to start when its role's CONNECTION LIMIT cannot hold the pools", () =>
+    withLimitedRole(20, async (role) => {
+      // 13 tenant connections + 3 control + the listener's 1 + 2 x 2 maintenance: 21, one more than the role may open.
+      const started = startTestApp({ env: { DB_USER: role, TENANT_MAX_OPEN: '13', TENANT_POOL_MAX: '1' } });
+      await expect(started).rejects.toThrow(
+        new RegExp(
+          `^This process may open 21 connections \\(.*\\), more than the server lets ${role} open \\(20: `,
+        ),
+      );
+      await started.then(
+        (app) => stopTestApp(app),
+        () => undefined,
+      );
+    }));
 });

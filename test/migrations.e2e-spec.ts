@@ -14,7 +14,7 @@ import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { templateLockKey } from '../src/tenancy/tenant-template';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
-import { maintenanceClient, serverEnv, settledLockWaiters } from './support/test-database';
+import { maintenanceClient, serverEnv, settledLockWaiters, withLimitedRole } from './support/test-database';
 import {
   lockWaitersAndStatuses,
   sqlIn,
@@ -251,6 +251,13 @@ describe('migrations', () => {
       expect(migrate.code).toBe(0);
       expect(migrate.stdout).toMatch(/^east-field: up to date$/m);
       expect(migrate.stdout).not.toMatch(/south-field/);
+
+      // It runs only where the server lets its role open every connection it may: not as a role limited to 5.
+      const limited = await withLimitedRole(5, (role) => cli('tenants-migrate', [], { DB_USER: role }));
+      expect(limited.code).toBe(1);
+      expect(limited.stderr).toMatch(
+        /^tenants:migrate failed: This process may open 8 connections \(TENANT_MIGRATE_CONCURRENCY x 2\), .*; lower TENANT_MIGRATE_CONCURRENCY$/m,
+      );
 
       // Arguments are not options it ignores: --help prints the usage, anything else is refused; no database is read.
       const help = await cli('tenants-migrate', ['--help']);

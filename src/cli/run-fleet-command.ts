@@ -29,7 +29,8 @@ const SETTINGS =
  * tenant failed or the command could not run (the registry unreadable, say: said without a stack). It takes no
  * arguments: `--help` prints the usage, anything else is refused (2) before any database is touched. Each tenant ORM
  * gets a single connection, and as many maintenance sessions as workers take the migration locks, so at most
- * TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once.
+ * TENANT_MIGRATE_CONCURRENCY x 2 connections are open at once; it refuses to run when the server would not let its
+ * role open that many.
  */
 export async function runFleetCommand(
   { name, summary, describe, run, migrations = TENANT_MIGRATIONS }: FleetCommand,
@@ -48,6 +49,11 @@ export async function runFleetCommand(
       maintenanceSessions: config.TENANT_MIGRATE_CONCURRENCY,
     });
     try {
+      await server.checkRoomFor(
+        2 * config.TENANT_MIGRATE_CONCURRENCY,
+        'TENANT_MIGRATE_CONCURRENCY x 2',
+        'TENANT_MIGRATE_CONCURRENCY',
+      );
       const factory = new TenantOrmFactory(server, { ...config, TENANT_POOL_MAX: 1 }, migrations);
       const started = Date.now();
       const results = await run(new TenantFleet(server, config, factory), (result) => {

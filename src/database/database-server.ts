@@ -118,7 +118,7 @@ export class DatabaseServer {
    * at most the role's own CONNECTION LIMIT. Beyond them the server refuses connections (53300) under
    * load: requests, sign-ups and the change listener fail then instead of waiting for a slot.
    */
-  async checkRoomFor(ceiling: number, settings: string): Promise<void> {
+  async checkRoomFor(ceiling: number, settings: string, lower: string): Promise<void> {
     const allowed = await this.withAdminClient(async (client) => {
       const { rows } = await client.query<{ allowed: number }>(
         `SELECT least(
@@ -133,8 +133,7 @@ export class DatabaseServer {
     if (ceiling > allowed) {
       throw new Error(
         `This process may open ${ceiling} connections (${settings}), more than the server lets ${this.user} open ` +
-          `(${allowed}: max_connections less the reserved ones, or the role's connection limit); ` +
-          'lower TENANT_MAX_OPEN',
+          `(${allowed}: max_connections less the reserved ones, or the role's connection limit); lower ${lower}`,
       );
     }
   }

@@ -17,7 +17,7 @@ import { DatabaseServer } from './database-server';
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
         const server = await DatabaseServer.fromConfig(config, { stopOnSignals: false });
-        await server.checkRoomFor(config.connectionCeiling, CONNECTION_CEILING_SUM);
+        await server.checkRoomFor(config.connectionCeiling, CONNECTION_CEILING_SUM, 'TENANT_MAX_OPEN');
         await server.ensureDatabase(config.DB_NAME);
         return server;
       },

@@ -36,6 +36,25 @@ export async function connectTo(database = 'postgres', options: ClientConfig = {
   return client;
 }
 
+/**
+ * Runs `work` with a login role of this run (not a superuser, no password needed where the server trusts the
+ * connection) whose CONNECTION LIMIT is `limit`; drops it afterwards.
+ */
+export async function withLimitedRole<T>(limit: number, work: (role: string) => Promise<T>): Promise<T> {
+  const role = `${TEST_DB_MARKER}${runId()}_limited`;
+  const admin = await maintenanceClient();
+  try {
+    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN CONNECTION LIMIT ${Math.trunc(limit)}`);
+    try {
+      return await work(role);
+    } finally {
+      await admin.query(`DROP ROLE ${quoteIdent(role)}`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
 export function maintenanceClient(): Promise<Client> {
   return connectTo('postgres');
 }
