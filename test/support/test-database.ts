@@ -37,14 +37,17 @@ export async function connectTo(database = 'postgres', options: ClientConfig = {
 }
 
 /**
- * Runs `work` with a login role of this run (not a superuser, no password needed where the server trusts the
- * connection) whose CONNECTION LIMIT is `limit`; drops it afterwards.
+ * Runs `work` with a login role of this run (not a superuser; the test server's password, for where the server does
+ * not trust the connection) whose CONNECTION LIMIT is `limit`; drops it afterwards.
  */
 export async function withLimitedRole<T>(limit: number, work: (role: string) => Promise<T>): Promise<T> {
   const role = `${TEST_DB_MARKER}${runId()}_limited`;
   const admin = await maintenanceClient();
   try {
-    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN CONNECTION LIMIT ${Math.trunc(limit)}`);
+    const password = admin.escapeLiteral(serverEnv().DB_PASSWORD);
+    await admin.query(
+      `CREATE ROLE ${quoteIdent(role)} LOGIN CONNECTION LIMIT ${Math.trunc(limit)} PASSWORD ${password}`,
+    );
     try {
       return await work(role);
     } finally {
