@@ -21,7 +21,7 @@ function foreignPrefix(): string {
 const count = (prefix: string) => withMaintenanceClient((client) => countDatabases(client, prefix));
 
 describe('databases of test runs that did not tear down', () => {
-  it("are dropped by a later run's sweep, unless their run holds its lock as this one does", async () => {
+  it("are dropped by a later run's sweep with the run's role, unless their run holds its lock as this one does", async () => {
     const abandoned = foreignPrefix();
     const own = newPrefix();
     const names = [
@@ -30,8 +30,11 @@ describe('databases of test runs that did not tear down', () => {
       `${own}a`,
       `${own.slice(0, -1)}control`,
     ];
+    // The role withLimitedRole makes, left by a run that ended inside it.
+    const role = `${abandoned.slice(0, 8)}_limited`;
     await withMaintenanceClient(async (client) => {
       for (const name of names) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      await client.query(`CREATE ROLE ${quoteIdent(role)}`);
       expect(await tryAdvisoryLock(client, runLockKey(runId()))).toBe(false);
     });
 
@@ -39,5 +42,9 @@ describe('databases of test runs that did not tear down', () => {
     // Counted rather than read from what the sweep returns: another run's sweep may have dropped them first.
     expect(await count(abandoned.slice(0, 8))).toBe(0);
     expect(await count(own.slice(0, -1))).toBe(2);
+    const roles = await withMaintenanceClient(
+      async (client) => (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount,
+    );
+    expect(roles).toBe(0);
   });
 });

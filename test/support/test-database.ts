@@ -36,12 +36,15 @@ export async function connectTo(database = 'postgres', options: ClientConfig = {
   return client;
 }
 
+/** The login role `withLimitedRole` creates for a run; teardowns drop it too, should a run end inside `work`. */
+const limitedRole = (run: string): string => `${TEST_DB_MARKER}${run}_limited`;
+
 /**
  * Runs `work` with a login role of this run (not a superuser; the test server's password, for where the server does
  * not trust the connection) whose CONNECTION LIMIT is `limit`; drops it afterwards.
  */
 export async function withLimitedRole<T>(limit: number, work: (role: string) => Promise<T>): Promise<T> {
-  const role = `${TEST_DB_MARKER}${runId()}_limited`;
+  const role = limitedRole(runId());
   const admin = await maintenanceClient();
   try {
     const password = admin.escapeLiteral(serverEnv().DB_PASSWORD);
@@ -90,15 +93,16 @@ export async function holdRunLock(): Promise<Client> {
 /** A test database's name: the marker, the run id, an app's 6 random hex digits, then `_…` or `control`. */
 const TEST_DATABASE = '[0-9a-f]{6}(_|control)';
 
-/** Drops every database this run created. */
+/** Drops every database (and the role) this run created. */
 export async function dropRunDatabases(): Promise<void> {
   await dropDatabasesMatching(`^${TEST_DB_MARKER}${runId()}`, true);
+  await dropRoles([runId()]);
 }
 
 /**
- * Drops the databases of earlier runs that ended without their teardown (Ctrl-C, a killed process): those of every
- * run whose lock no session holds (this run holds its own). A database still in use is left alone. Returns the ids of
- * those runs.
+ * Drops the databases (and role) of earlier runs that ended without their teardown (Ctrl-C, a killed process): those
+ * of every run whose lock no session holds (this run holds its own). A database still in use is left alone. Returns
+ * the ids of those runs.
  */
 export async function dropAbandonedRunDatabases(): Promise<string[]> {
   const client = await maintenanceClient();
@@ -114,8 +118,19 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
     // The locks taken are held until the drops are done, so that no run with the same id can start meanwhile.
     if (abandoned.length > 0) {
       await dropDatabasesMatching(`^${TEST_DB_MARKER}(${abandoned.join('|')})${TEST_DATABASE}`, false);
+      await dropRoles(abandoned);
     }
     return abandoned;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops the runs' `withLimitedRole` roles, where a run ended inside `work` and left one. */
+async function dropRoles(runs: string[]): Promise<void> {
+  const client = await maintenanceClient();
+  try {
+    for (const run of runs) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(limitedRole(run))}`);
   } finally {
     await client.end();
   }
