@@ -49,10 +49,13 @@ export async function runFleetCommand(
       maintenanceSessions: config.TENANT_MIGRATE_CONCURRENCY,
     });
     try {
-      await server.checkRoomFor(
-        2 * config.TENANT_MIGRATE_CONCURRENCY,
-        'TENANT_MIGRATE_CONCURRENCY x 2',
-        'TENANT_MIGRATE_CONCURRENCY',
+      await server.withAdminClient((client) =>
+        server.checkRoomFor(
+          client,
+          2 * config.TENANT_MIGRATE_CONCURRENCY,
+          'TENANT_MIGRATE_CONCURRENCY x 2',
+          'TENANT_MIGRATE_CONCURRENCY',
+        ),
       );
       const factory = new TenantOrmFactory(server, { ...config, TENANT_POOL_MAX: 1 }, migrations);
       const started = Date.now();

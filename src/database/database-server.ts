@@ -67,15 +67,18 @@ export class DatabaseServer {
    * locks it took).
    */
   withAdminClient<T>(work: (client: Client) => Promise<T>, waitMs?: number): Promise<T> {
-    return this.sessions.use(async () => {
-      const client = this.client('postgres', 'farm-management:admin');
-      await client.connect();
-      try {
-        return await work(client);
-      } finally {
-        await client.end();
-      }
-    }, waitMs);
+    return this.sessions.use(() => this.withClient('postgres', work), waitMs);
+  }
+
+  /** Runs `work` on a maintenance connection to `database` of its own, closed afterwards. */
+  private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
+    const client = this.client(database, 'farm-management:admin');
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
   }
 
   async databaseExists(client: Client, name: string): Promise<boolean> {
@@ -84,32 +87,32 @@ export class DatabaseServer {
   }
 
   /** Whether `table` of the database exists and holds a row, read on a connection of its own (closed afterwards). */
-  async hasRows(database: string, table: string): Promise<boolean> {
-    const client = this.client(database, 'farm-management:admin');
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ found: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`,
-      );
-      return rows[0].found;
-    } catch (error) {
-      if ((error as { code?: string }).code === UNDEFINED_TABLE) return false;
-      throw error;
-    } finally {
-      await client.end();
-    }
-  }
-
-  /** Creates the database unless it exists; safe when several processes race to create it. */
-  async ensureDatabase(name: string): Promise<void> {
-    await this.withAdminClient(async (client) => {
-      if (await this.databaseExists(client, name)) return;
+  hasRows(database: string, table: string): Promise<boolean> {
+    return this.withClient(database, async (client) => {
       try {
-        await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+        const { rows } = await client.query<{ found: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`,
+        );
+        return rows[0].found;
       } catch (error) {
-        if ((error as { code?: string }).code !== '42P04') throw error;
+        if ((error as { code?: string }).code === UNDEFINED_TABLE) return false;
+        throw error;
       }
     });
+  }
+
+  /**
+   * Creates the database unless it exists, on `client` (a maintenance client) or in a maintenance session of its
+   * own; safe when several processes race to create it.
+   */
+  async ensureDatabase(name: string, client?: Client): Promise<void> {
+    if (!client) return this.withAdminClient((own) => this.ensureDatabase(name, own));
+    if (await this.databaseExists(client, name)) return;
+    try {
+      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42P04') throw error;
+    }
   }
 
   /**
@@ -118,18 +121,16 @@ export class DatabaseServer {
    * at most the role's own CONNECTION LIMIT. Beyond them the server refuses connections (53300) under
    * load: requests, sign-ups and the change listener fail then instead of waiting for a slot.
    */
-  async checkRoomFor(ceiling: number, settings: string, lower: string): Promise<void> {
-    const allowed = await this.withAdminClient(async (client) => {
-      const { rows } = await client.query<{ allowed: number }>(
-        `SELECT least(
-                  current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 ELSE
-                    current_setting('superuser_reserved_connections')::int
-                    + coalesce(current_setting('reserved_connections', true)::int, 0) END,
-                  CASE WHEN r.rolconnlimit >= 0 AND NOT r.rolsuper THEN r.rolconnlimit END) AS allowed
-           FROM pg_roles r WHERE r.rolname = current_user`,
-      );
-      return rows[0].allowed;
-    });
+  async checkRoomFor(client: Client, ceiling: number, settings: string, lower: string): Promise<void> {
+    const { rows } = await client.query<{ allowed: number }>(
+      `SELECT least(
+                current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 ELSE
+                  current_setting('superuser_reserved_connections')::int
+                  + coalesce(current_setting('reserved_connections', true)::int, 0) END,
+                CASE WHEN r.rolconnlimit >= 0 AND NOT r.rolsuper THEN r.rolconnlimit END) AS allowed
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    const { allowed } = rows[0];
     if (ceiling > allowed) {
       throw new Error(
         `This process may open ${ceiling} connections (${settings}), more than the server lets ${this.user} open ` +

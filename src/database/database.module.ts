@@ -17,8 +17,15 @@ import { DatabaseServer } from './database-server';
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
         const server = await DatabaseServer.fromConfig(config, { stopOnSignals: false });
-        await server.checkRoomFor(config.connectionCeiling, CONNECTION_CEILING_SUM, 'TENANT_MAX_OPEN');
-        await server.ensureDatabase(config.DB_NAME);
+        await server.withAdminClient(async (client) => {
+          await server.checkRoomFor(
+            client,
+            config.connectionCeiling,
+            CONNECTION_CEILING_SUM,
+            'TENANT_MAX_OPEN',
+          );
+          await server.ensureDatabase(config.DB_NAME, client);
+        });
         return server;
       },
     },
