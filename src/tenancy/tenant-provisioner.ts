@@ -26,7 +26,7 @@ const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 
 /**
  * Whether a sign-up owns its database name (its row's `databaseOwned`), read when asked, and recording that it
- * does. Asked under the name's lock: another attempt of the same sign-up may have recorded it meanwhile.
+ * does. Both under the name's lock: another attempt of the same sign-up may have recorded it meanwhile.
  */
 export interface NameOwnership {
   owned(): Promise<boolean>;
@@ -37,9 +37,9 @@ export interface NameOwnership {
  * Creates tenant databases. Each step is idempotent, so a retry or a restart finishes a half-done job: a missing
  * database is a claimed spare (renamed, already at the latest migration) or else a clone of the template
  * (`CREATE DATABASE ... TEMPLATE ... STRATEGY = WAL_LOG`), then brought to the latest tenant migration (a no-op
- * when the template was current). Until a sign-up owns its database name, an existing database that has run
- * tenant migrations is refused (TenantDatabaseTakenError); the ownership is recorded before the database is made,
- * so a later attempt finishes whatever this one leaves. A lock per database name keeps concurrent attempts from
+ * when the template was current). A sign-up owns the database it is about to make (recorded before it makes it, so
+ * a later attempt finishes whatever this one leaves); an existing database it has not recorded as its own is
+ * refused when it has run tenant migrations (TenantDatabaseTakenError), else owned and finished. A lock per database name keeps concurrent attempts from
  * both creating it; it all runs in one maintenance session (the server's client, and one to the tenant database
  * for the checks of its migrations).
  */
@@ -58,16 +58,15 @@ export class TenantProvisioner {
     await this.template.ensure();
     await this.server.withAdminClient(async (client) => {
       await advisoryLock(client, lockKey(`database:${databaseName}`));
-      const exists = await this.server.databaseExists(client, databaseName);
-      if (!(await ownership.owned())) {
-        if (exists && (await this.server.hasRows(databaseName, MIGRATIONS_TABLE))) {
+      if (!(await this.server.databaseExists(client, databaseName))) {
+        await ownership.own();
+        if (await this.spares.claim(databaseName)) return;
+        await this.template.clone(client, databaseName);
+      } else if (!(await ownership.owned())) {
+        if (await this.server.hasRows(databaseName, MIGRATIONS_TABLE)) {
           throw new TenantDatabaseTakenError(tenantId);
         }
         await ownership.own();
-      }
-      if (!exists) {
-        if (await this.spares.claim(databaseName)) return;
-        await this.template.clone(client, databaseName);
       }
       await this.template.migrate(databaseName, client);
     });
