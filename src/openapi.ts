@@ -73,14 +73,14 @@ function declareCommonErrors(document: OpenAPIObject): void {
     description: ERROR_DESCRIPTIONS[status],
     content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } },
   });
-  forEachOperation(document, (operation) => {
+  for (const { operation } of listOperations(document)) {
     if (operation.requestBody) {
       operation.responses['400'] ??= errorResponse(400);
       operation.responses['413'] ??= errorResponse(413);
       operation.responses['415'] ??= errorResponse(415);
     }
     operation.responses['500'] ??= errorResponse(500);
-  });
+  }
 }
 
 /** The request id every route takes and answers with (`requestId` middleware), as one parameter and one header. */
@@ -99,13 +99,13 @@ function declareRequestId(document: OpenAPIObject): void {
     description: "The request's X-Request-Id when it matched the pattern, else a new UUID",
     schema: { type: 'string', pattern: ACCEPTABLE_ID.source },
   };
-  forEachOperation(document, (operation) => {
+  for (const { operation } of listOperations(document)) {
     (operation.parameters ??= []).push({ $ref: '#/components/parameters/RequestId' });
     for (const response of Object.values(operation.responses)) {
       if (!response || '$ref' in response) continue;
       (response.headers ??= {})['X-Request-Id'] = { $ref: '#/components/headers/RequestId' };
     }
-  });
+  }
 }
 
 /**
@@ -113,30 +113,35 @@ function declareRequestId(document: OpenAPIObject): void {
  * description (which Swagger UI shows): the route's `RequireRole`, else the guard's default for its method.
  */
 function declareRequiredRoles(document: OpenAPIObject): void {
-  forEachOperation(document, (operation, method) => {
-    if (!operation.security?.some((requirement) => TENANT_USER_SCHEME in requirement)) return;
+  for (const { operation, method } of listOperations(document)) {
+    if (!operation.security?.some((requirement) => TENANT_USER_SCHEME in requirement)) continue;
     const extensions = operation as unknown as Record<string, unknown>;
     const role = (extensions[REQUIRED_ROLE_EXTENSION] as string | undefined) ?? defaultRequiredRole(method);
     extensions[REQUIRED_ROLE_EXTENSION] = role;
     const needs = `Needs the ${role} role or higher (viewer < member < admin).`;
     operation.description = operation.description ? `${operation.description}\n\n${needs}` : needs;
-  });
+  }
 }
 
-type Method = 'get' | 'put' | 'post' | 'delete' | 'patch';
-type Operation = NonNullable<OpenAPIObject['paths'][string][Method]>;
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+export type Method = (typeof METHODS)[number];
+export type Operation = NonNullable<OpenAPIObject['paths'][string][Method]>;
 
-/** Calls `visit` with every operation of the document and its method. */
-function forEachOperation(
-  document: OpenAPIObject,
-  visit: (operation: Operation, method: Method) => void,
-): void {
-  for (const pathItem of Object.values(document.paths)) {
-    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
-      const operation = pathItem[method];
-      if (operation) visit(operation, method);
-    }
-  }
+export interface DocumentedOperation {
+  method: Method;
+  /** The path template as the document writes it: `/api/crops/{id}`. */
+  path: string;
+  operation: Operation;
+}
+
+/** Every operation of the document, in document order (also what the e2e tests check the document with). */
+export function listOperations(document: OpenAPIObject): DocumentedOperation[] {
+  return Object.entries(document.paths).flatMap(([path, item]) =>
+    METHODS.flatMap((method) => {
+      const operation = item[method];
+      return operation ? [{ method, path, operation }] : [];
+    }),
+  );
 }
 
 /** The document as committed: two-space indentation, a trailing newline. */

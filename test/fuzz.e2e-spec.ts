@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPENAPI_FILE } from '../src/openapi';
-import { DocumentedOperation, isTenantOperation, listOperations } from './support/openapi-operations';
+import { DocumentedOperation, listOperations } from '../src/openapi';
+import { isTenantOperation } from './support/openapi-operations';
 import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 /** Requests per operation: enough to find a 500 in the validators, few enough for a short run. */

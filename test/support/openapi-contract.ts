@@ -2,7 +2,8 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { NextFunction, Request, Response } from 'express';
-import { DocumentedOperation, operationMatcher } from './openapi-operations';
+import type { DocumentedOperation } from '../../src/openapi';
+import { operationMatcher } from './openapi-operations';
 
 /** Paths that serve the document itself (Swagger UI and /docs-json) rather than the API it describes. */
 const DOCS_PATH = /^\/docs(-json|\/|$)/;

@@ -1,27 +1,5 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
-
-type PathItem = OpenAPIObject['paths'][string];
-export type Operation = NonNullable<PathItem['get']>;
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-export type Method = (typeof METHODS)[number];
-
-export interface DocumentedOperation {
-  method: Method;
-  /** The path template as the document writes it: `/api/crops/{id}`. */
-  path: string;
-  operation: Operation;
-}
-
-/** Every operation of the document, in document order. */
-export function listOperations(document: OpenAPIObject): DocumentedOperation[] {
-  return Object.entries(document.paths).flatMap(([path, item]) =>
-    METHODS.flatMap((method) => {
-      const operation = item[method];
-      return operation ? [{ method, path, operation }] : [];
-    }),
-  );
-}
+import { DocumentedOperation, listOperations } from '../../src/openapi';
 
 /** True for operations under the tenant prefix: they need an X-Tenant-ID of a signed-up organization. */
 export function isTenantOperation({ operation }: DocumentedOperation): boolean {
