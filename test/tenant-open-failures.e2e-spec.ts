@@ -1,4 +1,5 @@
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
@@ -10,7 +11,6 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
-import { maintenanceClient } from './support/test-database';
 
 const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
 
@@ -96,11 +96,8 @@ describe('a tenant whose opening fails', () => {
     await forgetLatestMigration();
     await registry.evict('broken-farm');
     const { failedOpenings } = registry.stats();
-    const holder = await maintenanceClient();
-    try {
-      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [
-        `farm-management:migrate:${brokenDatabase()}`,
-      ]);
+    await withMaintenanceClient(async (holder) => {
+      await advisoryLock(holder, lockKey(`migrate:${brokenDatabase()}`));
       const started = Date.now();
       const res = await crops('broken-farm');
       expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
@@ -113,9 +110,7 @@ describe('a tenant whose opening fails', () => {
       // Another session migrating the tenant says nothing wrong of it: not counted, not refused meanwhile.
       expect(registry.stats().failedOpenings).toBe(failedOpenings);
       await crops('steady-farm').expect(200);
-    } finally {
-      await holder.end();
-    }
+    });
     // Released: the next request tries at once, and its migration fails as before (the table exists).
     const failed = await crops('broken-farm').expect(503);
     expect(failed.headers['retry-after']).toBe('1');

@@ -96,7 +96,12 @@ const TEST_DATABASE = '[0-9a-f]{6}(_|control)';
 /** Drops every database (and the role) this run created. */
 export async function dropRunDatabases(): Promise<void> {
   await dropDatabasesMatching(`^${TEST_DB_MARKER}${runId()}`, true);
-  await dropRoles([runId()]);
+  const client = await maintenanceClient();
+  try {
+    await dropRoles(client, [runId()]);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -118,7 +123,7 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
     // The locks taken are held until the drops are done, so that no run with the same id can start meanwhile.
     if (abandoned.length > 0) {
       await dropDatabasesMatching(`^${TEST_DB_MARKER}(${abandoned.join('|')})${TEST_DATABASE}`, false);
-      await dropRoles(abandoned);
+      await dropRoles(client, abandoned);
     }
     return abandoned;
   } finally {
@@ -127,13 +132,8 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
 }
 
 /** Drops the runs' `withLimitedRole` roles, where a run ended inside `work` and left one. */
-async function dropRoles(runs: string[]): Promise<void> {
-  const client = await maintenanceClient();
-  try {
-    for (const run of runs) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(limitedRole(run))}`);
-  } finally {
-    await client.end();
-  }
+async function dropRoles(client: Client, runs: string[]): Promise<void> {
+  for (const run of runs) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(limitedRole(run))}`);
 }
 
 /**
