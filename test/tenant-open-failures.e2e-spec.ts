@@ -120,6 +120,37 @@ describe('a tenant whose opening fails', () => {
     await crops('broken-farm').expect(200);
   });
 
+  it('answers 503 when the server ends the maintenance session of its opening, and the app lives on', async () => {
+    await forgetLatestMigration();
+    await registry.evict('broken-farm');
+    await withMaintenanceClient(async (holder) => {
+      await advisoryLock(holder, lockKey(`migrate:${brokenDatabase()}`));
+      const pending = crops('broken-farm').then((res) => res);
+      // The opening's maintenance session waits for the lock; the server ends it (as a restart or an operator would).
+      const waiting = async () =>
+        (
+          await holder.query<{ pid: number }>(
+            'SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))',
+          )
+        ).rows;
+      let sessions = await waiting();
+      while (sessions.length === 0) {
+        await sleep(20);
+        sessions = await waiting();
+      }
+      await holder.query('SELECT pg_terminate_backend($1)', [sessions[0].pid]);
+      const res = await pending;
+      expect({ status: res.status, code: res.body.code }).toEqual({
+        status: 503,
+        code: 'TENANT_UNAVAILABLE',
+      });
+    });
+    await crops('steady-farm').expect(200);
+    // A failure of the server, not of the tenant: no back-off.
+    await sqlIn(brokenDatabase(), 'INSERT INTO mikro_orm_migrations (name) VALUES ($1)', [LATEST]);
+    await crops('broken-farm').expect(200);
+  });
+
   it('is refused after its database is gone, without trying to connect again during the wait', async () => {
     await registry.evict('broken-farm');
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${brokenDatabase()}" WITH (FORCE)`));

@@ -1,5 +1,7 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Logger } from '@nestjs/common';
 import { Client, ClientConfig } from 'pg';
+import { describeError } from '../common/error-text';
 import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
@@ -7,6 +9,8 @@ import { quoteIdent } from './sql-identifiers';
 
 /** PostgreSQL's undefined_table: a table (such as the migrations' record of a database never migrated) missing. */
 export const UNDEFINED_TABLE = '42P01';
+
+const logger = new Logger('DatabaseServer');
 
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
@@ -70,9 +74,17 @@ export class DatabaseServer {
     return this.sessions.use(() => this.withClient('postgres', work), waitMs);
   }
 
-  /** Runs `work` on a maintenance connection to `database` of its own, closed afterwards. */
+  /**
+   * Runs `work` on a maintenance connection to `database` of its own, closed afterwards. Should the server end the
+   * session meanwhile (a restart, `pg_terminate_backend`), the client emits an error, which with no listener would
+   * be thrown out of the socket's callback and end the process: it is logged here, and `work`'s pending or next
+   * query fails with it.
+   */
   private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
     const client = this.client(database, 'farm-management:admin');
+    client.on('error', (error) =>
+      logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`),
+    );
     await client.connect();
     try {
       return await work(client);
