@@ -54,6 +54,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));
   });
 
+  it.each(['JWT_SECRET', 'PLATFORM_ADMIN_TOKEN'])('names %s without showing its value', (name) => {
+    const value = 'short-but-secret-value';
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      new RegExp(`^\\s*${name}=\\(hidden, 22 characters\\): ${name} must be at least 32 characters$`, 'm'),
+    );
+    expect(() => loadConfig({ [name]: value })).not.toThrow(/short-but-secret/);
+  });
+
   it('keeps the control-plane database and the system databases out of the tenant namespace', () => {
     expect(() => loadConfig({ TENANT_DB_PREFIX: 'farm_', DB_NAME: 'farm_control' })).toThrow(
       /DB_NAME="farm_control": must not start with TENANT_DB_PREFIX/,

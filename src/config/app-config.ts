@@ -318,14 +318,24 @@ export class ConfigError extends Error {}
 /** PostgreSQL's own databases: no prefix + tenant id may ever spell one of them. */
 const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];
 
-/** Parses the environment; throws a ConfigError naming every invalid variable. */
+/** Settings whose values a message about them must not show: it goes to the process's log. */
+const SECRET_SETTINGS = new Set(['DB_PASSWORD', 'PLATFORM_ADMIN_TOKEN', 'JWT_SECRET']);
+
+function shownValue(property: string, value: unknown): string {
+  if (SECRET_SETTINGS.has(property)) {
+    return typeof value === 'string' ? `(hidden, ${value.length} characters)` : '(hidden)';
+  }
+  return JSON.stringify(value);
+}
+
+/** Parses the environment; throws a ConfigError naming every invalid variable, secrets' values hidden. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new AppConfig());
   const raw = Object.fromEntries(known.filter((key) => env[key] !== undefined).map((key) => [key, env[key]]));
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
   const errors = validateSync(config, { forbidUnknownValues: true });
   const problems = errors.flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((m) => `${e.property}=${JSON.stringify(e.value)}: ${m}`),
+    Object.values(e.constraints ?? {}).map((m) => `${e.property}=${shownValue(e.property, e.value)}: ${m}`),
   );
   if (config.DB_NAME.startsWith(config.TENANT_DB_PREFIX)) {
     problems.push(
