@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { useJsonBodies } from './common/json-bodies';
+import { noStore } from './common/no-store';
 import { requestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
 import { buildOpenApiDocument } from './openapi';
@@ -15,7 +16,10 @@ export function configureApp(app: NestExpressApplication): void {
   memoizeDurableRouteHandlers(tenantContextOf);
   const config = app.get(AppConfig);
   app.disable('x-powered-by');
+  // Express's weak ETag (a hash of every body) would let a conditional GET get a 304; see noStore.
+  app.disable('etag');
   app.use(requestId);
+  app.use(noStore);
   // Plain-HTTP deployments (a LAN address in development) would have Swagger UI's assets upgraded to https.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.enableCors({

@@ -743,6 +743,17 @@ describe('HTTP surface', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
+  it("lets no cache keep a tenant's data, and answers a conditional request in full", async () => {
+    const { tenantId, token } = await t.signUp('Cache Farm');
+    const list = () =>
+      t.anon.get('/api/users').set('X-Tenant-ID', tenantId).set('Authorization', `Bearer ${token}`);
+    const first = await list().expect(200);
+    expect(first.headers['cache-control']).toBe('no-store');
+    expect(first.headers.etag).toBeUndefined();
+    const again = await list().set('If-None-Match', '*').expect(200);
+    expect(again.body).toEqual(first.body);
+  });
+
   it('serves Swagger UI within the content security policy, with both bearer schemes to authorize', async () => {
     const page = await t.anon.get('/docs').expect(200);
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");

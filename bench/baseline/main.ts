@@ -3,8 +3,8 @@
  * filters, `cropFilter`, order and page, read with `findPage`), response DTO, validation pipe and error filter as
  * the app, on the same Nest and MikroORM versions, with singleton services and MikroORM's own RequestContext
  * middleware, and no tenancy.
- * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (request id, helmet, CORS, the
- * JSON body parser and its checks) and
+ * It authenticates like the app's tenant routes: the middleware of src/app.setup.ts (no ETag, request id, no-store,
+ * helmet, CORS, the JSON body parser and its checks) and
  * a singleton guard that verifies the access token (the app's AccessTokens: HS256, issuer farm-management, key
  * JWT_SECRET) and loads its user by primary key to check the credentials version. Run by `npm run bench` with
  * ts-node.
@@ -33,6 +33,7 @@ import { AllExceptionsFilter } from '../../src/common/all-exceptions.filter';
 import { UnauthenticatedError } from '../../src/common/domain-errors';
 import { findPage } from '../../src/common/find-page';
 import { APP_OPTIONS, useJsonBodies } from '../../src/common/json-bodies';
+import { noStore } from '../../src/common/no-store';
 import { setTotalCount } from '../../src/common/pagination.dto';
 import { NEWEST_FIRST } from '../../src/common/queries';
 import { requestId } from '../../src/common/request-id';
@@ -155,7 +156,9 @@ async function bootstrap(): Promise<void> {
     logger: ['error', 'warn'],
   });
   app.disable('x-powered-by');
+  app.disable('etag');
   app.use(requestId);
+  app.use(noStore);
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.enableCors({
     origin: [],
