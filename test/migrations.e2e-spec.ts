@@ -31,6 +31,13 @@ class AddFleetProbeTable extends Migration {
   }
 }
 
+/** Fails, on a statement whose text holds a literal that a report of the failure must not repeat. */
+class FailingProbe extends Migration {
+  override up(): void {
+    this.addSql("select 1 / 0 where 'probe-literal' <> '';");
+  }
+}
+
 const run = promisify(execFile);
 
 describe('migrations', () => {
@@ -217,6 +224,20 @@ describe('migrations', () => {
       const failed = results.filter((r) => !r.ok);
       expect(failed.map((r) => r.tenantId)).toEqual(['south-field']);
       expect(results.filter((r) => r.ok)).toHaveLength(tenantIds.length);
+    });
+
+    it("reports a failed migration by the server's error, without the statement or its values", async () => {
+      const factory = new TenantOrmFactory(server(), { ...t.config, TENANT_POOL_MAX: 1 }, [
+        ...TENANT_MIGRATIONS,
+        { name: 'Migration99990101000000', class: AddFleetProbeTable },
+        { name: 'Migration99990102000000', class: FailingProbe },
+      ]);
+      const results = await new TenantFleet(server(), t.config, factory).migrate(() => undefined);
+      const north = results.find((r) => r.tenantId === 'north-field');
+      expect(north).toMatchObject({
+        ok: false,
+        error: 'Migration Migration99990102000000 (up) failed: database error 22012: division by zero',
+      });
     });
 
     it('runs as npm run tenants:status / tenants:migrate: a line per tenant, exit code 1 when one failed', async () => {

@@ -1,4 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
 import { advisoryLock } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
@@ -110,7 +111,8 @@ export class TenantFleet {
         ...target,
         ok: false,
         migrations: [],
-        error: error instanceof Error ? error.message : String(error),
+        // The server's error, not knex's message, which quotes the failed statement with its values.
+        error: describeError(error),
       };
     }
   }
