@@ -488,6 +488,17 @@ describe('security', () => {
       });
       expect(created.status).toBe(400);
       expect(created.body.message).toMatch(/email must be an email address of ASCII characters/);
+      // A quoted local part: isEmail takes it, OpenAPI's email format (and clients checking it) does not.
+      const quoted = await admin().post('/api/users', {
+        firstName: 'Q',
+        lastName: 'Uote',
+        email: '"q"@secure.example',
+        password: PASSWORD,
+      });
+      expect(quoted.status).toBe(400);
+      expect(quoted.body.message).toMatch(
+        /email must be an email address of ASCII characters, without quotes/,
+      );
       // 254 characters that JavaScript would lower to 286: refused, never a 500.
       const long = `${'İ'.repeat(32)}${'a'.repeat(212)}@x.example`;
       expect(long).toHaveLength(254);

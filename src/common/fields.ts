@@ -112,8 +112,9 @@ export function TextField(
 }
 
 /**
- * An email address as OpenAPI's `email` format means it (RFC 5321, ASCII): validator's isEmail alone also takes
- * non-ASCII addresses, which generated clients checking the format would then refuse in our responses.
+ * An email address as OpenAPI's `email` format means it (RFC 5321, ASCII, no quoted local part): validator's
+ * isEmail alone also takes non-ASCII addresses and quoted local parts (`"x"@example.com`), which generated clients
+ * checking the format (ajv-formats, zod) would then refuse in our responses.
  */
 export function EmailField(options: FieldOptions = {}): PropertyDecorator {
   return applyDecorators(
@@ -122,7 +123,9 @@ export function EmailField(options: FieldOptions = {}): PropertyDecorator {
     ...presence(options),
     IsString(),
     MaxChars(254),
-    Matches(/^[\x21-\x7e]*$/, { message: '$property must be an email address of ASCII characters' }),
+    Matches(/^[\x21\x23-\x7e]*$/, {
+      message: '$property must be an email address of ASCII characters, without quotes',
+    }),
     IsEmail({}, { message: '$property must be an email address' }),
   );
 }
