@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, IsUrl, ValidateIf, ValidateNested } from 'class-validator';
 import { EmailField, MaxChars, PasswordField, TextField } from '../../common/fields';
+import { TENANT_SLUG_MAX_LENGTH } from '../../tenancy/tenant-slug';
 import { FARM_TYPES, FarmType } from '../organization.entity';
 
 export class OwnerDto {
@@ -21,7 +22,9 @@ export class OwnerDto {
 export class CreateOrganizationDto {
   @TextField(200, {
     example: 'Green Valley Co-op',
-    description: 'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op)',
+    description:
+      'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op) and may have at ' +
+      `most ${TENANT_SLUG_MAX_LENGTH} characters (400 ORGANIZATION_NAME_INVALID beyond)`,
     mustMatch: { pattern: /[A-Za-z0-9]/, message: 'name must contain at least one letter or digit' },
   })
   name!: string;
@@ -36,6 +39,8 @@ export class CreateOrganizationDto {
     maxLength: 2000,
     nullable: true,
     format: 'uri',
+    description:
+      'An http or https URL whose host is a domain name with a top-level domain or an IP address (not localhost)',
   })
   @IsOptional()
   @IsString()
