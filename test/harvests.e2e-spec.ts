@@ -73,6 +73,8 @@ describe('harvests and the harvest summary', () => {
       [{ cropId: 'tomatoes', quantity: 1, unit: 'kg' }, 400, /cropId must be a UUID/],
       [{ quantity: 1, unit: 'kg' }, 400, /cropId/],
       [{ cropId: '00000000-0000-4000-8000-000000000000', quantity: 1, unit: 'kg' }, 404, /Crop .* not found/],
+      // Any UUID in OpenAPI's format, as a path id takes it: not only versions 1-8 with RFC 4122's variant.
+      [{ cropId: '00000000-0000-0000-0000-000000000001', quantity: 1, unit: 'kg' }, 404, /Crop .* not found/],
     ];
     for (const [body, status, message] of cases) {
       const res = await as(A).post('/api/harvests', body);

@@ -158,8 +158,13 @@ export function DateField(options: FieldOptions = {}): PropertyDecorator {
   );
 }
 
+/** A UUID as OpenAPI's `uuid` format and a path id (`UuidParam`) take it: any hex digits in the 8-4-4-4-12 layout. */
 export function UuidField(options: FieldOptions = {}): PropertyDecorator {
-  return applyDecorators(doc(options, { type: String, format: 'uuid' }), ...presence(options), IsUUID('all'));
+  return applyDecorators(
+    doc(options, { type: String, format: 'uuid' }),
+    ...presence(options),
+    IsUUID('loose'),
+  );
 }
 
 export function EnumField(values: readonly string[], options: FieldOptions = {}): PropertyDecorator {
