@@ -1,7 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { DatabaseServer } from '../src/database/database-server';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
@@ -405,4 +407,49 @@ describe('tenant connection registry', () => {
         () => undefined,
       );
     }));
+
+  // Linux's /proc/net/tcp shows whether a socket's keepalive timer is armed (its `tr` column is 2 while idle).
+  const itOnLinux = existsSync('/proc/net/tcp') ? it : it.skip;
+  itOnLinux(
+    'connects over TCP with keepalive: tenant pools, the control pool, maintenance sessions',
+    async () => {
+      const t = await startTestApp({ env: { DB_HOST: '127.0.0.1' } });
+      try {
+        const { tenantId } = await t.signUp('Keepalive Farm');
+        await t.http.get('/api/users').set('X-Tenant-ID', tenantId).expect(200);
+        const portsOf = async (applicationName: string) =>
+          (
+            await withMaintenanceClient((c) =>
+              c.query<{ port: number }>(
+                'SELECT client_port AS port FROM pg_stat_activity WHERE application_name = $1 AND client_port > 0',
+                [applicationName],
+              ),
+            )
+          ).rows.map((row) => row.port);
+        const armed = (port: number): boolean =>
+          readFileSync('/proc/net/tcp', 'utf8')
+            .split('\n')
+            .slice(1)
+            .map((line) => line.trim().split(/\s+/))
+            .some(
+              ([, local, , , , timer]) =>
+                local?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`) &&
+                timer?.startsWith('02:'),
+            );
+        const tenant = await portsOf(`farm-management:tenant:${tenantId}`);
+        const control = await portsOf('farm-management:control');
+        expect(tenant.length).toBeGreaterThan(0);
+        expect(control.length).toBeGreaterThan(0);
+        for (const port of [...tenant, ...control])
+          expect({ port, armed: armed(port) }).toEqual({ port, armed: true });
+        const maintenance = await t.app.get(DatabaseServer).withAdminClient(async (client) => {
+          const { rows } = await client.query<{ port: number }>('SELECT inet_client_port() AS port');
+          return { port: rows[0].port, armed: armed(rows[0].port) };
+        });
+        expect(maintenance).toEqual({ port: maintenance.port, armed: true });
+      } finally {
+        await stopTestApp(t);
+      }
+    },
+  );
 });

@@ -12,6 +12,17 @@ export const UNDEFINED_TABLE = '42P01';
 
 const logger = new Logger('DatabaseServer');
 
+/**
+ * TCP keepalive for every connection to the server (pg's options): a server that vanished without a FIN or RST (a
+ * failover that moved its address, a host that died) is noticed by the kernel's probes, which Node sends 10 s after
+ * the last traffic, then every second, 10 in all. Without them a connection waiting for a query's answer would wait
+ * for good, holding its tenant's slot or its maintenance session. On a Unix socket they do nothing.
+ */
+export const KEEPALIVE: Pick<ClientConfig, 'keepAlive' | 'keepAliveInitialDelayMillis'> = {
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+};
+
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
   maintenanceSessions?: number;
@@ -61,6 +72,7 @@ export class DatabaseServer {
       password: this.password,
       database,
       application_name: applicationName,
+      ...KEEPALIVE,
       ...options,
     });
   }

@@ -1,7 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
-import type { DatabaseServer } from '../database/database-server';
+import { KEEPALIVE, type DatabaseServer } from '../database/database-server';
 import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
 import { SpareDatabase } from '../tenancy/spare-database.entity';
@@ -25,6 +25,7 @@ export function controlOrmOptions(
     pool: { min: 0, max: config.CONTROL_POOL_MAX, idleTimeoutMillis: 30_000 },
     driverOptions: {
       connection: {
+        ...KEEPALIVE,
         application_name: 'farm-management:control',
         statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
       },

@@ -13,7 +13,6 @@ export const ALL_TENANTS_CHANGED = '*';
 /** The listener's connection in pg_stat_activity. */
 export const TENANT_CHANGES_APPLICATION_NAME = 'farm-management:tenant-changes';
 const CONNECT_TIMEOUT_MS = 10_000;
-const KEEPALIVE_DELAY_MS = 10_000;
 const FIRST_RETRY_MS = 250;
 const LONGEST_RETRY_MS = 30_000;
 /** How long shutdown waits for the server to acknowledge the end of the session (a silent one never does). */
@@ -68,11 +67,9 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       query_timeout: CONNECT_TIMEOUT_MS,
       // An idle listener must not be ended by a server-wide idle_session_timeout (each loss clears the cache).
       options: '-c idle_session_timeout=0',
-      // A peer that vanished (no FIN, no RST) is noticed by the kernel's probes: Node sends them 10 s after the last
-      // traffic, then every second, 10 in all. One that answers them but not the queries (a proxy or pooler in
-      // between, a hung server) is noticed by the heartbeat (TENANT_CHANGES_HEARTBEAT_MS).
-      keepAlive: true,
-      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+      // A peer that vanished (no FIN, no RST) is noticed by the kernel's probes (KEEPALIVE, every client of the
+      // server's); one that answers them but not the queries (a proxy or pooler in between, a hung server) by the
+      // heartbeat (TENANT_CHANGES_HEARTBEAT_MS).
     });
     this.current = client;
     client.on('notification', (message: Notification) => {

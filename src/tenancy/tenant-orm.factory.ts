@@ -2,7 +2,7 @@ import { EntityComparator, MetadataStorage, MigrationObject } from '@mikro-orm/c
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer } from '../database/database-server';
+import { DatabaseServer, KEEPALIVE } from '../database/database-server';
 import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TENANT_ENTITIES } from './tenant-entities';
@@ -57,6 +57,7 @@ export function tenantOrmOptions(
     pool: { min: 0, max: config.TENANT_POOL_MAX, idleTimeoutMillis: config.TENANT_POOL_IDLE_MS },
     driverOptions: {
       connection: {
+        ...KEEPALIVE,
         application_name: `farm-management:${contextName}`,
         // A startup parameter: PostgreSQL applies it to the session without a statement (0 is not sent).
         statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
