@@ -417,34 +417,44 @@ describe('tenant connection registry', () => {
       try {
         const { tenantId } = await t.signUp('Keepalive Farm');
         await t.http.get('/api/users').set('X-Tenant-ID', tenantId).expect(200);
-        const portsOf = async (applicationName: string) =>
+        const portsOf = async (database: string, applicationName: string) =>
           (
             await withMaintenanceClient((c) =>
               c.query<{ port: number }>(
-                'SELECT client_port AS port FROM pg_stat_activity WHERE application_name = $1 AND client_port > 0',
-                [applicationName],
+                `SELECT client_port AS port FROM pg_stat_activity
+                  WHERE datname = $1 AND application_name = $2 AND client_port > 0`,
+                [database, applicationName],
               ),
             )
           ).rows.map((row) => row.port);
-        const armed = (port: number): boolean =>
+        const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+        // The app's end of a connection: its port locally, the server's remotely; timer 02 while idle.
+        const armedNow = (port: number): boolean =>
           readFileSync('/proc/net/tcp', 'utf8')
             .split('\n')
             .slice(1)
             .map((line) => line.trim().split(/\s+/))
             .some(
-              ([, local, , , , timer]) =>
-                local?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`) &&
+              ([, local, remote, , , timer]) =>
+                local?.endsWith(hex(port)) &&
+                remote?.endsWith(hex(t.config.DB_PORT)) &&
                 timer?.startsWith('02:'),
             );
-        const tenant = await portsOf(`farm-management:tenant:${tenantId}`);
-        const control = await portsOf('farm-management:control');
+        // A connection with a query in flight shows the retransmission timer instead: read again for a while.
+        const armed = async (port: number) => {
+          await until(() => armedNow(port), 2_000);
+          return armedNow(port);
+        };
+        const tenant = await portsOf(`${t.prefix}${tenantId}`, `farm-management:tenant:${tenantId}`);
+        const control = await portsOf(t.config.DB_NAME, 'farm-management:control');
         expect(tenant.length).toBeGreaterThan(0);
         expect(control.length).toBeGreaterThan(0);
-        for (const port of [...tenant, ...control])
-          expect({ port, armed: armed(port) }).toEqual({ port, armed: true });
+        for (const port of [...tenant, ...control]) {
+          expect({ port, armed: await armed(port) }).toEqual({ port, armed: true });
+        }
         const maintenance = await t.app.get(DatabaseServer).withAdminClient(async (client) => {
           const { rows } = await client.query<{ port: number }>('SELECT inet_client_port() AS port');
-          return { port: rows[0].port, armed: armed(rows[0].port) };
+          return { port: rows[0].port, armed: await armed(rows[0].port) };
         });
         expect(maintenance).toEqual({ port: maintenance.port, armed: true });
       } finally {

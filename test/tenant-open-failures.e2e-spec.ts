@@ -11,6 +11,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { until } from './support/until';
 
 const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
 
@@ -133,11 +134,9 @@ describe('a tenant whose opening fails', () => {
             'SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))',
           )
         ).rows;
-      let sessions = await waiting();
-      while (sessions.length === 0) {
-        await sleep(20);
-        sessions = await waiting();
-      }
+      let sessions: { pid: number }[] = [];
+      await until(async () => (sessions = await waiting()).length > 0);
+      expect(sessions).toHaveLength(1);
       await holder.query('SELECT pg_terminate_backend($1)', [sessions[0].pid]);
       const res = await pending;
       expect({ status: res.status, code: res.body.code }).toEqual({
