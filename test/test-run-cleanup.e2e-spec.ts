@@ -31,7 +31,7 @@ describe('databases of test runs that did not tear down', () => {
       `${own.slice(0, -1)}control`,
     ];
     // The role withLimitedRole makes, left by a run that ended inside it.
-    const role = `${abandoned.slice(0, 8)}_limited`;
+    const role = `${abandoned.slice(0, 8)}0a1b2c_limited`;
     await withMaintenanceClient(async (client) => {
       for (const name of names) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
       await client.query(`CREATE ROLE ${quoteIdent(role)}`);

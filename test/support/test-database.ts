@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client, ClientConfig } from 'pg';
 import { advisoryLock, tryAdvisoryLock } from '../../src/database/advisory-lock';
 import { quoteIdent } from '../../src/database/sql-identifiers';
@@ -36,8 +37,13 @@ export async function connectTo(database = 'postgres', options: ClientConfig = {
   return client;
 }
 
-/** The login role `withLimitedRole` creates for a run; teardowns drop it too, should a run end inside `work`. */
-const limitedRole = (run: string): string => `${TEST_DB_MARKER}${run}_limited`;
+/**
+ * A login role `withLimitedRole` creates: the run's id, three random bytes (two suites of a run may each hold one at
+ * once), `_limited`. Teardowns drop a run's roles too, should a run end inside `work`.
+ */
+const limitedRole = (run: string): string =>
+  `${TEST_DB_MARKER}${run}${randomBytes(3).toString('hex')}_limited`;
+const limitedRoles = (run: string): RegExp => new RegExp(`^${TEST_DB_MARKER}${run}[0-9a-f]{6}_limited$`);
 
 /**
  * Runs `work` with a login role of this run (not a superuser; the test server's password, for where the server does
@@ -133,7 +139,12 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
 
 /** Drops the runs' `withLimitedRole` roles, where a run ended inside `work` and left one. */
 async function dropRoles(client: Client, runs: string[]): Promise<void> {
-  for (const run of runs) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(limitedRole(run))}`);
+  const { rows } = await client.query<{ name: string }>('SELECT rolname AS name FROM pg_roles');
+  for (const { name } of rows) {
+    if (runs.some((run) => limitedRoles(run).test(name))) {
+      await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
+    }
+  }
 }
 
 /**
