@@ -440,7 +440,7 @@ describe('organizations (control plane)', () => {
     await t.http.get('/api/crops').set('X-Tenant-ID', 'half-done').expect(503);
     // A sign-up another process is running right now (its hold renewed just now): not the restart's to finish.
     await leaveSignUp(t, 'In Flight', '0 seconds');
-    await t.close();
+    await stopTestApp(t);
     t = await startTestApp({ prefix: t.prefix });
     const res = await t.http.get('/organizations/half-done').expect(200);
     expect(res.body.status).toBe('active');
@@ -504,7 +504,7 @@ describe('organizations (control plane)', () => {
       expect((await first.http.get('/organizations/shared-farm').expect(200)).body.status).toBe('active');
     } finally {
       await rowLocker.end();
-      await second.close();
+      await stopTestApp(second);
       await stopTestApp(first);
     }
   });

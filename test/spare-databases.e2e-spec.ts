@@ -83,7 +83,7 @@ describe('spare databases', () => {
       expect(rows.every((r) => r.migrated_to === LATEST)).toBe(true);
       expect(await spareDatabases()).toBe(rows.length);
     } finally {
-      await other.close();
+      await stopTestApp(other);
     }
   });
 
@@ -121,7 +121,7 @@ describe('spare databases', () => {
       halfDone,
     ]);
 
-    await t.close();
+    await stopTestApp(t);
     t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
 
     const rows = await spareRows();
@@ -134,7 +134,7 @@ describe('spare databases', () => {
   it('at start, drops the spares beyond a lowered TENANT_SPARE_POOL, down to none at 0', async () => {
     expect(await spareRows()).toHaveLength(2);
     for (const pool of [1, 0]) {
-      await t.close();
+      await stopTestApp(t);
       t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: String(pool) } });
       expect(await spareRows()).toHaveLength(pool);
       expect(await spareDatabases()).toBe(pool);
