@@ -1,5 +1,7 @@
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import { isServerUnavailable } from '../src/common/error-text';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { DatabaseServer } from '../src/database/database-server';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
@@ -148,6 +150,25 @@ describe('a tenant whose opening fails', () => {
     // A failure of the server, not of the tenant: no back-off.
     await sqlIn(brokenDatabase(), 'INSERT INTO mikro_orm_migrations (name) VALUES ($1)', [LATEST]);
     await crops('broken-farm').expect(200);
+  });
+
+  it('sees a maintenance session the server ended between two queries as a failure of the server', async () => {
+    const failed = await t.app
+      .get(DatabaseServer)
+      .withAdminClient(async (client) => {
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        await withMaintenanceClient((other) => other.query('SELECT pg_terminate_backend($1)', [rows[0].pid]));
+        await ended;
+        await client.query('SELECT 1');
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failed).toBeInstanceOf(Error);
+    expect(isServerUnavailable(failed)).toBe(true);
+    expect((failed as Error).message).toMatch(/^The maintenance session was lost: /);
   });
 
   it('is refused after its database is gone, without trying to connect again during the wait', async () => {

@@ -1,7 +1,7 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Logger } from '@nestjs/common';
 import { Client, ClientConfig } from 'pg';
-import { describeError } from '../common/error-text';
+import { describeError, isServerUnavailable } from '../common/error-text';
 import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
@@ -89,17 +89,23 @@ export class DatabaseServer {
   /**
    * Runs `work` on a maintenance connection to `database` of its own, closed afterwards. Should the server end the
    * session meanwhile (a restart, `pg_terminate_backend`), the client emits an error, which with no listener would
-   * be thrown out of the socket's callback and end the process: it is logged here, and `work`'s pending or next
-   * query fails with it.
+   * be thrown out of the socket's callback and end the process: it is logged here, and `work` fails with it. A query
+   * in flight then fails with the server's error; one sent after the loss with pg's "not queryable", which says
+   * nothing of the server, so `work`'s failure is then the loss (the session's locks went with it).
    */
   private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
     const client = this.client(database, 'farm-management:admin');
-    client.on('error', (error) =>
-      logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`),
-    );
+    let lost: Error | undefined;
+    client.on('error', (error) => {
+      lost ??= error;
+      logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
+    });
     await client.connect();
     try {
       return await work(client);
+    } catch (error) {
+      if (lost === undefined || isServerUnavailable(error)) throw error;
+      throw new Error(`The maintenance session was lost: ${describeError(lost)}`, { cause: lost });
     } finally {
       await client.end();
     }
