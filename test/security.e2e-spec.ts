@@ -772,6 +772,10 @@ describe('HTTP surface', () => {
     const scripts = page.text.match(/<script[^>]*>/g) ?? [];
     expect(scripts.length).toBeGreaterThan(0);
     for (const script of scripts) expect(script).toMatch(/ src="\.\/docs\/[\w.-]+\.js"/);
+    // Its files are cacheable, and answer a conditional request with a 304.
+    const bundle = await t.anon.get('/docs/swagger-ui-bundle.js').expect(200);
+    expect(bundle.headers['cache-control']).not.toMatch(/no-store/);
+    await t.anon.get('/docs/swagger-ui-bundle.js').set('If-None-Match', bundle.headers.etag).expect(304);
     const init = await t.anon.get('/docs/swagger-ui-init.js').expect(200);
     expect(init.text).toMatch(/"tenantUser"/);
     expect(init.text).toMatch(/"platformAdmin"/);
