@@ -412,7 +412,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.open.delete(entry);
     entry.disconnecting = this.drain(
       entry.knex.destroy().catch((error: unknown) => {
-        this.logger.warn(`Closing the pool of tenant ${entry.tenantId} failed: ${String(error)}`);
+        this.logger.warn(`Closing the pool of tenant ${entry.tenantId} failed: ${describeError(error)}`);
         entry.closed = true;
         if (this.entries.get(entry.tenantId) === entry) this.entries.delete(entry.tenantId);
       }),
@@ -440,7 +440,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       excess--;
       this.counters.dropped++;
       void this.close(entry).catch((error: unknown) =>
-        this.logger.warn(`Closing kept tenant ${entry.tenantId} failed: ${String(error)}`),
+        this.logger.warn(`Closing kept tenant ${entry.tenantId} failed: ${describeError(error)}`),
       );
     }
   }

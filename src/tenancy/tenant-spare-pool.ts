@@ -2,6 +2,7 @@ import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
+import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
 import { lockKey, tryAdvisoryLock } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
@@ -87,7 +88,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         return true;
       })
       .catch(async (error: unknown) => {
-        this.logger.warn(`Claiming a spare database failed, cloning the template: ${String(error)}`);
+        this.logger.warn(`Claiming a spare database failed, cloning the template: ${describeError(error)}`);
         if (missing && (error as { code?: string }).code === MISSING_DATABASE) {
           await this.em.fork().nativeDelete(SpareDatabase, { name: missing });
         }
@@ -105,7 +106,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   private run(work: () => Promise<void>): void {
     if (this.stopping) return;
     const task = work().catch((error: unknown) =>
-      this.logger.error(`Preparing spare databases failed: ${String(error)}`),
+      this.logger.error(`Preparing spare databases failed: ${describeError(error)}`),
     );
     this.background.add(task);
     void task.finally(() => this.background.delete(task));
