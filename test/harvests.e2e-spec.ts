@@ -22,15 +22,19 @@ describe('harvests and the harvest summary', () => {
   afterAll(() => stopTestApp(t));
 
   it('records a harvest with a decimal quantity as a JSON number, defaulting harvestedAt to today', async () => {
+    const today = () => new Date().toISOString().slice(0, 10);
+    const before = today();
     const res = await as(A)
       .post('/api/harvests', { cropId: tomatoes, quantity: 12.345, unit: 'kg' })
       .expect(201);
+    // Today in UTC, the day the request began or ended in (one may be past midnight).
+    expect([before, today()]).toContain(res.body.harvestedAt);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       cropId: tomatoes,
       quantity: 12.345,
       unit: 'kg',
-      harvestedAt: new Date().toISOString().slice(0, 10),
+      harvestedAt: res.body.harvestedAt,
       notes: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),

@@ -202,14 +202,19 @@ describe('migrations', () => {
 
     it('waits for a clone of the template in progress before connecting to the template', async () => {
       const cloning = await maintenanceClient();
-      await advisoryLock(cloning, templateLockKey(`${t.prefix}_template`), 'shared');
-      let settled = false;
-      const status = fleetWith(server(), false)
-        .status(() => undefined)
-        .finally(() => (settled = true));
-      await new Promise((r) => setTimeout(r, 500));
-      expect(settled).toBe(false);
-      await cloning.end();
+      let status: ReturnType<TenantFleet['status']>;
+      try {
+        await advisoryLock(cloning, templateLockKey(`${t.prefix}_template`), 'shared');
+        let settled = false;
+        status = fleetWith(server(), false)
+          .status(() => undefined)
+          .finally(() => (settled = true));
+        await new Promise((r) => setTimeout(r, 500));
+        expect(settled).toBe(false);
+      } finally {
+        // Released whatever happened: the later tests' migrations take the template's lock.
+        await cloning.end();
+      }
       const results = await status;
       expect(results.find((r) => r.tenantId === TEMPLATE_TARGET_ID)).toMatchObject({
         ok: true,
