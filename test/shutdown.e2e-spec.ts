@@ -52,6 +52,9 @@ async function removeEmbeddedServer(dir: string): Promise<void> {
 }
 
 /** `src/main.ts` as a child process, with `env` over the test server's settings; its output is collected. */
+/** Apps spawned and not yet exited: a test that failed or timed out before its app exited leaves none running. */
+const running = new Set<ChildProcess>();
+
 function spawnApp(env: Record<string, string>): {
   child: ChildProcess;
   output: () => string;
@@ -62,6 +65,8 @@ function spawnApp(env: Record<string, string>): {
     env: { ...process.env, ...serverEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -73,6 +78,9 @@ describe('the app as a process', () => {
   const secretsDir = mkdtempSync(join(tmpdir(), 'farm-secrets-'));
 
   afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const child of running) child.kill('SIGKILL');
+  });
 
   it('generates its secrets on first start, then closes every database connection and exits on SIGTERM', async () => {
     const port = await freePort();
