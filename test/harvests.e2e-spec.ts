@@ -1,4 +1,5 @@
 import type { Response } from 'supertest';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { connectTo, lockWaitersIn } from './support/test-database';
 import { until } from './support/until';
@@ -110,6 +111,51 @@ describe('harvests and the harvest summary', () => {
     await as(A).get('/api/crops/00000000-0000-4000-8000-000000000000/harvests').expect(404);
     await as(A).get('/api/harvests?unit=ton').expect(400);
     await as(A).get('/api/harvests?from=2025-09-01&to=2025-01-01').expect(400);
+  });
+
+  it("reads a crop's newest harvests from (crop_id, created_at, id), however many the other crops have", async () => {
+    const C = (await t.signUp('Harvest Farm C')).tenantId;
+    const database = `${t.prefix}${C}`;
+    const cropIn = async (name: string) =>
+      (await as(C).post('/api/crops', { name, plantingDate: '2024-03-01' }).expect(201)).body.id as string;
+    const orchard = await cropIn('Old Orchard');
+    const field = await cropIn('Busy Field');
+    // The orchard's harvests are two years old; the field's, many more, are recent: walking created_at from the
+    // newest meets only the field's.
+    const fill = (crop: string, count: number, daysAgo: number) =>
+      sqlIn(
+        database,
+        `INSERT INTO harvests (id, crop_id, quantity, unit, harvested_at, created_at, updated_at)
+         SELECT gen_random_uuid(), $1, 1, 'kg', current_date - $3::int,
+                now() - make_interval(days => $3::int, secs => i), now()
+           FROM generate_series(1, $2::int) AS i`,
+        [crop, count, daysAgo],
+      );
+    await fill(orchard, 2_000, 730);
+    await fill(field, 40_000, 1);
+    await sqlIn(database, 'ANALYZE harvests');
+    const scans = async () =>
+      Number(
+        (
+          await sqlIn<{ scans: string }>(
+            database,
+            `SELECT idx_scan AS scans FROM pg_stat_user_indexes
+              WHERE indexrelname = 'harvests_crop_id_created_at_id_index'`,
+          )
+        )[0]?.scans ?? -1,
+      );
+    const before = await scans();
+    expect(before).toBeGreaterThanOrEqual(0);
+
+    const page = await as(C).get(`/api/crops/${orchard}/harvests?limit=50`).expect(200);
+    expect(page.headers['x-total-count']).toBe('2000');
+    expect(page.body).toHaveLength(50);
+    const created = page.body.map((h: { createdAt: string }) => h.createdAt);
+    expect(created).toEqual([...created].sort().reverse());
+    // A session's statistics reach pg_stat_user_indexes when it ends (or idles 10 s): close the tenant's pool.
+    await t.app.get(TenantConnectionRegistry).evict(C);
+    await until(async () => (await scans()) > before, 5_000);
+    expect(await scans()).toBeGreaterThan(before);
   });
 
   it('answers 404 for a harvest id of another tenant, for every route', async () => {

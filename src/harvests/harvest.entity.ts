@@ -6,15 +6,20 @@ import { Crop } from '../crops/crop.entity';
 export const HARVEST_UNITS = ['kg', 'bushel', 'crate'] as const;
 export type HarvestUnit = (typeof HARVEST_UNITS)[number];
 
-/** A harvest of a crop (tenant database). A crop with harvests cannot be deleted. */
+/**
+ * A harvest of a crop (tenant database). A crop with harvests cannot be deleted. A crop's harvests, newest first, are
+ * read from (crop_id, created_at, id), which also serves the foreign key's checks: with crop_id alone, PostgreSQL
+ * walked the whole created_at index for a crop with many harvests, dropping the other crops' rows.
+ */
 @Entity({ tableName: 'harvests' })
 @Index({ properties: ['createdAt', 'id'] })
+@Index({ properties: ['crop', 'createdAt', 'id'] })
 @Index({ properties: ['harvestedAt'] })
 export class Harvest extends Timestamped {
   @PrimaryKey({ type: 'uuid' })
   id: string & Opt = randomUUID();
 
-  @ManyToOne(() => Crop, { ref: true, deleteRule: 'restrict', index: true })
+  @ManyToOne(() => Crop, { ref: true, deleteRule: 'restrict' })
   crop!: Ref<Crop>;
 
   @Property({ type: new DecimalType('number'), precision: 12, scale: 3 })
