@@ -1,3 +1,4 @@
+import type { Client } from 'pg';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { isServerUnavailable } from '../src/common/error-text';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
@@ -36,7 +37,7 @@ describe('a tenant whose opening fails', () => {
 
   const crops = (tenantId: string) => t.http.get('/api/crops').set('X-Tenant-ID', tenantId);
   const brokenDatabase = () => `${t.prefix}broken-farm`;
-  /** Its latest migration's record, without undoing the migration: running it again fails (its table exists). */
+  /** Its latest migration's record, without undoing the migration: running it again fails (what it dropped is gone). */
   const forgetLatestMigration = () =>
     sqlIn(brokenDatabase(), 'DELETE FROM mikro_orm_migrations WHERE name = $1', [LATEST]);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,23 +153,37 @@ describe('a tenant whose opening fails', () => {
     await crops('broken-farm').expect(200);
   });
 
-  it('sees a maintenance session the server ended between two queries as a failure of the server', async () => {
-    const failed = await t.app
-      .get(DatabaseServer)
-      .withAdminClient(async (client) => {
-        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        const ended = new Promise((resolve) => client.once('end', resolve));
-        await withMaintenanceClient((other) => other.query('SELECT pg_terminate_backend($1)', [rows[0].pid]));
-        await ended;
-        await client.query('SELECT 1');
-      })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    expect(failed).toBeInstanceOf(Error);
-    expect(isServerUnavailable(failed)).toBe(true);
-    expect((failed as Error).message).toMatch(/^The maintenance session was lost: /);
+  describe('a maintenance session the server ended between two queries', () => {
+    /** Ends the session `work` runs in, waits until its client has noticed, then goes on with `next`. */
+    const afterLoss = (next: (client: Client) => Promise<unknown>) =>
+      t.app
+        .get(DatabaseServer)
+        .withAdminClient(async (client) => {
+          const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          const ended = new Promise((resolve) => client.once('end', resolve));
+          await withMaintenanceClient((other) =>
+            other.query('SELECT pg_terminate_backend($1)', [rows[0].pid]),
+          );
+          await ended;
+          await next(client);
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error as Error & { code?: string },
+        );
+
+    it('fails the next query as a failure of the server', async () => {
+      const failed = await afterLoss((client) => client.query('SELECT 1'));
+      expect(failed).toBeInstanceOf(Error);
+      expect(isServerUnavailable(failed)).toBe(true);
+      expect(failed?.message).toMatch(/^The maintenance session was lost: /);
+    });
+
+    it("keeps the work's own failure", async () => {
+      const own = Object.assign(new Error('relation "crops" already exists'), { code: '42P07' });
+      const failed = await afterLoss(() => Promise.reject(own));
+      expect(failed).toBe(own);
+    });
   });
 
   it('is refused after its database is gone, without trying to connect again during the wait', async () => {
