@@ -51,10 +51,14 @@ async function removeEmbeddedServer(dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** `src/main.ts` as a child process, with `env` over the test server's settings; its output is collected. */
-/** Apps spawned and not yet exited: a test that failed or timed out before its app exited leaves none running. */
+/**
+ * Apps spawned and not yet exited, and the embedded servers' directories they were given: a test that failed or timed
+ * out before its app exited leaves neither an app nor a server running.
+ */
 const running = new Set<ChildProcess>();
+const embeddedDirs = new Set<string>();
 
+/** `src/main.ts` as a child process, with `env` over the test server's settings; its output is collected. */
 function spawnApp(env: Record<string, string>): {
   child: ChildProcess;
   output: () => string;
@@ -67,6 +71,7 @@ function spawnApp(env: Record<string, string>): {
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
+  if (env.EMBEDDED_PG_DIR) embeddedDirs.add(env.EMBEDDED_PG_DIR);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -78,8 +83,16 @@ describe('the app as a process', () => {
   const secretsDir = mkdtempSync(join(tmpdir(), 'farm-secrets-'));
 
   afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
-  afterEach(() => {
-    for (const child of running) child.kill('SIGKILL');
+  afterEach(async () => {
+    await Promise.all(
+      [...running].map((child) => {
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        return exited;
+      }),
+    );
+    for (const dir of embeddedDirs) await removeEmbeddedServer(dir);
+    embeddedDirs.clear();
   });
 
   it('generates its secrets on first start, then closes every database connection and exits on SIGTERM', async () => {

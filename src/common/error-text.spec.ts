@@ -45,6 +45,7 @@ describe('isServerUnavailable', () => {
     '53300',
     '57P01',
     '57P03',
+    '57P05',
   ])('holds for %s, also as the cause of a wrapping error', (code) => {
     expect(isServerUnavailable(coded(code))).toBe(true);
     expect(isServerUnavailable(new Error('Migration X (up) failed', { cause: coded(code) }))).toBe(true);

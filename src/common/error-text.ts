@@ -44,12 +44,13 @@ function databaseErrorIn(error: unknown): (Error & { code?: unknown }) | undefin
 
 /**
  * SQLSTATEs and Node error codes of a database server that cannot be reached or takes no more sessions: connection
- * exceptions (08xxx), too many connections, a server shutting down or starting up, a socket that cannot connect or
- * was cut. Not the rest of class 53 (disk full, out of memory, a temp file limit): a statement or a tenant's migration
- * can cause those itself.
+ * exceptions (08xxx), too many connections, a server shutting down or starting up, a session it ended for idling
+ * (57P05, `idle_session_timeout`: a maintenance session holding a lock while a migration runs elsewhere), a socket
+ * that cannot connect or was cut. Not the rest of class 53 (disk full, out of memory, a temp file limit): a statement
+ * or a tenant's migration can cause those itself.
  */
 const SERVER_UNAVAILABLE =
-  /^(08...|53300|57P0[1-3]|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+  /^(08...|53300|57P0[1-3]|57P05|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
 
 /**
  * Whether `error`, or an error it wraps, says the database server cannot be reached or takes no more sessions

@@ -1,7 +1,7 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Logger } from '@nestjs/common';
 import { Client, ClientConfig } from 'pg';
-import { describeError, isServerUnavailable } from '../common/error-text';
+import { describeError } from '../common/error-text';
 import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
@@ -11,6 +11,9 @@ import { quoteIdent } from './sql-identifiers';
 export const UNDEFINED_TABLE = '42P01';
 
 const logger = new Logger('DatabaseServer');
+
+/** node-postgres's error for a query sent on a client whose connection is gone. */
+const NOT_QUERYABLE = /is not queryable$/;
 
 /**
  * TCP keepalive for every connection to the server (pg's options): a server that vanished without a FIN or RST (a
@@ -91,7 +94,8 @@ export class DatabaseServer {
    * session meanwhile (a restart, `pg_terminate_backend`), the client emits an error, which with no listener would
    * be thrown out of the socket's callback and end the process: it is logged here, and `work` fails with it. A query
    * in flight then fails with the server's error; one sent after the loss with pg's "not queryable", which says
-   * nothing of the server, so `work`'s failure is then the loss (the session's locks went with it).
+   * nothing of the server, so that failure is replaced by the loss (the session's locks went with it). Any other
+   * failure of `work` is its own, and stays as it is.
    */
   private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
     const client = this.client(database, 'farm-management:admin');
@@ -104,7 +108,7 @@ export class DatabaseServer {
     try {
       return await work(client);
     } catch (error) {
-      if (lost === undefined || isServerUnavailable(error)) throw error;
+      if (lost === undefined || !NOT_QUERYABLE.test(error instanceof Error ? error.message : '')) throw error;
       throw new Error(`The maintenance session was lost: ${describeError(lost)}`, { cause: lost });
     } finally {
       await client.end();
