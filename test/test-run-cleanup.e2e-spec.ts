@@ -30,11 +30,14 @@ describe('databases of test runs that did not tear down', () => {
       `${own}a`,
       `${own.slice(0, -1)}control`,
     ];
-    // The role withLimitedRole makes, left by a run that ended inside it.
+    // The role withLimitedRole makes, left by a run that ended inside it; and one of a run whose teardown was
+    // killed after dropping its databases.
     const role = `${abandoned.slice(0, 8)}0a1b2c_limited`;
+    const roleAlone = `${foreignPrefix().slice(0, 8)}0a1b2c_limited`;
     await withMaintenanceClient(async (client) => {
       for (const name of names) await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
       await client.query(`CREATE ROLE ${quoteIdent(role)}`);
+      await client.query(`CREATE ROLE ${quoteIdent(roleAlone)}`);
       expect(await tryAdvisoryLock(client, runLockKey(runId()))).toBe(false);
     });
 
@@ -43,7 +46,8 @@ describe('databases of test runs that did not tear down', () => {
     expect(await count(abandoned.slice(0, 8))).toBe(0);
     expect(await count(own.slice(0, -1))).toBe(2);
     const roles = await withMaintenanceClient(
-      async (client) => (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount,
+      async (client) =>
+        (await client.query('SELECT 1 FROM pg_roles WHERE rolname = ANY ($1)', [[role, roleAlone]])).rowCount,
     );
     expect(roles).toBe(0);
   });

@@ -118,9 +118,11 @@ export async function dropRunDatabases(): Promise<void> {
 export async function dropAbandonedRunDatabases(): Promise<string[]> {
   const client = await maintenanceClient();
   try {
+    // Runs with databases, or with only a role left (a teardown killed between its drops).
     const { rows } = await client.query<{ run: string }>(
-      'SELECT DISTINCT substr(datname, 3, 6) AS run FROM pg_database WHERE datname ~ $1',
-      [`^${TEST_DB_MARKER}[0-9a-f]{6}${TEST_DATABASE}`],
+      `SELECT substr(datname, 3, 6) AS run FROM pg_database WHERE datname ~ $1
+        UNION SELECT substr(rolname, 3, 6) FROM pg_roles WHERE rolname ~ $2`,
+      [`^${TEST_DB_MARKER}[0-9a-f]{6}${TEST_DATABASE}`, `^${TEST_DB_MARKER}[0-9a-f]{12}_limited$`],
     );
     const abandoned: string[] = [];
     for (const { run } of rows) {
