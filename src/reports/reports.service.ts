@@ -19,26 +19,40 @@ interface SummaryRow {
 export class ReportsService {
   constructor(@InjectTenantEntityManager() private readonly em: EntityManager) {}
 
-  /** One row per crop and unit, aggregated by PostgreSQL in one query (exact numeric sums). */
+  /**
+   * One row per crop and unit, aggregated by PostgreSQL in one query (exact numeric sums). The harvests are grouped
+   * by crop and unit first and the crops' names joined to the groups, so the join and the sort see one row per group
+   * instead of one per harvest.
+   */
   async harvestSummary(query: HarvestSummaryQueryDto): Promise<HarvestSummaryRowDto[]> {
     const range = dateRange(query.from, query.to, ['from', 'to']);
     const knex = this.em.getKnex();
-    const sql = knex('harvests as h')
-      .join('crops as c', 'c.id', 'h.crop_id')
+    const groups = knex('harvests')
       .select(
-        'h.crop_id as cropId',
-        'c.name as cropName',
-        'h.unit as unit',
-        knex.raw('sum(h.quantity)::text as "totalQuantity"'),
-        knex.raw('count(*)::int as "harvestCount"'),
-        knex.raw('min(h.harvested_at)::text as "firstHarvestedAt"'),
-        knex.raw('max(h.harvested_at)::text as "lastHarvestedAt"'),
+        'crop_id',
+        'unit',
+        knex.raw('sum(quantity) as total'),
+        knex.raw('count(*)::int as count'),
+        knex.raw('min(harvested_at) as first'),
+        knex.raw('max(harvested_at) as last'),
       )
-      .groupBy('h.crop_id', 'c.name', 'h.unit')
-      .orderBy([{ column: 'c.name' }, { column: 'h.crop_id' }, { column: 'h.unit' }]);
-    if (range?.$gte) void sql.where('h.harvested_at', '>=', range.$gte);
-    if (range?.$lte) void sql.where('h.harvested_at', '<=', range.$lte);
-    if (query.cropId) void sql.where('h.crop_id', query.cropId);
+      .groupBy('crop_id', 'unit');
+    if (range?.$gte) void groups.where('harvested_at', '>=', range.$gte);
+    if (range?.$lte) void groups.where('harvested_at', '<=', range.$lte);
+    if (query.cropId) void groups.where('crop_id', query.cropId);
+    const sql = knex
+      .from(groups.as('g'))
+      .join('crops as c', 'c.id', 'g.crop_id')
+      .select(
+        'g.crop_id as cropId',
+        'c.name as cropName',
+        'g.unit as unit',
+        knex.raw('g.total::text as "totalQuantity"'),
+        'g.count as harvestCount',
+        knex.raw('g.first::text as "firstHarvestedAt"'),
+        knex.raw('g.last::text as "lastHarvestedAt"'),
+      )
+      .orderBy([{ column: 'c.name' }, { column: 'g.crop_id' }, { column: 'g.unit' }]);
     const rows: SummaryRow[] = await this.em.execute(sql);
     return rows.map((row) => ({ ...row, totalQuantity: Number(row.totalQuantity) }));
   }
