@@ -195,6 +195,19 @@ describe('organizations (control plane)', () => {
     expect(await databasesOfThisApp()).toBe(before);
   });
 
+  it('drops accents from the tenant id: a name spelled with a combining accent is the same tenant', async () => {
+    const created = await t.http
+      .post('/organizations')
+      .send({ name: 'Ferme \u00c9clair', farmType: 'dairy' })
+      .expect(201);
+    expect(created.body.tenantId).toBe('ferme-eclair');
+    const decomposed = await t.http
+      .post('/organizations')
+      .send({ name: 'Ferme E\u0301clair', farmType: 'dairy' })
+      .expect(409);
+    expect(decomposed.body).toMatchObject({ statusCode: 409, code: 'TENANT_ID_TAKEN' });
+  });
+
   it('validates sign-ups: 400 naming the field, and nothing created', async () => {
     const before = await databasesOfThisApp();
     const cases: Array<[object, RegExp]> = [

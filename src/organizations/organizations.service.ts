@@ -76,7 +76,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (!tenantId) {
       throw new InvalidInputError(
         'ORGANIZATION_NAME_INVALID',
-        'name must give a tenant id of 1-48 letters and digits (other characters become dashes)',
+        'name must give a tenant id of 1-48 letters and digits (accents are dropped, other characters become dashes)',
       );
     }
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;

@@ -4,7 +4,11 @@ describe('slugifyOrganizationName', () => {
   it.each([
     ['Green Valley Co-op', 'green-valley-co-op'],
     ['  Sunny   Acres!! ', 'sunny-acres'],
-    ['ÉCOLE Farm', 'cole-farm'],
+    ['ÉCOLE Farm', 'ecole-farm'],
+    ['Caf\u00e9 Farm', 'cafe-farm'],
+    ['Cafe\u0301 Farm', 'cafe-farm'],
+    ['Ferme Éclair', 'ferme-eclair'],
+    ['Straße Farm', 'stra-e-farm'],
     ['Farm #42', 'farm-42'],
     ['---a---', 'a'],
   ])('turns %j into %j', (name, slug) => {

@@ -7,12 +7,15 @@ export function isValidTenantSlug(value: string): boolean {
 }
 
 /**
- * Derives a tenant id from an organization name: lowercased, every run of characters outside a-z0-9 replaced by
- * one dash, leading and trailing dashes trimmed ("Green Valley Co-op" -> "green-valley-co-op").
+ * Derives a tenant id from an organization name: accents dropped (compatibility decomposition, combining marks
+ * removed: "Café" and its decomposed spelling both give "cafe"), lowercased, every run of characters outside a-z0-9
+ * replaced by one dash, leading and trailing dashes trimmed ("Green Valley Co-op" -> "green-valley-co-op").
  * Returns undefined when the result is empty or longer than 48 characters.
  */
 export function slugifyOrganizationName(name: string): string | undefined {
   const slug = name
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');

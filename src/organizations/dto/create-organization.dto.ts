@@ -23,8 +23,9 @@ export class CreateOrganizationDto {
   @TextField(200, {
     example: 'Green Valley Co-op',
     description:
-      'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op) and may have at ' +
-      `most ${TENANT_SLUG_MAX_LENGTH} characters (400 ORGANIZATION_NAME_INVALID beyond)`,
+      'Unique name; the tenant id is derived from it ("Green Valley Co-op" -> green-valley-co-op, "Café" -> cafe: ' +
+      'accents dropped, other characters outside a-z 0-9 become dashes) and may have at most ' +
+      `${TENANT_SLUG_MAX_LENGTH} characters (400 ORGANIZATION_NAME_INVALID beyond)`,
     mustMatch: { pattern: /[A-Za-z0-9]/, message: 'name must contain at least one letter or digit' },
   })
   name!: string;
