@@ -25,7 +25,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.enableCors({
     origin: config.CORS_ORIGINS,
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
+    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Location', 'Retry-After', 'WWW-Authenticate'],
     maxAge: 600,
   });
   useJsonBodies(app);

@@ -40,7 +40,8 @@ describe('crops', () => {
       notes: 'Needs space',
     });
     const id = created.body.id as string;
-    expect((await as(A).get(`/api/crops/${id}`).expect(200)).body).toEqual(created.body);
+    expect(created.headers.location).toBe(`/api/crops/${id}`);
+    expect((await as(A).get(created.headers.location).expect(200)).body).toEqual(created.body);
     const updated = await as(A)
       .patch(`/api/crops/${id}`, { plantingDate: '2025-06-03', variety: null, notes: 'Moved' })
       .expect(200);

@@ -30,6 +30,7 @@ describe('harvests and the harvest summary', () => {
       .expect(201);
     // Today in UTC, the day the request began or ended in (one may be past midnight).
     expect([before, today()]).toContain(res.body.harvestedAt);
+    expect(res.headers.location).toBe(`/api/harvests/${res.body.id}`);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       cropId: tomatoes,

@@ -128,6 +128,8 @@ describe('organizations (control plane)', () => {
       .post('/organizations')
       .send({ name: 'Green Valley Co-op', farmType: 'vegetable', logoUrl: 'https://cdn.example.com/gv.png' })
       .expect(201);
+    expect(res.headers.location).toBe(`/organizations/${res.body.id}`);
+    expect((await t.http.get(res.headers.location).expect(200)).body).toEqual(res.body);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       name: 'Green Valley Co-op',

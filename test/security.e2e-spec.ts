@@ -797,6 +797,7 @@ describe('HTTP surface', () => {
     const allowed = await t.anon.get('/health').set('Origin', 'https://admin.example.com');
     expect(allowed.headers['access-control-allow-origin']).toBe('https://admin.example.com');
     expect(allowed.headers['access-control-expose-headers']).toMatch(/X-Request-Id/);
+    expect(allowed.headers['access-control-expose-headers']).toMatch(/Location/);
   });
 
   it('echoes an acceptable X-Request-Id and generates one otherwise', async () => {

@@ -21,6 +21,8 @@ describe('users', () => {
     const created = await as(A)
       .post('/api/users', { firstName: ' Ada ', lastName: 'Lovelace', email: 'Ada@Example.com', password })
       .expect(201);
+    expect(created.headers.location).toBe(`/api/users/${created.body.id}`);
+    expect((await as(A).get(created.headers.location).expect(200)).body).toEqual(created.body);
     expect(created.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       firstName: 'Ada',

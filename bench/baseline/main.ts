@@ -163,7 +163,7 @@ async function bootstrap(): Promise<void> {
   app.enableCors({
     origin: [],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Retry-After', 'WWW-Authenticate'],
+    exposedHeaders: ['X-Request-Id', 'X-Total-Count', 'Location', 'Retry-After', 'WWW-Authenticate'],
     maxAge: 600,
   });
   useJsonBodies(app);

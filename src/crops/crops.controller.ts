@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
+import { locationHeaderDoc, setLocation } from '../common/location';
 import { setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { TenantRoute } from '../tenancy/api-tenant.decorator';
 import { CropsService } from './crops.service';
@@ -26,10 +27,12 @@ export class CropsController {
   @RequireRole('member')
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCrop', summary: 'Add a crop' })
-  @ApiCreatedResponse({ type: CropDto, description: 'The created crop' })
+  @ApiCreatedResponse({ type: CropDto, headers: locationHeaderDoc, description: 'The created crop' })
   @ApiErrors(413)
-  async create(@Body() dto: CreateCropDto): Promise<CropDto> {
-    return CropDto.from(await this.crops.create(dto));
+  async create(@Body() dto: CreateCropDto, @Res({ passthrough: true }) res: Response): Promise<CropDto> {
+    const crop = await this.crops.create(dto);
+    setLocation(res, `/api/crops/${crop.id}`);
+    return CropDto.from(crop);
   }
 
   @Get()

@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
+import { locationHeaderDoc, setLocation } from '../common/location';
 import { setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { TenantRoute } from '../tenancy/api-tenant.decorator';
 import { CreateHarvestDto, HarvestDto, ListHarvestsQueryDto, UpdateHarvestDto } from './dto/harvest.dto';
@@ -31,10 +32,15 @@ export class HarvestsController {
     description:
       'The crop must belong to the organization (404 otherwise). harvestedAt defaults to today (UTC).',
   })
-  @ApiCreatedResponse({ type: HarvestDto, description: 'The recorded harvest' })
+  @ApiCreatedResponse({ type: HarvestDto, headers: locationHeaderDoc, description: 'The recorded harvest' })
   @ApiErrors(409, 413)
-  async create(@Body() dto: CreateHarvestDto): Promise<HarvestDto> {
-    return HarvestDto.from(await this.harvests.create(dto));
+  async create(
+    @Body() dto: CreateHarvestDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<HarvestDto> {
+    const harvest = await this.harvests.create(dto);
+    setLocation(res, `/api/harvests/${harvest.id}`);
+    return HarvestDto.from(harvest);
   }
 
   @Get()

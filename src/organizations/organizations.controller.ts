@@ -12,6 +12,7 @@ import type { Response } from 'express';
 import { OpenSignupRoute, PLATFORM_ADMIN_SCHEME } from '../auth/auth.decorators';
 import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
 import { ApiErrors } from '../common/api-errors.decorator';
+import { locationHeaderDoc, setLocation } from '../common/location';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
 import { OrganizationDto } from './dto/organization.dto';
@@ -38,14 +39,21 @@ export class OrganizationsController {
       'failed sign-up finishes it. Needs the platform token unless the server runs with SIGNUP_MODE=open; ' +
       'without the token, owner is required.',
   })
-  @ApiCreatedResponse({ type: OrganizationDto, description: 'Created; its tenant database is ready' })
+  @ApiCreatedResponse({
+    type: OrganizationDto,
+    headers: locationHeaderDoc,
+    description: 'Created; its tenant database is ready',
+  })
   @ApiErrors(400, 409, 413, 503)
   async create(
     @Body() dto: CreateOrganizationDto,
     @Req() req: ControlPlaneRequest,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<OrganizationDto> {
     const byOperator = req.platformOperator === true;
-    return OrganizationDto.from(await this.organizations.create(dto, { byOperator }));
+    const organization = await this.organizations.create(dto, { byOperator });
+    setLocation(res, `/organizations/${organization.id}`);
+    return OrganizationDto.from(organization);
   }
 
   @Get()

@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { RequireRole } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
+import { locationHeaderDoc, setLocation } from '../common/location';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { TenantRoute } from '../tenancy/api-tenant.decorator';
 import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
@@ -26,10 +27,12 @@ export class UsersController {
   @RequireRole('admin')
   @HttpCode(201)
   @ApiOperation({ operationId: 'createUser', summary: 'Add a user to the organization' })
-  @ApiCreatedResponse({ type: UserDto, description: 'The created user' })
+  @ApiCreatedResponse({ type: UserDto, headers: locationHeaderDoc, description: 'The created user' })
   @ApiErrors(409, 413)
-  async create(@Body() dto: CreateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.create(dto));
+  async create(@Body() dto: CreateUserDto, @Res({ passthrough: true }) res: Response): Promise<UserDto> {
+    const user = await this.users.create(dto);
+    setLocation(res, `/api/users/${user.id}`);
+    return UserDto.from(user);
   }
 
   @Get()
