@@ -81,7 +81,13 @@ export function MaxChars(max: number): PropertyDecorator {
   });
 }
 
-const trim = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+/**
+ * Trims a string and composes it (Unicode NFC): a name sent with a combining accent ("E\u0301") is stored, compared
+ * and kept unique as the same name sent precomposed ("\u00c9").
+ */
+const trim = Transform(({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.normalize('NFC').trim() : value,
+);
 
 /** A string holding something besides white space: what is left of it after trimming is not empty. */
 const NOT_BLANK = /\S/;

@@ -211,7 +211,9 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     byOperator: boolean,
   ): Promise<Organization> {
     const em = this.em.fork();
-    const existing = await em.findOne(Organization, { $or: [{ name: dto.name }, { tenantId }] });
+    // By name first: a row signed up under an earlier tenant id rule may hold the name under another id.
+    const existing =
+      (await em.findOne(Organization, { name: dto.name })) ?? (await em.findOne(Organization, { tenantId }));
     if (
       existing &&
       existing.status === 'failed' &&

@@ -8,7 +8,10 @@ describe('slugifyOrganizationName', () => {
     ['Caf\u00e9 Farm', 'cafe-farm'],
     ['Cafe\u0301 Farm', 'cafe-farm'],
     ['Ferme Éclair', 'ferme-eclair'],
-    ['Straße Farm', 'stra-e-farm'],
+    ['Straße Farm', 'strasse-farm'],
+    ['Ørsted Farm', 'orsted-farm'],
+    ['Łódź Farm', 'lodz-farm'],
+    ['Æbleø Œuvre Þing Đà Lạt', 'aebleo-oeuvre-thing-da-lat'],
     ['Farm #42', 'farm-42'],
     ['---a---', 'a'],
   ])('turns %j into %j', (name, slug) => {
