@@ -39,9 +39,9 @@ export interface NameOwnership {
  * (`CREATE DATABASE ... TEMPLATE ... STRATEGY = WAL_LOG`), then brought to the latest tenant migration (a no-op
  * when the template was current). A sign-up owns the database it is about to make (recorded before it makes it, so
  * a later attempt finishes whatever this one leaves); an existing database it has not recorded as its own is
- * refused when it has run tenant migrations (TenantDatabaseTakenError), else owned and finished. A lock per database name keeps concurrent attempts from
- * both creating it; it all runs in one maintenance session (the server's client, and one to the tenant database
- * for the checks of its migrations).
+ * refused when it has run tenant migrations (TenantDatabaseTakenError), else owned and finished. A lock per
+ * database name keeps concurrent attempts from both creating it; it all runs in one maintenance session (the
+ * server's client, and one to the tenant database for the checks of its migrations).
  */
 @Injectable()
 export class TenantProvisioner {

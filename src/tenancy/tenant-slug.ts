@@ -19,6 +19,7 @@ const LATIN_FOLDS: Record<string, string> = {
   ß: 'ss',
   þ: 'th',
 };
+const LATIN_FOLDED = new RegExp(`[${Object.keys(LATIN_FOLDS).join('')}]`, 'g');
 
 /**
  * Derives a tenant id from an organization name: accents dropped (compatibility decomposition, combining marks
@@ -31,7 +32,7 @@ export function slugifyOrganizationName(name: string): string | undefined {
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()
-    .replace(/[æðđħıłøœßþ]/g, (letter) => LATIN_FOLDS[letter])
+    .replace(LATIN_FOLDED, (letter) => LATIN_FOLDS[letter])
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
   return isValidTenantSlug(slug) ? slug : undefined;
