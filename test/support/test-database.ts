@@ -43,7 +43,8 @@ export async function connectTo(database = 'postgres', options: ClientConfig = {
  */
 const limitedRole = (run: string): string =>
   `${TEST_DB_MARKER}${run}${randomBytes(3).toString('hex')}_limited`;
-const limitedRoles = (run: string): RegExp => new RegExp(`^${TEST_DB_MARKER}${run}[0-9a-f]{6}_limited$`);
+/** What follows the run id in the name of a `withLimitedRole` role (a pattern). */
+const LIMITED_ROLE = '[0-9a-f]{6}_limited';
 
 /**
  * Runs `work` with a login role of this run (not a superuser; the test server's password, for where the server does
@@ -122,7 +123,7 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
     const { rows } = await client.query<{ run: string }>(
       `SELECT substr(datname, 3, 6) AS run FROM pg_database WHERE datname ~ $1
         UNION SELECT substr(rolname, 3, 6) FROM pg_roles WHERE rolname ~ $2`,
-      [`^${TEST_DB_MARKER}[0-9a-f]{6}${TEST_DATABASE}`, `^${TEST_DB_MARKER}[0-9a-f]{12}_limited$`],
+      [`^${TEST_DB_MARKER}[0-9a-f]{6}${TEST_DATABASE}`, `^${TEST_DB_MARKER}[0-9a-f]{6}${LIMITED_ROLE}$`],
     );
     const abandoned: string[] = [];
     for (const { run } of rows) {
@@ -141,12 +142,11 @@ export async function dropAbandonedRunDatabases(): Promise<string[]> {
 
 /** Drops the runs' `withLimitedRole` roles, where a run ended inside `work` and left one. */
 async function dropRoles(client: Client, runs: string[]): Promise<void> {
-  const { rows } = await client.query<{ name: string }>('SELECT rolname AS name FROM pg_roles');
-  for (const { name } of rows) {
-    if (runs.some((run) => limitedRoles(run).test(name))) {
-      await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
-    }
-  }
+  const { rows } = await client.query<{ name: string }>(
+    'SELECT rolname AS name FROM pg_roles WHERE rolname ~ $1',
+    [`^${TEST_DB_MARKER}(${runs.join('|')})${LIMITED_ROLE}$`],
+  );
+  for (const { name } of rows) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
 }
 
 /**
