@@ -1,6 +1,7 @@
 import { LoggerService } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import type { Response } from 'supertest';
+import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
   asTenant,
   logIn,
@@ -273,6 +274,50 @@ describe('security', () => {
       });
       expect(write.status).toBe(403);
       expect((await as(t.ownerToken(B), B).get('/api/crops')).body).toEqual([]);
+    });
+
+    it("opens no closed tenant for a request it refuses: no slot, no backend, no other tenant's eviction", async () => {
+      const connections = t.app.get(TenantConnectionRegistry);
+      await connections.evict(B);
+      const backends = () =>
+        withMaintenanceClient(async (client) => {
+          const { rows } = await client.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [`${t.prefix}${B}`],
+          );
+          return rows[0].n;
+        });
+      const opensBefore = connections.stats().opens;
+      const refused: Array<[string, string | undefined, number, string]> = [
+        ['/api/crops', undefined, 401, 'AUTH_REQUIRED'],
+        ['/api/crops', 'Bearer not-a-token', 401, 'TOKEN_INVALID'],
+        ['/api/crops', `Bearer ${tokens.admin}`, 403, 'TENANT_MISMATCH'],
+        ['/api/no-such-route', undefined, 401, 'AUTH_REQUIRED'],
+        ['/api/auth/login', undefined, 401, 'AUTH_REQUIRED'],
+      ];
+      for (const [path, authorization, status, code] of refused) {
+        const request = t.anon.get(path).set('X-Tenant-ID', B);
+        const res = record(await (authorization ? request.set('Authorization', authorization) : request));
+        expect({ path, authorization, status: res.status, code: res.body.code }).toEqual({
+          path,
+          authorization,
+          status,
+          code,
+        });
+      }
+      expect(connections.stats().opens).toBe(opensBefore);
+      expect(connections.isKept(B)).toBe(false);
+      expect(await backends()).toBe(0);
+      // Login is public, whatever the case of its path and with Express's optional trailing slash.
+      const loggedIn = record(
+        await t.anon
+          .post('/API/Auth/Login/')
+          .set('X-Tenant-ID', B)
+          .send({ email: `owner-${B}@example.test`, password: OWNER_PASSWORD }),
+      );
+      expect(loggedIn.status).toBe(200);
+      expect(connections.isOpen(B)).toBe(true);
+      expect(connections.stats().opens).toBe(opensBefore + 1);
     });
 
     it('refuses tampered, unsigned, foreign-key and expired tokens with 401', async () => {

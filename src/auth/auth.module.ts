@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { AccessTokens } from './access-tokens';
 import { AuthController, LoginController } from './auth.controller';
@@ -8,6 +9,7 @@ import { PasswordHasher } from './password-hasher';
 import { PlatformAdminGuard } from './platform-admin.guard';
 import { PlatformToken } from './platform-token';
 import { TenantAuthGuard } from './tenant-auth.guard';
+import { TenantCredentials } from './tenant-credentials';
 
 /**
  * Who may call what: the platform operator's token, tenant users' access tokens and roles, login with brute-force
@@ -16,6 +18,7 @@ import { TenantAuthGuard } from './tenant-auth.guard';
  */
 @Global()
 @Module({
+  imports: [DiscoveryModule],
   controllers: [LoginController, AuthController],
   providers: [
     {
@@ -37,8 +40,16 @@ import { TenantAuthGuard } from './tenant-auth.guard';
     PasswordHasher,
     AuthService,
     TenantAuthGuard,
+    TenantCredentials,
     PlatformAdminGuard,
   ],
-  exports: [PlatformToken, AccessTokens, PasswordHasher, TenantAuthGuard, PlatformAdminGuard],
+  exports: [
+    PlatformToken,
+    AccessTokens,
+    PasswordHasher,
+    TenantAuthGuard,
+    TenantCredentials,
+    PlatformAdminGuard,
+  ],
 })
 export class AuthModule {}

@@ -119,8 +119,7 @@ describe('loadOrCreateSecret', () => {
 });
 
 describe('TenantAuthGuard', () => {
-  const newGuard = () =>
-    new TenantAuthGuard(new Reflector(), new PlatformToken('p'.repeat(40)), new AccessTokens(SECRET, 900));
+  const newGuard = () => new TenantAuthGuard(new Reflector());
 
   it('fails closed with 400 on a route the tenant middleware did not validate, even a public one', async () => {
     const guard = newGuard();

@@ -24,6 +24,11 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return match?.[1];
 }
 
+/** 401 for a request to a tenant route without a token. */
+export function authRequired(): UnauthenticatedError {
+  return new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
+}
+
 /** 401 for a user token whose user was deleted or whose credentials changed since it was issued. */
 export function tokenRevoked(): UnauthenticatedError {
   return new UnauthenticatedError(

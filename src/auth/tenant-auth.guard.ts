@@ -1,12 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
+import { ForbiddenError } from '../common/domain-errors';
 import { User } from '../users/user.entity';
-import { AccessClaims, AccessTokens } from './access-tokens';
 import { defaultRequiredRole, PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
-import { PlatformToken } from './platform-token';
 import { tenantRequired } from '../tenancy/tenant-request';
-import { AuthenticatedRequest, bearerToken, Principal, tokenRevoked } from './principal';
+import { AuthenticatedRequest, authRequired, Principal, tokenRevoked } from './principal';
 import { Role, roleAtLeast } from './roles';
 
 /** What a route's decorators ask of the guard; one object per route, shared by all of its requests. */
@@ -18,10 +16,10 @@ interface RouteAccess {
 
 /**
  * Guards every tenant route. It fails closed when the tenant middleware has not validated a tenant (a route outside
- * the middleware's paths), then authenticates and authorizes: a user's access token issued for this tenant (403
- * for another tenant's), whose user still exists with the same credentials (401 otherwise), with a role at least
- * the route's; or the platform token (operator support access, logged with the tenant). A singleton: it loads the
- * user through the tenant ORM's EntityManager, which resolves to the request's fork.
+ * the middleware's paths), then authorizes the credentials the middleware checked (TenantCredentials): a user's
+ * access token for this tenant whose user still exists with the same credentials (401 otherwise), with a role at
+ * least the route's; or the platform token (operator support access, logged with the tenant). A singleton: it loads
+ * the user through the tenant ORM's EntityManager, which resolves to the request's fork.
  */
 @Injectable()
 export class TenantAuthGuard implements CanActivate {
@@ -33,11 +31,7 @@ export class TenantAuthGuard implements CanActivate {
    */
   private readonly accessByRoute = new WeakMap<object, WeakMap<object, RouteAccess>>();
 
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly platformToken: PlatformToken,
-    private readonly tokens: AccessTokens,
-  ) {}
+  constructor(private readonly reflector: Reflector) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
@@ -48,17 +42,10 @@ export class TenantAuthGuard implements CanActivate {
     const access = this.accessOf(context);
     if (access.isPublic) return true;
     const required = access.requiredRole ?? defaultRequiredRole(request.method);
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined) {
-      throw new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
-    }
-    let claims: AccessClaims;
-    try {
-      claims = this.tokens.verify(token);
-    } catch (error) {
-      // The platform token is no access token of ours, so it is compared (a SHA-256 of the candidate) only once the
-      // token has failed as one: users' requests, nearly all of them, skip that hash.
-      if (!this.platformToken.matches(token)) throw error;
+    const credentials = tenant.credentials;
+    // None on a route TenantCredentials took for public: were the two ever to disagree, this fails closed.
+    if (!credentials) throw authRequired();
+    if (credentials.kind === 'platform') {
       this.logger.log(
         `Platform operator access to tenant ${tenant.record.tenantId}: ${request.method} ${request.originalUrl}` +
           ` (request ${String(request.headers['x-request-id'])})`,
@@ -66,9 +53,7 @@ export class TenantAuthGuard implements CanActivate {
       request.principal = { kind: 'platform', role: 'admin' };
       return true;
     }
-    if (claims.tid !== tenant.record.tenantId) {
-      throw new ForbiddenError('TENANT_MISMATCH', 'The access token was issued for another organization');
-    }
+    const { claims } = credentials;
     const user = await tenant.lease.orm.em.findOne(User, { id: claims.sub });
     if (!user || user.credentialsVersion !== claims.ver) throw tokenRevoked();
     const principal: Principal = { kind: 'user', user, role: user.role };

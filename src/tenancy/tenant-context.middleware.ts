@@ -1,16 +1,18 @@
 import { BadRequestException, Injectable, NestMiddleware, NotFoundException } from '@nestjs/common';
 import { RequestContext } from '@mikro-orm/core';
 import type { NextFunction, Response } from 'express';
+import { TenantCredentials } from '../auth/tenant-credentials';
 import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
 import { TenantConnectionRegistry, TenantLease } from './tenant-connection-registry';
 import { TenantRecord, TenantRegistry } from './tenant-registry';
-import { TenantRequest, tenantRequired } from './tenant-request';
+import { TenantContext, TenantRequest, tenantRequired } from './tenant-request';
 import { resolveTenantId } from './tenant-resolver';
 import { isValidTenantSlug } from './tenant-slug';
 
 /**
- * Runs before every tenant route: resolve the tenant id, validate its grammar, check the registry, lease the
+ * Runs before every tenant route: resolve the tenant id, validate its grammar, check the registry, check the
+ * request's credentials (TenantCredentials: nothing is opened for a request that cannot be admitted), lease the
  * tenant's ORM, and run the rest of the request in a RequestContext holding a fresh EntityManager fork bound to
  * the tenant database. Nothing here creates a database.
  */
@@ -20,6 +22,7 @@ export class TenantContextMiddleware implements NestMiddleware {
     private readonly config: AppConfig,
     private readonly registry: TenantRegistry,
     private readonly connections: TenantConnectionRegistry,
+    private readonly credentials: TenantCredentials,
   ) {}
 
   /**
@@ -62,20 +65,18 @@ export class TenantContextMiddleware implements NestMiddleware {
           : `Tenant ${tenantId} is not available: its provisioning failed`,
       );
     }
+    const credentials = this.credentials.check(req, tenantId);
     const lease = this.connections.leaseIfOpen(tenantId);
-    if (lease) return this.run(record, lease, req, res, next);
-    return this.connections.acquire(record).then((opened) => this.run(record, opened, req, res, next));
+    if (lease) return this.run({ record, credentials, lease }, req, res, next);
+    return this.connections
+      .acquire(record)
+      .then((opened) => this.run({ record, credentials, lease: opened }, req, res, next));
   }
 
-  private run(
-    record: TenantRecord,
-    lease: TenantLease,
-    req: TenantRequest,
-    res: Response,
-    next: NextFunction,
-  ): void {
+  private run(tenant: TenantContext, req: TenantRequest, res: Response, next: NextFunction): void {
+    const { lease } = tenant;
     holdUntilEnded(res, lease);
-    req.tenant = { record, lease };
+    req.tenant = tenant;
     RequestContext.create(lease.orm.em, next);
   }
 }

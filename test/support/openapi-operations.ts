@@ -10,7 +10,8 @@ export function isTenantOperation({ operation }: DocumentedOperation): boolean {
 
 /**
  * Finds the operation serving a concrete request path: literal segments must match, `{param}` segments take any
- * one segment, and the template with the fewest parameters wins (`/crops/summary` before `/crops/{id}`).
+ * one segment, and the template with the fewest parameters wins (`/crops/summary` before `/crops/{id}`). Like
+ * Express's routes, it ignores case and one trailing slash.
  */
 export function operationMatcher(
   document: OpenAPIObject,
@@ -24,6 +25,7 @@ export function operationMatcher(
           .split(/\{[^}]+\}/)
           .map((literal) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
           .join('[^/]+')}$`,
+        'i',
       ),
     }))
     .sort((a, b) => a.params - b.params);
