@@ -5,10 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import * as fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnauthenticatedError } from '../common/domain-errors';
+import { UnauthenticatedError, UnavailableError } from '../common/domain-errors';
 import { AccessTokens } from './access-tokens';
 import { loadOrCreateSecret } from './auth-secrets';
 import { PublicTenantRoute } from './auth.decorators';
+import { HASHING_PERMITS, HASHING_QUEUE, PasswordHasher } from './password-hasher';
 import { PlatformToken } from './platform-token';
 import { bearerToken } from './principal';
 import { roleAtLeast } from './roles';
@@ -115,6 +116,31 @@ describe('loadOrCreateSecret', () => {
     await loadOrCreateSecret(dir, 'key');
     writeFileSync(join(dir, 'key'), 'short\n');
     await expect(loadOrCreateSecret(dir, 'key')).rejects.toThrow(/fewer than 32 characters/);
+  });
+});
+
+describe('PasswordHasher', () => {
+  it(`answers 503 at once beyond ${HASHING_PERMITS} running and ${HASHING_QUEUE} waiting checks, then admits again`, async () => {
+    const hasher = new PasswordHasher();
+    const hash = await hasher.hash('the right password');
+    const admitted = HASHING_PERMITS + HASHING_QUEUE;
+    const results = await Promise.allSettled(
+      Array.from({ length: admitted + 3 }, (_, i) =>
+        hasher.verify(i % 2 === 0 ? hash : null, i === 0 ? 'the right password' : 'wrong'),
+      ),
+    );
+    expect(results.slice(0, admitted).map((result) => result.status)).toEqual(
+      Array(admitted).fill('fulfilled'),
+    );
+    expect(results[0]).toEqual({ status: 'fulfilled', value: true });
+    for (const result of results.slice(admitted)) {
+      expect(result.status === 'rejected' && result.reason).toEqual(expect.any(UnavailableError));
+      expect(result.status === 'rejected' && result.reason).toMatchObject({
+        code: 'PASSWORD_CHECKS_BUSY',
+        retryAfterSeconds: 1,
+      });
+    }
+    await expect(hasher.verify(hash, 'the right password')).resolves.toBe(true);
   });
 });
 

@@ -24,22 +24,19 @@ const ERROR_HEADERS: Record<number, ErrorHeaders> = {
   429: {
     'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
   },
+  503: {
+    'Retry-After': {
+      description:
+        "Seconds until a new attempt may succeed, when known (a tenant's database that failed to open, too many " +
+        'password checks under way)',
+      schema: { type: 'integer' },
+    },
+  },
 };
 
 /** Documents the error responses a route can return, all with the common error schema. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(...statuses.map((status) => errorResponse(status, ERROR_HEADERS[status])));
-}
-
-/** A tenant route's 503: when the tenant's database failed to open, Retry-After says for how long it is refused. */
-export function ApiTenantUnavailable(): MethodDecorator & ClassDecorator {
-  return errorResponse(503, {
-    'Retry-After': {
-      description:
-        "Seconds until a new attempt may succeed, when known (the tenant's database failed to open)",
-      schema: { type: 'integer' },
-    },
-  });
 }
 
 function errorResponse(status: number, headers: ErrorHeaders | undefined): MethodDecorator & ClassDecorator {

@@ -2,7 +2,7 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
-import { ApiErrors, ApiTenantUnavailable } from '../common/api-errors.decorator';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
@@ -28,8 +28,7 @@ export function TenantRoute({
         example: 'green-valley-co-op',
       },
     }),
-    ApiErrors(400, 404),
-    ApiTenantUnavailable(),
+    ApiErrors(400, 404, 503),
     ...(auth === 'none'
       ? [PublicTenantRoute()]
       : [
