@@ -197,6 +197,27 @@ describe('organizations (control plane)', () => {
     expect(await databasesOfThisApp()).toBe(before);
   });
 
+  it("answers a taken name or tenant id before hashing the owner's password", async () => {
+    await t.http.post('/organizations').send({ name: 'Unhashed Acres', farmType: 'orchard' }).expect(201);
+    const hash = jest.spyOn(t.app.get(PasswordHasher), 'hash');
+    try {
+      for (const [name, code] of [
+        ['Unhashed Acres', 'ORGANIZATION_NAME_TAKEN'],
+        ['unhashed  acres!', 'TENANT_ID_TAKEN'],
+      ]) {
+        const res = await t.http.post('/organizations').send({
+          name,
+          farmType: 'orchard',
+          owner: { firstName: 'A', lastName: 'B', email: 'a@b.co', password: 'p'.repeat(12) },
+        });
+        expect({ name, status: res.status, code: res.body.code }).toEqual({ name, status: 409, code });
+      }
+      expect(hash).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+    }
+  });
+
   it('drops accents from the tenant id, and takes a name spelled with a combining accent as the same name', async () => {
     const created = await t.http
       .post('/organizations')

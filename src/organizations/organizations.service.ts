@@ -79,6 +79,11 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
         'name must give a tenant id of 1-48 letters and digits (accents are dropped, other characters become dashes)',
       );
     }
+    if (dto.owner) {
+      // A name that no retry could take over answers before the owner's password is hashed (argon2, ~30 ms of CPU).
+      const existing = await findHolder(this.em.fork(), dto.name, tenantId);
+      if (existing && !isRetryOf(existing, dto)) throw conflictWith(existing, dto.name, tenantId);
+    }
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
     const org =
       (await this.insert(dto, tenantId, pendingOwner)) ??
@@ -201,8 +206,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
    * The name or tenant id exists. A failed sign-up of the same name is taken over (atomically: only one retry
    * wins), keeping its owner unless the retry names one; without the platform token, only by a retry naming the
    * same owner, email and password (so an anonymous caller cannot become the admin of someone else's sign-up).
-   * Anything else is a conflict: one still provisioning (a retry that came too early, or another caller's sign-up
-   * of the name) is told apart from a taken name.
+   * Anything else is a conflict (conflictWith).
    */
   private async claimFailed(
     dto: CreateOrganizationDto,
@@ -211,13 +215,10 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     byOperator: boolean,
   ): Promise<Organization> {
     const em = this.em.fork();
-    // By name first: a row signed up under an earlier tenant id rule may hold the name under another id.
-    const existing =
-      (await em.findOne(Organization, { name: dto.name })) ?? (await em.findOne(Organization, { tenantId }));
+    const existing = await findHolder(em, dto.name, tenantId);
     if (
       existing &&
-      existing.status === 'failed' &&
-      existing.name === dto.name &&
+      isRetryOf(existing, dto) &&
       (byOperator || (await this.isSameOwner(existing.pendingOwner, dto.owner)))
     ) {
       const claimed = await em.nativeUpdate(
@@ -238,22 +239,7 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
       // Another retry claimed it first: its sign-up runs now, or has already failed again.
       if (existing.status === 'failed') throw provisioningFailed();
     }
-    if (existing?.name === dto.name && existing.status === 'provisioning') {
-      throw new ConflictError(
-        'SIGNUP_IN_PROGRESS',
-        `The sign-up of ${JSON.stringify(dto.name)} (${existing.tenantId}) is still in progress; ${UNTIL_ACTIVE}`,
-      );
-    }
-    if (existing?.name === dto.name) {
-      throw new ConflictError(
-        'ORGANIZATION_NAME_TAKEN',
-        `An organization named ${JSON.stringify(dto.name)} exists`,
-      );
-    }
-    throw new ConflictError(
-      'TENANT_ID_TAKEN',
-      `The tenant id ${tenantId} derived from the name is already taken`,
-    );
+    throw conflictWith(existing, dto.name, tenantId);
   }
 
   /**
@@ -361,4 +347,40 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     Object.assign(org, { status, lastError, updatedAt, pendingOwner });
     return true;
   }
+}
+
+/**
+ * The row holding the name or the tenant id: by name first, as a row signed up under an earlier tenant id rule may
+ * hold the name under another id.
+ */
+async function findHolder(em: EntityManager, name: string, tenantId: string): Promise<Organization | null> {
+  return (await em.findOne(Organization, { name })) ?? (await em.findOne(Organization, { tenantId }));
+}
+
+/** Whether a sign-up of `dto` may take `existing` over: a failed sign-up of the same name. */
+function isRetryOf(existing: Organization, dto: CreateOrganizationDto): boolean {
+  return existing.status === 'failed' && existing.name === dto.name;
+}
+
+/**
+ * The 409 for a name or tenant id held by a row this sign-up does not take over: one still provisioning (a retry
+ * that came too early, or another caller's sign-up of the name) is told apart from a taken name.
+ */
+function conflictWith(existing: Organization | null, name: string, tenantId: string): ConflictError {
+  if (existing?.name === name && existing.status === 'provisioning') {
+    return new ConflictError(
+      'SIGNUP_IN_PROGRESS',
+      `The sign-up of ${JSON.stringify(name)} (${existing.tenantId}) is still in progress; ${UNTIL_ACTIVE}`,
+    );
+  }
+  if (existing?.name === name) {
+    return new ConflictError(
+      'ORGANIZATION_NAME_TAKEN',
+      `An organization named ${JSON.stringify(name)} exists`,
+    );
+  }
+  return new ConflictError(
+    'TENANT_ID_TAKEN',
+    `The tenant id ${tenantId} derived from the name is already taken`,
+  );
 }
