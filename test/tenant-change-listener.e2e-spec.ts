@@ -44,6 +44,24 @@ describe('registry answers and the control plane change notifications', () => {
     return last;
   };
 
+  it('keeps unknown ids apart, at most 1,000, the least recently requested going first', async () => {
+    const registry = t.app.get(TenantRegistry);
+    registry.invalidateAll();
+    await registry.find('listened');
+    const unknown = Array.from({ length: 1000 }, (_, i) => `nobody-${i}`);
+    for (let i = 0; i < unknown.length; i += 50) {
+      await Promise.all(unknown.slice(i, i + 50).map((id) => registry.find(id)));
+    }
+    expect(registry.stats().cached).toBe(1001);
+    expect(registry.cached('nobody-0')).toBeNull();
+    await registry.find('nobody-1000');
+    expect(registry.stats().cached).toBe(1001);
+    expect(registry.cached('nobody-0')).toBeNull();
+    expect(registry.cached('nobody-1')).toBeUndefined();
+    expect(registry.cached('listened')).toMatchObject({ tenantId: 'listened' });
+    registry.invalidateAll();
+  });
+
   it('holds one connection to the control database', async () => {
     expect(await listeners()).toHaveLength(1);
   });

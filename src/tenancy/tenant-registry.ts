@@ -23,15 +23,21 @@ export function tenantRecordOf(
   };
 }
 
-/** Registry answers kept at most; ids seen by no request for a while are dropped first. */
+/** Organizations' answers kept at most; the least recently requested go first. */
 const MAX_CACHED_TENANTS = 10_000;
+/**
+ * "No such tenant" answers kept at most, apart from the organizations': requests for random well-formed ids (each a
+ * control-plane query) then push out only each other, never a tenant's answer.
+ */
+const MAX_CACHED_UNKNOWN = 1_000;
 
 export interface TenantRegistryStats {
   /** Whether the control plane's change notifications are heard (answers then live TENANT_CACHE_LISTEN_TTL_MS). */
   listening: boolean;
   /**
    * Answers held, expired ones included (replaced when looked up again; dropped by a change to their tenant or of
-   * listening, the oldest first when MAX_CACHED_TENANTS are held).
+   * listening, the least recently requested first when MAX_CACHED_TENANTS organizations or MAX_CACHED_UNKNOWN
+   * unknown ids are held).
    */
   cached: number;
 }
@@ -50,7 +56,9 @@ interface CacheEntry {
  */
 @Injectable()
 export class TenantRegistry {
-  private readonly cache = new Map<string, CacheEntry>();
+  /** Organizations' answers and unknown ids', each in order of last request (a hit moves its entry last). */
+  private readonly known = new Map<string, CacheEntry>();
+  private readonly unknown = new Map<string, CacheEntry>();
   private readonly lookups = new Map<string, Promise<TenantRecord | null>>();
   private listening = false;
 
@@ -61,8 +69,12 @@ export class TenantRegistry {
 
   /** The cached answer (null: known not to exist), or undefined when it must be looked up with `find`. */
   cached(tenantId: string): TenantRecord | null | undefined {
-    const cached = this.cache.get(tenantId);
-    return cached && cached.expires > Date.now() ? cached.record : undefined;
+    const cache = this.known.has(tenantId) ? this.known : this.unknown;
+    const cached = cache.get(tenantId);
+    if (!cached || cached.expires <= Date.now()) return undefined;
+    cache.delete(tenantId);
+    cache.set(tenantId, cached);
+    return cached.record;
   }
 
   async find(tenantId: string): Promise<TenantRecord | null> {
@@ -91,13 +103,15 @@ export class TenantRegistry {
    * start their own, and its answer is not cached.
    */
   invalidate(tenantId: string): void {
-    this.cache.delete(tenantId);
+    this.known.delete(tenantId);
+    this.unknown.delete(tenantId);
     this.lookups.delete(tenantId);
   }
 
   /** Drops every answer, and detaches every lookup under way (see `invalidate`). */
   invalidateAll(): void {
-    this.cache.clear();
+    this.known.clear();
+    this.unknown.clear();
     this.lookups.clear();
   }
 
@@ -111,7 +125,7 @@ export class TenantRegistry {
   }
 
   stats(): TenantRegistryStats {
-    return { listening: this.listening, cached: this.cache.size };
+    return { listening: this.listening, cached: this.known.size + this.unknown.size };
   }
 
   /**
@@ -130,10 +144,11 @@ export class TenantRegistry {
   private remember(tenantId: string, record: TenantRecord | null): void {
     const ttl = this.listening ? this.config.TENANT_CACHE_LISTEN_TTL_MS : this.config.TENANT_CACHE_TTL_MS;
     if (ttl > 0) {
-      // Bounded: random well-formed ids must not grow memory for good (oldest entries go first).
-      if (this.cache.size >= MAX_CACHED_TENANTS) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.delete(tenantId);
-      this.cache.set(tenantId, { record, expires: Date.now() + ttl });
+      this.known.delete(tenantId);
+      this.unknown.delete(tenantId);
+      const [cache, limit] = record ? [this.known, MAX_CACHED_TENANTS] : [this.unknown, MAX_CACHED_UNKNOWN];
+      if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
+      cache.set(tenantId, { record, expires: Date.now() + ttl });
     }
   }
 }
