@@ -1,6 +1,8 @@
 import { LoggerService } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import type { Response } from 'supertest';
+import { PasswordHasher } from '../src/auth/password-hasher';
+import { UnavailableError } from '../src/common/domain-errors';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
   asTenant,
@@ -448,6 +450,42 @@ describe('security', () => {
       });
     });
 
+    it('does not count toward the lockout a login the busy hasher refused (503), before or at its check', async () => {
+      await addUser('viewer', 'busy@secure.example');
+      const hasher = t.app.get(PasswordHasher);
+      const busy = () => new UnavailableError('PASSWORD_CHECKS_BUSY', 'busy', 1);
+      // Busy when the login arrives (refused before it counts), or full again by the time of its check.
+      const room = jest.spyOn(hasher, 'assertRoom').mockImplementation(() => {
+        throw busy();
+      });
+      const verify = jest.spyOn(hasher, 'verify');
+      try {
+        for (let i = 0; i < 6; i++) {
+          if (i === 3) {
+            // Refused before the attempt was counted or its user read.
+            expect(verify).not.toHaveBeenCalled();
+            room.mockRestore();
+            verify.mockRejectedValue(busy());
+          }
+          const res = await login('busy@secure.example', PASSWORD);
+          expect({ i, status: res.status, code: res.body.code }).toEqual({
+            i,
+            status: 503,
+            code: 'PASSWORD_CHECKS_BUSY',
+          });
+        }
+      } finally {
+        room.mockRestore();
+        verify.mockRestore();
+      }
+      const [counted] = await sqlIn<{ n: number }>(
+        `${t.prefix}${A}`,
+        "SELECT count(*)::int AS n FROM login_failures WHERE email_key = 'busy@secure.example'",
+      );
+      expect(counted.n).toBe(0);
+      expect((await login('busy@secure.example', PASSWORD)).status).toBe(200);
+    });
+
     it('locks an email after 5 failures in 15 minutes (429 with Retry-After), per tenant and email', async () => {
       await addUser('viewer', 'target@secure.example');
       for (let i = 0; i < 5; i++)
@@ -737,16 +775,23 @@ describe('SIGNUP_MODE=open', () => {
     };
     const body = { name: 'Stalled Farm', farmType: 'dairy' };
     expect((await t.anon.post('/organizations').send({ ...body, owner })).status).toBe(503);
-    // Another owner, or the same email with another password: refused, the first owner stays.
-    for (const intruder of [
-      { ...owner, email: 'intruder@evil.example', password: 'intruder password' },
-      { ...owner, password: 'intruder password' },
-    ]) {
-      const takeover = await t.anon.post('/organizations').send({ ...body, owner: intruder });
-      expect({ status: takeover.status, code: takeover.body.code }).toEqual({
-        status: 409,
-        code: 'ORGANIZATION_NAME_TAKEN',
-      });
+    // Another owner, or the same email with another password: refused, the first owner stays. Another email is
+    // refused before its password is hashed.
+    const hash = jest.spyOn(t.app.get(PasswordHasher), 'hash');
+    try {
+      for (const [intruder, hashed] of [
+        [{ ...owner, email: 'intruder@evil.example', password: 'intruder password' }, 0],
+        [{ ...owner, password: 'intruder password' }, 1],
+      ] as const) {
+        const takeover = await t.anon.post('/organizations').send({ ...body, owner: intruder });
+        expect({ status: takeover.status, code: takeover.body.code }).toEqual({
+          status: 409,
+          code: 'ORGANIZATION_NAME_TAKEN',
+        });
+        expect(hash).toHaveBeenCalledTimes(hashed);
+      }
+    } finally {
+      hash.mockRestore();
     }
     await sqlIn(database, 'DROP TABLE crops');
     // The operator's retry without an owner finishes the sign-up with the first owner.

@@ -82,7 +82,9 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     if (dto.owner) {
       // A name that no retry could take over answers before the owner's password is hashed (argon2, ~30 ms of CPU).
       const existing = await findHolder(this.em.fork(), dto.name, tenantId);
-      if (existing && !isRetryOf(existing, dto)) throw conflictWith(existing, dto.name, tenantId);
+      const mayTakeOver =
+        existing && isRetryOf(existing, dto) && (byOperator || sameEmail(existing.pendingOwner, dto.owner));
+      if (existing && !mayTakeOver) throw conflictWith(existing, dto.name, tenantId);
     }
     const pendingOwner = dto.owner ? await this.hashOwner(dto.owner) : null;
     const org =
@@ -303,9 +305,8 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     this.registry.invalidate(org.tenantId);
   }
 
-  /** Emails are ASCII (EmailField), so lowering them here agrees with PostgreSQL. */
   private async isSameOwner(pending: PendingOwner | null, owner: OwnerDto | undefined): Promise<boolean> {
-    if (!pending || !owner || pending.email.toLowerCase() !== owner.email.toLowerCase()) return false;
+    if (!pending || !owner || !sameEmail(pending, owner)) return false;
     return this.hasher.verify(pending.passwordHash, owner.password);
   }
 
@@ -354,7 +355,16 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
  * hold the name under another id.
  */
 async function findHolder(em: EntityManager, name: string, tenantId: string): Promise<Organization | null> {
-  return (await em.findOne(Organization, { name })) ?? (await em.findOne(Organization, { tenantId }));
+  const holders = await em.find(Organization, { $or: [{ name }, { tenantId }] });
+  return holders.find((org) => org.name === name) ?? holders[0] ?? null;
+}
+
+/**
+ * Whether a sign-up names the owner's email a failed one waits with. Emails are ASCII (EmailField), so lowering them
+ * here agrees with PostgreSQL.
+ */
+function sameEmail(pending: PendingOwner | null, owner: OwnerDto | undefined): boolean {
+  return !!pending && !!owner && pending.email.toLowerCase() === owner.email.toLowerCase();
 }
 
 /** Whether a sign-up of `dto` may take `existing` over: a failed sign-up of the same name. */
