@@ -24,19 +24,26 @@ const ERROR_HEADERS: Record<number, ErrorHeaders> = {
   429: {
     'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
   },
-  503: {
+};
+
+/** Documents the error responses a route can return, all with the common error schema. */
+export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(...statuses.map((status) => errorResponse(status, ERROR_HEADERS[status])));
+}
+
+/**
+ * A 503 that may say when to retry: a tenant route's (its database failed to open: refused for a while), and any
+ * route that checks or hashes a password (too many under way: PASSWORD_CHECKS_BUSY).
+ */
+export function ApiUnavailableRetryAfter(): MethodDecorator & ClassDecorator {
+  return errorResponse(503, {
     'Retry-After': {
       description:
         "Seconds until a new attempt may succeed, when known (a tenant's database that failed to open, too many " +
         'password checks under way)',
       schema: { type: 'integer' },
     },
-  },
-};
-
-/** Documents the error responses a route can return, all with the common error schema. */
-export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(...statuses.map((status) => errorResponse(status, ERROR_HEADERS[status])));
+  });
 }
 
 function errorResponse(status: number, headers: ErrorHeaders | undefined): MethodDecorator & ClassDecorator {

@@ -11,7 +11,7 @@ import {
 import type { Response } from 'express';
 import { OpenSignupRoute, PLATFORM_ADMIN_SCHEME } from '../auth/auth.decorators';
 import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiErrors, ApiUnavailableRetryAfter } from '../common/api-errors.decorator';
 import { locationHeaderDoc, setLocation } from '../common/location';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
@@ -44,7 +44,8 @@ export class OrganizationsController {
     headers: locationHeaderDoc,
     description: 'Created; its tenant database is ready',
   })
-  @ApiErrors(400, 409, 413, 503)
+  @ApiErrors(400, 409, 413)
+  @ApiUnavailableRetryAfter()
   async create(
     @Body() dto: CreateOrganizationDto,
     @Req() req: ControlPlaneRequest,

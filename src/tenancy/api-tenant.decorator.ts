@@ -2,12 +2,12 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiErrors, ApiUnavailableRetryAfter } from '../common/api-errors.decorator';
 import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
- * Marks a controller as a tenant route: the guard (a validated tenant, then a user's access token for this tenant
- * or the platform token), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
+ * Marks a controller as a tenant route: the guard (a validated tenant, the user of the access token the tenant
+ * middleware checked, or the platform token; TenantCredentials), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
  * `auth: 'none'` (login) keeps the tenant checks and drops authentication; `auth: 'user'` documents routes about
  * the calling user, which answer the platform token with 403.
  */
@@ -28,7 +28,8 @@ export function TenantRoute({
         example: 'green-valley-co-op',
       },
     }),
-    ApiErrors(400, 404, 503),
+    ApiErrors(400, 404),
+    ApiUnavailableRetryAfter(),
     ...(auth === 'none'
       ? [PublicTenantRoute()]
       : [
