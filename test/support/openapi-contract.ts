@@ -9,10 +9,21 @@ import { operationMatcher } from './openapi-operations';
 const DOCS_PATH = /^\/docs(-json|\/|$)/;
 /**
  * Tenant paths: the tenant middleware answers before Nest routes a request, so one that no operation serves may get
- * its refusals (a tenant id missing or malformed, no valid credentials for the tenant, a tenant unavailable).
+ * its refusals, told by their codes (a tenant id missing or malformed, no valid credentials for the tenant, a tenant
+ * unavailable); any other answer there but 404 comes from a route the document lacks.
  */
 const TENANT_PATH = /^\/api\//i;
-const TENANT_MIDDLEWARE_STATUSES = new Set([400, 401, 403, 503]);
+const TENANT_MIDDLEWARE_CODES = new Set([
+  'TENANT_REQUIRED',
+  'TENANT_ID_MALFORMED',
+  'TENANT_PROVISIONING',
+  'TENANT_UNAVAILABLE',
+  'TENANT_CAPACITY',
+  'AUTH_REQUIRED',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'TENANT_MISMATCH',
+]);
 /** Operational routes kept out of the public document on purpose (`@ApiExcludeController`, off by default). */
 const UNDOCUMENTED_PATH = /^\/internal\//;
 
@@ -53,8 +64,9 @@ export class OpenApiContract {
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return;
     const where = `${req.method} ${req.originalUrl} -> ${res.statusCode}`;
     const found = this.findOperation(req.method, path);
+    const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : '';
     if (!found) {
-      const byTenantMiddleware = TENANT_PATH.test(path) && TENANT_MIDDLEWARE_STATUSES.has(res.statusCode);
+      const byTenantMiddleware = TENANT_PATH.test(path) && TENANT_MIDDLEWARE_CODES.has(errorCode(text));
       if (res.statusCode !== 404 && !byTenantMiddleware)
         this.violations.push(`${where}: no operation in the document serves it`);
       return;
@@ -69,7 +81,6 @@ export class OpenApiContract {
       return;
     }
     const schema = 'content' in response ? response.content?.['application/json']?.schema : undefined;
-    const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : '';
     if (!schema) {
       if (text !== '') this.violations.push(`${label}: answered a body, the document declares none`);
       return;
@@ -130,4 +141,14 @@ export function assertNoContractViolations(contract: OpenApiContract): void {
   const shown = distinct.slice(0, 50).map((v) => `  - ${v}`);
   if (distinct.length > shown.length) shown.push(`  … and ${distinct.length - shown.length} more`);
   throw new Error(`${violations.length} response(s) broke the OpenAPI document:\n${shown.join('\n')}`);
+}
+
+/** The `code` of an error body as sent, or '' when it has none. */
+function errorCode(text: string): string {
+  try {
+    const { code } = JSON.parse(text) as { code?: unknown };
+    return typeof code === 'string' ? code : '';
+  } catch {
+    return '';
+  }
 }
