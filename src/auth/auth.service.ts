@@ -1,13 +1,13 @@
 import { EntityManager, FindOneOptions, LockMode } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/domain-errors';
+import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { InjectTenant, InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
 import type { TenantPayload } from '../tenancy/tenant-context-id.strategy';
 import { UserDto } from '../users/dto/user.dto';
 import { User, withEmail } from '../users/user.entity';
 import { AccessTokens } from './access-tokens';
 import { AccessTokenDto, ChangePasswordDto, LoginDto } from './dto/auth.dto';
-import { forgiveLoginFailures, recordLoginAttempt, withdrawLoginAttempt } from './login-throttle';
+import { forgiveLoginFailures, recordLoginAttempt } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
 import { Principal, tokenRevoked } from './principal';
 
@@ -23,14 +23,19 @@ export class AuthService {
 
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
-    this.hasher.assertRoom();
-    const attempt = await recordLoginAttempt(this.em, dto.email);
-    const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
-    if (!(await this.verifyCounted(attempt, user?.passwordHash ?? null, dto.password)) || !user) {
-      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
+    // The check's place is taken before the attempt counts (PasswordHasher.admit): a counted one is never refused.
+    const place = this.hasher.admit();
+    try {
+      await recordLoginAttempt(this.em, dto.email);
+      const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
+      if (!(await place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
+        throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
+      }
+      await forgiveLoginFailures(this.em, dto.email);
+      return this.issue(user);
+    } finally {
+      place.release();
     }
-    await forgiveLoginFailures(this.em, dto.email);
-    return this.issue(user);
   }
 
   /**
@@ -42,10 +47,14 @@ export class AuthService {
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
     const { id, email, credentialsVersion } = this.userOf(principal);
     const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
-    this.hasher.assertRoom();
-    const attempt = await recordLoginAttempt(this.em, email);
-    if (!(await this.verifyCounted(attempt, current.passwordHash ?? null, dto.currentPassword))) {
-      throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
+    const place = this.hasher.admit();
+    try {
+      await recordLoginAttempt(this.em, email);
+      if (!(await place.verify(current.passwordHash ?? null, dto.currentPassword))) {
+        throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
+      }
+    } finally {
+      place.release();
     }
     await forgiveLoginFailures(this.em, email);
     const passwordHash = await this.hasher.hash(dto.newPassword);
@@ -68,20 +77,6 @@ export class AuthService {
       );
     }
     return principal.user;
-  }
-
-  /**
-   * Checks a password whose attempt `recordLoginAttempt` counted. A busy hasher (checked before the attempt is
-   * counted, `assertRoom`, and full again by the time of the check) checks nothing, so the attempt is uncounted:
-   * else a user retrying through a burst of others' logins would lock their own email.
-   */
-  private async verifyCounted(attempt: string, hash: string | null, password: string): Promise<boolean> {
-    try {
-      return await this.hasher.verify(hash, password);
-    } catch (error) {
-      if (error instanceof UnavailableError) await withdrawLoginAttempt(this.em, attempt);
-      throw error;
-    }
   }
 
   private issue(user: User): AccessTokenDto {

@@ -120,6 +120,8 @@ describe('loadOrCreateSecret', () => {
 });
 
 describe('PasswordHasher', () => {
+  const busy = expect.objectContaining({ code: 'PASSWORD_CHECKS_BUSY', retryAfterSeconds: 1 });
+
   it(`answers 503 at once beyond ${HASHING_PERMITS} running and ${HASHING_QUEUE} waiting checks, then admits again`, async () => {
     const hasher = new PasswordHasher();
     const hash = await hasher.hash('the right password');
@@ -135,12 +137,27 @@ describe('PasswordHasher', () => {
     expect(results[0]).toEqual({ status: 'fulfilled', value: true });
     for (const result of results.slice(admitted)) {
       expect(result.status === 'rejected' && result.reason).toEqual(expect.any(UnavailableError));
-      expect(result.status === 'rejected' && result.reason).toMatchObject({
-        code: 'PASSWORD_CHECKS_BUSY',
-        retryAfterSeconds: 1,
-      });
+      expect(result.status === 'rejected' && result.reason).toEqual(busy);
     }
     await expect(hasher.verify(hash, 'the right password')).resolves.toBe(true);
+  });
+
+  it('keeps a place taken ahead for its check, counts it until used or given back, and gives it back once', async () => {
+    const hasher = new PasswordHasher();
+    const hash = await hasher.hash('the right password');
+    const full = HASHING_PERMITS + HASHING_QUEUE;
+    const places = Array.from({ length: full }, () => hasher.admit());
+    await expect(hasher.verify(hash, 'the right password')).rejects.toEqual(busy);
+    await expect(hasher.hash('another password')).rejects.toEqual(busy);
+    await expect(places[0].verify(hash, 'the right password')).resolves.toBe(true);
+    places[0].release();
+    for (const place of places.slice(1)) {
+      place.release();
+      place.release();
+    }
+    const again = Array.from({ length: full }, () => hasher.admit());
+    expect(() => hasher.admit()).toThrow(busy);
+    again.forEach((place) => place.release());
   });
 });
 

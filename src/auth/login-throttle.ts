@@ -12,8 +12,8 @@ export const LOGIN_WINDOW_MINUTES = 15;
  * 429 when the limit is reached. A transaction-scoped advisory lock per email keeps concurrent attempts from
  * slipping past the limit together.
  */
-export async function recordLoginAttempt(em: EntityManager, email: string): Promise<string> {
-  return em.transactional(async (tx) => {
+export async function recordLoginAttempt(em: EntityManager, email: string): Promise<void> {
+  await em.transactional(async (tx) => {
     await tx.execute(`select pg_advisory_xact_lock(hashtext('login:' || lower(?)))`, [email]);
     const [window] = await tx.execute<{ failures: number; wait: number | null }[]>(
       `select count(*)::int as failures,
@@ -32,17 +32,8 @@ export async function recordLoginAttempt(em: EntityManager, email: string): Prom
     await tx.execute(`delete from login_failures where failed_at <= now() - make_interval(mins => ?)`, [
       LOGIN_WINDOW_MINUTES,
     ]);
-    const [attempt] = await tx.execute<{ id: string }[]>(
-      `insert into login_failures (email_key) values (lower(?)) returning id`,
-      [email],
-    );
-    return attempt.id;
+    await tx.execute(`insert into login_failures (email_key) values (lower(?))`, [email]);
   });
-}
-
-/** Uncounts one attempt (`recordLoginAttempt`'s id) whose password was never checked. */
-export async function withdrawLoginAttempt(em: EntityManager, attempt: string): Promise<void> {
-  await em.execute(`delete from login_failures where id = ?`, [attempt]);
 }
 
 /** A login succeeded, or an admin set a new password: forget this email's failures. */

@@ -7,14 +7,23 @@ import { Semaphore } from '../common/semaphore';
 /** argon2id with OWASP's minimum parameters (19 MiB, 2 passes, 1 lane): about 30 ms per hash on this machine. */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-/** libuv's thread pool, where argon2 runs: UV_THREADPOOL_SIZE threads, 4 unless set (read by libuv, not the app). */
-const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+/**
+ * libuv's thread pool, where argon2 runs, sized as libuv reads UV_THREADPOOL_SIZE (its variable, not the app's): 4
+ * when unset, 1 for 0 or no number, at most 1024.
+ */
+function threadPoolSize(setting = process.env.UV_THREADPOOL_SIZE): number {
+  if (setting === undefined) return 4;
+  const size = parseInt(setting, 10) || 0;
+  if (size === 0) return 1;
+  return size < 0 || size > 1024 ? 1024 : size;
+}
+
 /**
  * Hashes computed at once: each takes a core, so more would only share the cores; and one of libuv's threads is
- * always left to file, zlib and DNS work. (availableParallelism counts the CPUs the process may run on, not a
- * container's CPU quota.)
+ * left to file, zlib and DNS work (unless it has one thread only). availableParallelism counts the CPUs the process
+ * may run on, not a container's CPU quota.
  */
-export const HASHING_PERMITS = Math.max(1, Math.min(availableParallelism(), THREAD_POOL_SIZE - 1));
+export const HASHING_PERMITS = Math.max(1, Math.min(availableParallelism(), threadPoolSize() - 1));
 /**
  * Password checks and hashes that may wait for a permit (a few hundred ms of work on 2 cores); beyond them, 503 at
  * once. Unbounded, a burst of logins (one per random email escapes the per-email lockout) queued argon2 work without
@@ -22,31 +31,42 @@ export const HASHING_PERMITS = Math.max(1, Math.min(availableParallelism(), THRE
  */
 export const HASHING_QUEUE = 32;
 
+/** A place for one password check, taken before the work that leads to it. */
+export interface PasswordCheckPlace {
+  /** Checks the password in this place, which is then given back: never refused as busy. */
+  verify(hash: string | null, password: string): Promise<boolean>;
+  /** Gives the place back unused; nothing once used or given back. */
+  release(): void;
+}
+
 @Injectable()
 export class PasswordHasher {
   /** Verified against when the email is unknown, so both failures cost the same time; made on first need. */
   private decoy?: Promise<string>;
   private readonly permits = new Semaphore(HASHING_PERMITS);
+  /** Places taken: checks and hashes running or waiting for a permit, and places held for a check to come. */
   private admitted = 0;
 
-  hash(password: string): Promise<string> {
-    return this.limited(() => argon2.hash(password, OPTIONS));
+  async hash(password: string): Promise<string> {
+    const place = this.admit();
+    try {
+      return await this.permits.use(() => argon2.hash(password, OPTIONS));
+    } finally {
+      place.release();
+    }
   }
 
   /** False for a wrong password and for a missing hash (the decoy is verified instead). */
-  verify(hash: string | null, password: string): Promise<boolean> {
-    return this.limited(async () => {
-      if (hash === null) {
-        this.decoy ??= argon2.hash('decoy password never used', OPTIONS);
-        await argon2.verify(await this.decoy, password);
-        return false;
-      }
-      return argon2.verify(hash, password);
-    });
+  async verify(hash: string | null, password: string): Promise<boolean> {
+    return this.admit().verify(hash, password);
   }
 
-  /** 503 PASSWORD_CHECKS_BUSY when a check or hash now would be refused: before work that leads to one. */
-  assertRoom(): void {
+  /**
+   * Takes a place for a password check now, or throws 503 PASSWORD_CHECKS_BUSY when HASHING_PERMITS +
+   * HASHING_QUEUE are taken. Login takes it before it counts an attempt toward the lockout: a check it has counted
+   * is never refused, else a user retrying through a burst of others' logins would lock their own email.
+   */
+  admit(): PasswordCheckPlace {
     if (this.admitted >= HASHING_PERMITS + HASHING_QUEUE) {
       throw new UnavailableError(
         'PASSWORD_CHECKS_BUSY',
@@ -54,15 +74,31 @@ export class PasswordHasher {
         1,
       );
     }
+    this.admitted++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.admitted--;
+    };
+    return {
+      verify: async (hash, password) => {
+        try {
+          return await this.permits.use(() => this.check(hash, password));
+        } finally {
+          release();
+        }
+      },
+      release,
+    };
   }
 
-  private async limited<T>(work: () => Promise<T>): Promise<T> {
-    this.assertRoom();
-    this.admitted++;
-    try {
-      return await this.permits.use(work);
-    } finally {
-      this.admitted--;
+  private async check(hash: string | null, password: string): Promise<boolean> {
+    if (hash === null) {
+      this.decoy ??= argon2.hash('decoy password never used', OPTIONS);
+      await argon2.verify(await this.decoy, password);
+      return false;
     }
+    return argon2.verify(hash, password);
   }
 }
