@@ -1,6 +1,7 @@
 import { ConflictException, Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiProperty } from '@nestjs/swagger';
 import { CropDto } from '../src/crops/dto/crop.dto';
+import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { assertNoContractViolations } from './support/openapi-contract';
 import { startTestApp, stopTestApp, TestApp } from './support/test-app';
 
@@ -37,11 +38,22 @@ class ContractProbeController {
   }
 }
 
+/** A tenant route left out of the document, refusing in its handler. */
+@TenantRoute()
+@Controller('api/contract-probe')
+class TenantContractProbeController {
+  @Get('undocumented')
+  @ApiExcludeEndpoint()
+  undocumented(): never {
+    throw new ConflictException({ message: 'refused by the handler', code: 'PROBE_REFUSED' });
+  }
+}
+
 describe('the OpenAPI contract check of every e2e response', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ controllers: [ContractProbeController] });
+    t = await startTestApp({ controllers: [ContractProbeController, TenantContractProbeController] });
   });
 
   afterAll(() => stopTestApp(t));
@@ -57,6 +69,16 @@ describe('the OpenAPI contract check of every e2e response', () => {
     await t.http.post('/organizations').send({ name: 'x', farmType: 'spaceship' }).expect(400);
     await t.http.get('/no/such/route').expect(404);
     expect(t.contract.violations).toEqual([]);
+  });
+
+  it('takes the refusals given before routing on an unserved tenant path, and no other answer there', async () => {
+    const { tenantId } = await t.signUp('Contract Probe Farm');
+    await t.anon.get('/api/no-such-route').set('X-Tenant-ID', tenantId).expect(401);
+    expect(t.contract.violations).toEqual([]);
+    await t.http.get('/api/contract-probe/undocumented').set('X-Tenant-ID', tenantId).expect(409);
+    expect(t.contract.violations).toEqual([
+      'GET /api/contract-probe/undocumented -> 409: no operation in the document serves it',
+    ]);
   });
 
   it('records a body that does not match the schema, naming the fields', async () => {

@@ -7,6 +7,7 @@ import { PlatformToken } from './platform-token';
 import { TenantCredentials } from './tenant-credentials';
 
 const PLATFORM = 'p'.repeat(40);
+const tokens = new AccessTokens('a unit-test secret of more than thirty-two characters', 900);
 
 /** TenantCredentials over the given controllers, as DiscoveryService lists them. */
 function credentialsOver(...controllers: object[]): TenantCredentials {
@@ -16,7 +17,7 @@ function credentialsOver(...controllers: object[]): TenantCredentials {
   const credentials = new TenantCredentials(
     discovery,
     new MetadataScanner(),
-    new AccessTokens('a unit-test secret of more than thirty-two characters', 900),
+    tokens,
     new PlatformToken(PLATFORM),
   );
   credentials.onModuleInit();
@@ -66,6 +67,25 @@ describe('TenantCredentials', () => {
     expect(credentials.check(request('POST', '/api/open/status', `Bearer ${PLATFORM}`), 'farm')).toEqual({
       kind: 'platform',
     });
+  });
+
+  it("takes a user's access token for the tenant, refuses another tenant's (403) and a forged one (401)", () => {
+    const claims = {
+      sub: '0f8b0a3e-8d9b-4c1e-9a55-3f2b1c4d5e6f',
+      tid: 'farm',
+      role: 'viewer' as const,
+      ver: 1,
+    };
+    const { accessToken } = tokens.issue(claims);
+    const checked = (tenantId: string, token: string) =>
+      credentials.check(request('GET', '/api/crops', `Bearer ${token}`), tenantId);
+    expect(checked('farm', accessToken)).toEqual({ kind: 'user', claims });
+    expect(() => checked('other-farm', accessToken)).toThrow(
+      expect.objectContaining({ code: 'TENANT_MISMATCH' }),
+    );
+    expect(() => checked('farm', `${accessToken}x`)).toThrow(
+      expect.objectContaining({ code: 'TOKEN_INVALID' }),
+    );
   });
 
   it('refuses at start a public route without one method and a fixed path', () => {

@@ -8,12 +8,21 @@ import { operationMatcher } from './openapi-operations';
 /** Paths that serve the document itself (Swagger UI and /docs-json) rather than the API it describes. */
 const DOCS_PATH = /^\/docs(-json|\/|$)/;
 /**
- * Tenant paths: the tenant middleware answers before Nest routes a request, so one that no operation serves may get
- * its refusals, told by their codes (a tenant id missing or malformed, no valid credentials for the tenant, a tenant
- * unavailable); any other answer there but 404 comes from a route the document lacks.
+ * Tenant paths: the body parser and the tenant middleware answer before Nest routes a request, so one that no
+ * operation serves may get their refusals, told by their codes: a body refused (not JSON, too large, not sent as
+ * JSON), a tenant id missing or malformed, no valid credentials for the tenant, a tenant unavailable, the control
+ * plane's lookup failing, the app shutting down. Any other answer there but 404 comes from a route the document
+ * lacks.
  */
 const TENANT_PATH = /^\/api\//i;
-const TENANT_MIDDLEWARE_CODES = new Set([
+const ANSWERED_BEFORE_ROUTING = new Set([
+  'INVALID_JSON',
+  'MALFORMED_BODY',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'UNSUPPORTED_CHARSET',
+  'UNSUPPORTED_ENCODING',
+  'REQUEST_ABORTED',
   'TENANT_REQUIRED',
   'TENANT_ID_MALFORMED',
   'TENANT_PROVISIONING',
@@ -23,6 +32,9 @@ const TENANT_MIDDLEWARE_CODES = new Set([
   'TOKEN_INVALID',
   'TOKEN_EXPIRED',
   'TENANT_MISMATCH',
+  'DATABASE_UNAVAILABLE',
+  'QUERY_TIMEOUT',
+  'SHUTTING_DOWN',
 ]);
 /** Operational routes kept out of the public document on purpose (`@ApiExcludeController`, off by default). */
 const UNDOCUMENTED_PATH = /^\/internal\//;
@@ -66,8 +78,8 @@ export class OpenApiContract {
     const found = this.findOperation(req.method, path);
     const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString() : '';
     if (!found) {
-      const byTenantMiddleware = TENANT_PATH.test(path) && TENANT_MIDDLEWARE_CODES.has(errorCode(text));
-      if (res.statusCode !== 404 && !byTenantMiddleware)
+      const beforeRouting = TENANT_PATH.test(path) && ANSWERED_BEFORE_ROUTING.has(errorCode(text));
+      if (res.statusCode !== 404 && !beforeRouting)
         this.violations.push(`${where}: no operation in the document serves it`);
       return;
     }
