@@ -7,9 +7,9 @@ import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
  * Marks a controller as a tenant route: the guard (a validated tenant, the user of the access token the tenant
- * middleware checked, or the platform token; TenantCredentials), the X-Tenant-ID header, the security schemes and the errors in OpenAPI.
- * `auth: 'none'` (login) keeps the tenant checks and drops authentication; `auth: 'user'` documents routes about
- * the calling user, which answer the platform token with 403.
+ * middleware checked, or the platform token; TenantCredentials), the X-Tenant-ID header, the security schemes and
+ * the errors in OpenAPI. `auth: 'none'` (login) keeps the tenant checks and drops authentication; `auth: 'user'`
+ * documents routes about the calling user, which answer the platform token with 403.
  */
 export function TenantRoute({
   auth = 'user-or-platform',
