@@ -481,7 +481,12 @@ describe('security', () => {
       await addUser('viewer', 'target@secure.example');
       for (let i = 0; i < 5; i++)
         expect((await login('target@secure.example', `guess ${i}`)).status).toBe(401);
+      // Refused before its check's place is taken: a locked email's attempts hold no place of the hasher's.
+      const admit = jest.spyOn(t.app.get(PasswordHasher), 'admit');
       const locked = await login('target@secure.example', PASSWORD);
+      const placesTaken = admit.mock.calls.length;
+      admit.mockRestore();
+      expect(placesTaken).toBe(0);
       expect({ status: locked.status, code: locked.body.code }).toEqual({
         status: 429,
         code: 'LOGIN_LOCKED',

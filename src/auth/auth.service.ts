@@ -23,10 +23,8 @@ export class AuthService {
 
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
-    // The check's place is taken before the attempt counts (PasswordHasher.admit): a counted one is never refused.
-    const place = this.hasher.admit();
+    const place = await recordLoginAttempt(this.em, dto.email, () => this.hasher.admit());
     try {
-      await recordLoginAttempt(this.em, dto.email);
       const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
       if (!(await place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
         throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
@@ -47,9 +45,8 @@ export class AuthService {
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
     const { id, email, credentialsVersion } = this.userOf(principal);
     const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
-    const place = this.hasher.admit();
+    const place = await recordLoginAttempt(this.em, email, () => this.hasher.admit());
     try {
-      await recordLoginAttempt(this.em, email);
       if (!(await place.verify(current.passwordHash ?? null, dto.currentPassword))) {
         throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
       }

@@ -150,6 +150,7 @@ describe('PasswordHasher', () => {
     await expect(hasher.verify(hash, 'the right password')).rejects.toEqual(busy);
     await expect(hasher.hash('another password')).rejects.toEqual(busy);
     await expect(places[0].verify(hash, 'the right password')).resolves.toBe(true);
+    await expect(places[0].verify(hash, 'the right password')).rejects.toThrow(/serves one check/);
     places[0].release();
     for (const place of places.slice(1)) {
       place.release();

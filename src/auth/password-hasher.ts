@@ -63,8 +63,8 @@ export class PasswordHasher {
 
   /**
    * Takes a place for a password check now, or throws 503 PASSWORD_CHECKS_BUSY when HASHING_PERMITS +
-   * HASHING_QUEUE are taken. Login takes it before it counts an attempt toward the lockout: a check it has counted
-   * is never refused, else a user retrying through a burst of others' logins would lock their own email.
+   * HASHING_QUEUE are taken. Login takes it as it counts an attempt toward the lockout (recordLoginAttempt): a check
+   * it has counted is never refused, else a user retrying through a burst of others' logins would lock their email.
    */
   admit(): PasswordCheckPlace {
     if (this.admitted >= HASHING_PERMITS + HASHING_QUEUE) {
@@ -83,6 +83,7 @@ export class PasswordHasher {
     };
     return {
       verify: async (hash, password) => {
+        if (!held) throw new Error('A password check place serves one check, before it is given back');
         try {
           return await this.permits.use(() => this.check(hash, password));
         } finally {
@@ -95,7 +96,11 @@ export class PasswordHasher {
 
   private async check(hash: string | null, password: string): Promise<boolean> {
     if (hash === null) {
-      this.decoy ??= argon2.hash('decoy password never used', OPTIONS);
+      // A failed hash is not kept: the next check makes the decoy again.
+      this.decoy ??= argon2.hash('decoy password never used', OPTIONS).catch((error: unknown) => {
+        this.decoy = undefined;
+        throw error;
+      });
       await argon2.verify(await this.decoy, password);
       return false;
     }
