@@ -101,7 +101,13 @@ describe('TenantCredentials', () => {
       @PublicTenantRoute()
       any(): void {}
     }
-    for (const controller of [WithParameter, AnyMethod]) {
+    @Controller('api/open')
+    class OptionalPart {
+      @Get('status{.json}')
+      @PublicTenantRoute()
+      status(): void {}
+    }
+    for (const controller of [WithParameter, AnyMethod, OptionalPart]) {
       expect(() => credentialsOver(controller)).toThrow(/must have one method and a fixed path/);
     }
   });

@@ -16,7 +16,9 @@ export type Credentials = { kind: 'user'; claims: AccessClaims } | { kind: 'plat
  * leases the tenant's ORM, so a request that cannot be admitted (no token, a forged, expired or other tenant's one)
  * costs neither a slot, nor another tenant's eviction, nor a PostgreSQL backend's start. The tenant auth guard then
  * loads the user and checks the role. Public tenant routes (login) are known by method and path, read at start from
- * the controllers marked with PublicTenantRoute, as the middleware runs before Nest has chosen a route.
+ * the controllers marked with PublicTenantRoute, as the middleware runs before Nest has chosen a route; the path is
+ * the controllers' own (the app sets no global prefix, no versioning), and the request's is matched as sent (an
+ * absolute URL in the request line does not match: such a login answers 401, failing closed).
  */
 @Injectable()
 export class TenantCredentials implements OnModuleInit {
@@ -80,11 +82,12 @@ export class TenantCredentials implements OnModuleInit {
 
 /**
  * A route's path as Express matches it (one leading slash, none trailing, lower case: routes ignore case), from its
- * controller's and its handler's; undefined when either is a list or has parameters or wildcards.
+ * controller's and its handler's; undefined when either is a list or has parameters, wildcards or optional parts.
  */
 function fixedPath(...parts: unknown[]): string | undefined {
-  if (parts.some((part) => part !== undefined && (typeof part !== 'string' || /[:*]/.test(part))))
-    return undefined;
+  const isFixed = (part: unknown) =>
+    part === undefined || (typeof part === 'string' && !/[:*{}()]/.test(part));
+  if (!parts.every(isFixed)) return undefined;
   const segments = (parts as (string | undefined)[])
     .map((part) => (part ?? '').replace(/^\/+|\/+$/g, ''))
     .filter((part) => part !== '');
