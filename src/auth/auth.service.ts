@@ -23,9 +23,9 @@ export class AuthService {
 
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
+    const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
     const place = await recordLoginAttempt(this.em, dto.email, () => this.hasher.admit());
     try {
-      const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
       if (!(await place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
         throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
       }

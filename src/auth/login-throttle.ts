@@ -11,9 +11,11 @@ export const LOGIN_WINDOW_MINUTES = 15;
  * an attempt for `email` (lowered by PostgreSQL, as the users' unique index is) as a failure before the password
  * is checked (forgiven by `forgiveLoginFailures` when it succeeds, or when an admin sets a new password), or throws
  * 429 when the limit is reached. A transaction-scoped advisory lock per email keeps concurrent attempts from
- * slipping past the limit together. The check's place (`admit`, PasswordHasher's) is taken once the attempt may
- * count, just before it does: a busy hasher's 503 counts nothing, and neither a refused attempt nor the waits for a
- * connection or the lock hold a place. The caller gives the place back.
+ * slipping past the limit together. The check's place (`admit`, PasswordHasher's) is taken last, once the attempt
+ * is written but before it commits: a busy hasher's 503 rolls it back, so it counts nothing, and neither a refused
+ * attempt nor the waits for a connection or the lock hold a place, only the commit does. The caller gives the place
+ * back (the caller reads what it checks before, for the same reason). Should the commit's answer be lost, the place
+ * is given back and the attempt may have counted without a check: rare, and accepted.
  */
 export async function recordLoginAttempt(
   em: EntityManager,
@@ -38,11 +40,11 @@ export async function recordLoginAttempt(
           wait,
         );
       }
-      place = admit();
       await tx.execute(`delete from login_failures where failed_at <= now() - make_interval(mins => ?)`, [
         LOGIN_WINDOW_MINUTES,
       ]);
       await tx.execute(`insert into login_failures (email_key) values (lower(?))`, [email]);
+      place = admit();
       return place;
     });
   } catch (error) {

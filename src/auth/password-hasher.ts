@@ -31,9 +31,9 @@ export const HASHING_PERMITS = Math.max(1, Math.min(availableParallelism(), thre
  */
 export const HASHING_QUEUE = 32;
 
-/** A place for one password check, taken before the work that leads to it. */
+/** A place for one password check, taken ahead of it. */
 export interface PasswordCheckPlace {
-  /** Checks the password in this place, which is then given back: never refused as busy. */
+  /** Checks the password in this place, which is then given back: never refused as busy (a place serves one check). */
   verify(hash: string | null, password: string): Promise<boolean>;
   /** Gives the place back unused; nothing once used or given back. */
   release(): void;
@@ -76,6 +76,7 @@ export class PasswordHasher {
     }
     this.admitted++;
     let held = true;
+    let checked = false;
     const release = () => {
       if (!held) return;
       held = false;
@@ -83,7 +84,9 @@ export class PasswordHasher {
     };
     return {
       verify: async (hash, password) => {
-        if (!held) throw new Error('A password check place serves one check, before it is given back');
+        if (!held || checked)
+          throw new Error('A password check place serves one check, before it is given back');
+        checked = true;
         try {
           return await this.permits.use(() => this.check(hash, password));
         } finally {

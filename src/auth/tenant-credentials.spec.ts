@@ -107,7 +107,13 @@ describe('TenantCredentials', () => {
       @PublicTenantRoute()
       status(): void {}
     }
-    for (const controller of [WithParameter, AnyMethod, OptionalPart]) {
+    @Controller('api/open')
+    class EscapedCharacter {
+      @Get('status\\.json')
+      @PublicTenantRoute()
+      status(): void {}
+    }
+    for (const controller of [WithParameter, AnyMethod, OptionalPart, EscapedCharacter]) {
       expect(() => credentialsOver(controller)).toThrow(/must have one method and a fixed path/);
     }
   });

@@ -82,11 +82,12 @@ export class TenantCredentials implements OnModuleInit {
 
 /**
  * A route's path as Express matches it (one leading slash, none trailing, lower case: routes ignore case), from its
- * controller's and its handler's; undefined when either is a list or has parameters, wildcards or optional parts.
+ * controller's and its handler's; undefined when either is a list or has parameters, wildcards, optional parts or
+ * characters path-to-regexp reserves or escapes.
  */
 function fixedPath(...parts: unknown[]): string | undefined {
   const isFixed = (part: unknown) =>
-    part === undefined || (typeof part === 'string' && !/[:*{}()]/.test(part));
+    part === undefined || (typeof part === 'string' && !/[:*{}()[\]+?!\\]/.test(part));
   if (!parts.every(isFixed)) return undefined;
   const segments = (parts as (string | undefined)[])
     .map((part) => (part ?? '').replace(/^\/+|\/+$/g, ''))
