@@ -9,7 +9,15 @@ import { UnauthenticatedError, UnavailableError } from '../common/domain-errors'
 import { AccessTokens } from './access-tokens';
 import { loadOrCreateSecret } from './auth-secrets';
 import { PublicTenantRoute } from './auth.decorators';
-import { HASHING_PERMITS, HASHING_QUEUE, PasswordHasher } from './password-hasher';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { recordLoginAttempt } from './login-throttle';
+import {
+  HASHING_PERMITS,
+  HASHING_QUEUE,
+  PasswordCheckPlace,
+  PasswordHasher,
+  threadPoolSize,
+} from './password-hasher';
 import { PlatformToken } from './platform-token';
 import { bearerToken } from './principal';
 import { roleAtLeast } from './roles';
@@ -159,6 +167,48 @@ describe('PasswordHasher', () => {
     const again = Array.from({ length: full }, () => hasher.admit());
     expect(() => hasher.admit()).toThrow(busy);
     again.forEach((place) => place.release());
+  });
+});
+
+describe('threadPoolSize', () => {
+  it('reads UV_THREADPOOL_SIZE as libuv does: 4 unset, 1 for 0 or no number, at most 1024', () => {
+    const cases: Array<[string | undefined, number]> = [
+      [undefined, 4],
+      ['', 1],
+      ['0', 1],
+      ['abc', 1],
+      ['8', 8],
+      ['-3', 1024],
+      ['5000', 1024],
+    ];
+    for (const [setting, size] of cases)
+      expect({ setting, size: threadPoolSize(setting) }).toEqual({ setting, size });
+  });
+});
+
+describe('recordLoginAttempt', () => {
+  /** A transaction that answers the window's count with `failures`, runs the work, then fails to commit. */
+  const failingCommit = (failures: number) =>
+    ({
+      transactional: async (work: (tx: unknown) => Promise<unknown>) => {
+        await work({
+          execute: (sql: string) => Promise.resolve(sql.includes('count(*)') ? [{ failures, wait: 60 }] : []),
+        });
+        throw new Error('commit failed');
+      },
+    }) as unknown as EntityManager;
+
+  it('gives the place back when the attempt does not commit, and takes none for a locked email', async () => {
+    const place: PasswordCheckPlace = { verify: jest.fn(), release: jest.fn() };
+    const admit = jest.fn(() => place);
+    await expect(recordLoginAttempt(failingCommit(0), 'a@b.co', admit)).rejects.toThrow('commit failed');
+    expect(admit).toHaveBeenCalledTimes(1);
+    expect(place.release).toHaveBeenCalledTimes(1);
+    admit.mockClear();
+    await expect(recordLoginAttempt(failingCommit(5), 'a@b.co', admit)).rejects.toMatchObject({
+      code: 'LOGIN_LOCKED',
+    });
+    expect(admit).not.toHaveBeenCalled();
   });
 });
 

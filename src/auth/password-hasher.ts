@@ -11,7 +11,7 @@ const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parall
  * libuv's thread pool, where argon2 runs, sized as libuv reads UV_THREADPOOL_SIZE (its variable, not the app's): 4
  * when unset, 1 for 0 or no number, at most 1024.
  */
-function threadPoolSize(setting = process.env.UV_THREADPOOL_SIZE): number {
+export function threadPoolSize(setting = process.env.UV_THREADPOOL_SIZE): number {
   if (setting === undefined) return 4;
   const size = parseInt(setting, 10) || 0;
   if (size === 0) return 1;
