@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -13,15 +13,19 @@ interface Server {
   password: string;
 }
 
-/** Runs test/support/embedded-server.ts; resolves with the server it started or joined. */
+/** An OS user and group other than root's: `nobody` on Linux. */
+const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+/** Runs test/support/embedded-server.ts (as `user` if given); resolves with the server it started or joined. */
 function serverProcess(
   dir: string,
   mode: 'start' | 'join',
+  user: { uid?: number; gid?: number } = {},
 ): Promise<{ child: ChildProcess; server: Server }> {
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', 'test/support/embedded-server.ts', dir, mode],
-    { stdio: ['pipe', 'pipe', 'inherit'], env: withoutLocale() },
+    { stdio: ['pipe', 'pipe', 'inherit'], env: withoutLocale(), ...user },
   );
   return new Promise((resolve, reject) => {
     let output = '';
@@ -125,6 +129,30 @@ describe('embedded PostgreSQL', () => {
     // The joining process left the server running.
     expect(await viaSocket(server.host, server.password)).toBe(true);
   });
+
+  // As most people run it: root is the exception (the package then runs PostgreSQL as the OS user `postgres`).
+  it('starts for a user other than root, as that user', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'fm-pg-user-'));
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) await chown(own, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+    let child: ChildProcess | undefined;
+    try {
+      const started = await serverProcess(join(own, 'data'), 'start', asRoot ? UNPRIVILEGED : {});
+      child = started.child;
+      const { host, port, password } = started.server;
+      const client = new Client({ host, port, user: 'postgres', password, database: 'postgres' });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ answer: number }>('SELECT 1 + 1 AS answer');
+        expect(rows[0].answer).toBe(2);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await stop(child);
+      await rm(own, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('says why it did not start, from what PostgreSQL logged (here: its port in use)', async () => {
     const blocker = createServer().listen(0, '127.0.0.1');

