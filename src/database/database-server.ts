@@ -9,8 +9,34 @@ import { quoteIdent } from './sql-identifiers';
 
 /** PostgreSQL's undefined_table: a table (such as the migrations' record of a database never migrated) missing. */
 export const UNDEFINED_TABLE = '42P01';
+const DUPLICATE_DATABASE = '42P04';
+const UNIQUE_VIOLATION = '23505';
 
 const logger = new Logger('DatabaseServer');
+
+/** The oldest PostgreSQL the app runs on (server_version_num): 15, for `CREATE DATABASE ... STRATEGY`. */
+export const OLDEST_SERVER_VERSION = 150000;
+
+/** What `checkSignUpPrerequisites` reads of the server and the role. */
+export interface ServerFacts {
+  versionNum: number;
+  version: string;
+  createsDatabases: boolean;
+}
+
+/** Why the server or the role `user` cannot serve sign-ups, or undefined when they can. */
+export function signUpPrerequisiteProblem(facts: ServerFacts, user: string): string | undefined {
+  if (facts.versionNum < OLDEST_SERVER_VERSION) {
+    return (
+      `PostgreSQL ${OLDEST_SERVER_VERSION / 10_000} or later is needed (sign-ups clone databases with ` +
+      `CREATE DATABASE ... STRATEGY); the server runs ${facts.version}`
+    );
+  }
+  if (!facts.createsDatabases) {
+    return `The role ${user} may not create databases, which every sign-up does: give it CREATEDB`;
+  }
+  return undefined;
+}
 
 /** node-postgres's error for a query sent on a client whose connection is gone. */
 const NOT_QUERYABLE = /is not queryable$/;
@@ -137,7 +163,8 @@ export class DatabaseServer {
 
   /**
    * Creates the database unless it exists, on `client` (a maintenance client) or in a maintenance session of its
-   * own; safe when several processes race to create it.
+   * own; safe when several processes race to create it (the loser of a race PostgreSQL's own check does not see
+   * fails on pg_database's unique index instead of with duplicate_database).
    */
   async ensureDatabase(name: string, client?: Client): Promise<void> {
     if (!client) return this.withAdminClient((own) => this.ensureDatabase(name, own));
@@ -145,7 +172,8 @@ export class DatabaseServer {
     try {
       await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
     } catch (error) {
-      if ((error as { code?: string }).code !== '42P04') throw error;
+      const code = (error as { code?: string }).code;
+      if (code !== DUPLICATE_DATABASE && code !== UNIQUE_VIOLATION) throw error;
     }
   }
 
@@ -171,6 +199,22 @@ export class DatabaseServer {
           `(${allowed}: max_connections less the reserved ones, or the role's connection limit); lower ${lower}`,
       );
     }
+  }
+
+  /**
+   * Throws unless the server and this role can do what every sign-up does: PostgreSQL OLDEST_SERVER_VERSION or later
+   * (a tenant's database is cloned with `CREATE DATABASE ... STRATEGY`) and a role that may create databases.
+   * Without them the app would start and answer ready while every sign-up failed.
+   */
+  async checkSignUpPrerequisites(client: Client): Promise<void> {
+    const { rows } = await client.query<ServerFacts>(
+      `SELECT current_setting('server_version_num')::int AS "versionNum",
+              current_setting('server_version') AS version,
+              r.rolsuper OR r.rolcreatedb AS "createsDatabases"
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    const problem = signUpPrerequisiteProblem(rows[0], this.user);
+    if (problem) throw new Error(problem);
   }
 
   /** Stops the embedded server if this process started it (the app last in its shutdown, command-line tools on exit). */

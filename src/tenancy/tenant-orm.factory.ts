@@ -2,7 +2,7 @@ import { EntityComparator, MetadataStorage, MigrationObject } from '@mikro-orm/c
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer, KEEPALIVE } from '../database/database-server';
+import { DatabaseServer, KEEPALIVE, OLDEST_SERVER_VERSION } from '../database/database-server';
 import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TENANT_ENTITIES } from './tenant-entities';
@@ -15,8 +15,8 @@ export type TenantOrmConfig = Pick<
   'TENANT_POOL_MAX' | 'TENANT_POOL_IDLE_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_MIGRATION_LOCK_TIMEOUT_MS'
 >;
 
-/** What knex is told the server's version is (see tenantOrmOptions); the oldest PostgreSQL we run on. */
-const KNEX_POSTGRES_VERSION = '15';
+/** What knex is told the server's version is (see tenantOrmOptions): the oldest PostgreSQL we run on. */
+const KNEX_POSTGRES_VERSION = String(OLDEST_SERVER_VERSION / 10_000);
 
 /** The private parts of MikroORM that `MikroORM.init` sets up after discovery. */
 interface MikroOrmInternals {
