@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { APP_OPTIONS } from './common/json-bodies';
@@ -21,7 +22,9 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const docs = config.SWAGGER_ENABLED ? ' (Swagger UI at /docs)' : '';
-  Logger.log(`farm-management listening on http://localhost:${config.PORT}${docs}`, 'Bootstrap');
+  // The port bound, which PORT=0 leaves to the system.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  Logger.log(`farm-management listening on http://localhost:${port}${docs}`, 'Bootstrap');
 }
 
 void bootstrap();

@@ -96,13 +96,13 @@ describe('the app as a process', () => {
   });
 
   it('generates its secrets on first start, then closes every database connection and exits on SIGTERM', async () => {
-    const port = await freePort();
     const {
       child,
       output: out,
       exited,
     } = spawnApp({
-      PORT: String(port),
+      // A free port, which the app's log names.
+      PORT: '0',
       TENANT_DB_PREFIX: prefix,
       DB_NAME: `${prefix.slice(0, -1)}control`,
       SECRETS_DIR: secretsDir,
@@ -110,8 +110,12 @@ describe('the app as a process', () => {
       JWT_SECRET: '',
     });
     try {
+      const listening = /listening on http:\/\/localhost:(\d+)/;
+      await until(() => listening.test(out()) || child.exitCode !== null, 60_000);
+      const port = Number(listening.exec(out())?.[1]);
+      expect(port).toBeGreaterThan(0);
       const url = `http://127.0.0.1:${port}`;
-      await waitForHealth(url, child, () => out().includes(`listening on http://localhost:${port}`));
+      await waitForHealth(url, child, () => true);
       const tokenFile = join(secretsDir, 'platform-admin-token');
       const token = readFileSync(tokenFile, 'utf8').trim();
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
