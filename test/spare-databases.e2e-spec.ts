@@ -1,10 +1,12 @@
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
+import { lockKey } from '../src/database/advisory-lock';
 import { DatabaseServer } from '../src/database/database-server';
 import { TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
-import { countDatabases, serverEnv } from './support/test-database';
+import { connectTo, countDatabases, serverEnv } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import { until } from './support/until';
 
 const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
 
@@ -107,14 +109,66 @@ describe('spare databases', () => {
     expect(targets.some((name) => name.startsWith(`${t.prefix}_spare_`))).toBe(false);
   });
 
+  /** Makes a spare look prepared by an older release: its schema gone, its row at an earlier migration. */
+  const makeStale = async (name: string) => {
+    await sqlIn(name, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
+      name,
+      'Migration00000000000000',
+    ]);
+  };
+
+  // During a rolling deploy a process of the older release still prepares spares at its own latest migration.
+  it("migrates a spare an older release prepared at the next fill, and leaves a newer release's alone", async () => {
+    const [stale, newer] = await spareRows();
+    await makeStale(stale.name);
+    const NEWER = 'Migration99999999999999';
+    await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
+      newer.name,
+      NEWER,
+    ]);
+    try {
+      // Neither spare is at this release's latest migration: the sign-up clones, then the pool fills.
+      const { tenantId } = await t.signUp('Rolling Deploy Farm');
+      expect([stale.name, newer.name]).not.toContain(`${t.prefix}${tenantId}`);
+      await t.app.get(TenantSparePool).settled();
+      expect(await spareRows()).toEqual(
+        [
+          { name: stale.name, migrated_to: LATEST },
+          { name: newer.name, migrated_to: NEWER },
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+      );
+      expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+    } finally {
+      await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
+        newer.name,
+        LATEST,
+      ]);
+    }
+  });
+
+  it('at start, with another process preparing spares, migrates them once it has finished', async () => {
+    const [stale] = await spareRows();
+    await makeStale(stale.name);
+    await stopTestApp(t);
+    const other = await connectTo('postgres');
+    try {
+      await other.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey(`spares:${t.prefix}`)]);
+      t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
+      expect((await spareRows()).find((r) => r.name === stale.name)?.migrated_to).toBe(
+        'Migration00000000000000',
+      );
+    } finally {
+      await other.end();
+    }
+    await until(async () => (await spareRows()).every((r) => r.migrated_to === LATEST), 20_000);
+    expect((await spareRows()).find((r) => r.name === stale.name)?.migrated_to).toBe(LATEST);
+    expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  }, 30_000);
+
   it('at start, migrates spares behind the latest migration and drops half-prepared ones', async () => {
     const [stale] = await spareRows();
-    await sqlIn(stale.name, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-    await sqlIn(
-      t.config.DB_NAME,
-      "UPDATE spare_databases SET migrated_to = 'Migration00000000000000' WHERE name = $1",
-      [stale.name],
-    );
+    await makeStale(stale.name);
     const halfDone = `${t.prefix}_spare_halfdone`;
     await withMaintenanceClient((c) => c.query(`CREATE DATABASE "${halfDone}"`));
     await sqlIn(t.config.DB_NAME, 'INSERT INTO spare_databases (name, migrated_to) VALUES ($1, NULL)', [

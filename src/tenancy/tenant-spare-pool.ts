@@ -14,6 +14,8 @@ import { TenantTemplate } from './tenant-template';
 
 /** PostgreSQL's invalid_catalog_name: the database does not exist. */
 const MISSING_DATABASE = '3D000';
+/** A start-up refresh that found another process preparing spares is tried again after this long. */
+const START_RETRY_MS = 5_000;
 
 export interface SparePoolStats {
   target: number;
@@ -26,8 +28,10 @@ export interface SparePoolStats {
  * ready row with `FOR UPDATE SKIP LOCKED`, renames the database and deletes the row in one transaction, so
  * concurrent sign-ups, in any number of processes, never get the same spare. Filling and refreshing take an
  * advisory lock per prefix, so one process at a time prepares spares, and a row left unprepared by a crashed
- * process is found and dropped under that lock. At start, spares behind the latest tenant migration are migrated,
- * and those beyond TENANT_SPARE_POOL (lowered, or 0) dropped.
+ * process is found and dropped under that lock. Every fill migrates the spares behind this process's latest tenant
+ * migration (another process of an older release, during a rolling deploy, still makes them); a spare of a newer
+ * release is left alone. At start, those beyond TENANT_SPARE_POOL (lowered, or 0) are dropped too; a start that finds
+ * another process preparing spares tries again START_RETRY_MS later.
  */
 @Injectable()
 export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -35,7 +39,10 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   private readonly background = new Set<Promise<void>>();
   private refilling?: Promise<void>;
   private refillAgain = false;
+  /** A start-up fill (its retry) asked for while another fill ran: the next round does what a start does. */
+  private startPending = false;
   private stopping = false;
+  private startRetry?: NodeJS.Timeout;
 
   constructor(
     private readonly config: AppConfig,
@@ -57,6 +64,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.startRetry);
     await this.settled();
   }
 
@@ -117,6 +125,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
    * holds the prefix's lock fills.
    */
   private fill(atStart: boolean): Promise<void> {
+    this.startPending ||= atStart;
     if (this.refilling) {
       this.refillAgain = true;
       return this.refilling;
@@ -124,7 +133,9 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
     this.refilling = (async () => {
       do {
         this.refillAgain = false;
-        await this.fillLocked(atStart);
+        const start = this.startPending;
+        this.startPending = false;
+        await this.fillLocked(start);
       } while (this.refillAgain && !this.stopping);
     })().finally(() => (this.refilling = undefined));
     return this.refilling;
@@ -133,8 +144,8 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   private async fillLocked(atStart: boolean): Promise<void> {
     const target = this.config.TENANT_SPARE_POOL;
     if (target > 0) await this.template.ensure();
-    await this.server.withAdminClient(async (client) => {
-      if (!(await tryAdvisoryLock(client, lockKey(`spares:${this.names.prefix}`)))) return;
+    const locked = await this.server.withAdminClient(async (client) => {
+      if (!(await tryAdvisoryLock(client, lockKey(`spares:${this.names.prefix}`)))) return false;
       const spares = await this.em.fork().find(SpareDatabase, {}, { orderBy: { createdAt: 'asc' } });
       let kept = 0;
       for (const spare of spares) {
@@ -142,7 +153,8 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         else if (atStart && kept >= target) await this.dropExtra(client, spare);
         else {
           kept++;
-          if (atStart && spare.migratedTo !== this.latest) await this.refresh(client, spare);
+          // Migration names sort in the order they were made (a test checks the list against its files).
+          if (spare.migratedTo < this.latest) await this.refresh(client, spare);
         }
       }
       let count = await this.em.fork().count(SpareDatabase, {});
@@ -150,7 +162,11 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         await this.create(client);
         count = await this.em.fork().count(SpareDatabase, {});
       }
+      return true;
     });
+    if (!locked && atStart && !this.stopping) {
+      this.startRetry = setTimeout(() => this.run(() => this.fill(true)), START_RETRY_MS).unref();
+    }
   }
 
   private async create(client: Client): Promise<void> {
