@@ -546,6 +546,42 @@ describe('security', () => {
       expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
     });
 
+    it('tells concurrent logins beyond the limit to retry in 1 s while checks are under way, then lets them in', async () => {
+      await addUser('viewer', 'shared@secure.example');
+      // Twelve workers sharing an account, started at once, all with the right password.
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => login('shared@secure.example', PASSWORD)),
+      );
+      const refused = results.filter((res) => res.status !== 200);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const res of refused) {
+        expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
+          status: 429,
+          code: 'LOGIN_LOCKED',
+          retryAfter: '1',
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (let i = 0; i < refused.length; i++) {
+        expect((await login('shared@secure.example', PASSWORD)).status).toBe(200);
+      }
+    });
+
+    it('counts an attempt whose check never ended (its process died) as failed after a minute', async () => {
+      await addUser('viewer', 'orphaned@secure.example');
+      await sqlIn(
+        `${t.prefix}${A}`,
+        `INSERT INTO login_failures (email_key, failed_at)
+         SELECT 'orphaned@secure.example', now() - interval '2 minutes' FROM generate_series(1, 5)`,
+      );
+      const locked = await login('orphaned@secure.example', PASSWORD);
+      expect({ status: locked.status, code: locked.body.code }).toEqual({
+        status: 429,
+        code: 'LOGIN_LOCKED',
+      });
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(12 * 60);
+    });
+
     it('counts wrong current passwords on POST /api/auth/password toward the lockout', async () => {
       await addUser('viewer', 'forgetful@secure.example');
       const token = (await login('forgetful@secure.example', PASSWORD)).body.accessToken;
@@ -564,6 +600,8 @@ describe('security', () => {
         status: 429,
         code: 'LOGIN_LOCKED',
       });
+      // The wrong ones count as failed, not as checks under way.
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
       expect((await login('forgetful@secure.example', PASSWORD)).status).toBe(429);
     });
 

@@ -22,7 +22,8 @@ export class LoginController {
     description:
       "Exchanges a user's email and password for an access token bound to this organization. A wrong email and " +
       'a wrong password answer alike (401); after 5 failures for one email within 15 minutes, 429 until the ' +
-      'oldest of them is 15 minutes old.',
+      'oldest of them is 15 minutes old. Attempts count from their start: beyond 5 at once, 429 with ' +
+      'Retry-After: 1 while some are still being checked.',
   })
   @ApiOkResponse({ type: AccessTokenDto, description: 'Logged in' })
   @ApiErrors(401, 413, 429)

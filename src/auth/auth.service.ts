@@ -7,7 +7,7 @@ import { UserDto } from '../users/dto/user.dto';
 import { User, withEmail } from '../users/user.entity';
 import { AccessTokens } from './access-tokens';
 import { AccessTokenDto, ChangePasswordDto, LoginDto } from './dto/auth.dto';
-import { forgiveLoginFailures, recordLoginAttempt } from './login-throttle';
+import { forgiveLoginFailures, recordFailedCheck, recordLoginAttempt } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
 import { Principal, tokenRevoked } from './principal';
 
@@ -24,15 +24,16 @@ export class AuthService {
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
     const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
-    const place = await recordLoginAttempt(this.em, dto.email, () => this.hasher.admit());
+    const attempt = await recordLoginAttempt(this.em, dto.email, () => this.hasher.admit());
     try {
-      if (!(await place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
+      if (!(await attempt.place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
+        await recordFailedCheck(this.em, attempt);
         throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
       }
       await forgiveLoginFailures(this.em, dto.email);
       return this.issue(user);
     } finally {
-      place.release();
+      attempt.place.release();
     }
   }
 
@@ -45,13 +46,14 @@ export class AuthService {
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
     const { id, email, credentialsVersion } = this.userOf(principal);
     const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
-    const place = await recordLoginAttempt(this.em, email, () => this.hasher.admit());
+    const attempt = await recordLoginAttempt(this.em, email, () => this.hasher.admit());
     try {
-      if (!(await place.verify(current.passwordHash ?? null, dto.currentPassword))) {
+      if (!(await attempt.place.verify(current.passwordHash ?? null, dto.currentPassword))) {
+        await recordFailedCheck(this.em, attempt);
         throw new ForbiddenError('PASSWORD_WRONG', 'The current password is wrong');
       }
     } finally {
-      place.release();
+      attempt.place.release();
     }
     await forgiveLoginFailures(this.em, email);
     const passwordHash = await this.hasher.hash(dto.newPassword);

@@ -192,7 +192,14 @@ describe('recordLoginAttempt', () => {
     ({
       transactional: async (work: (tx: unknown) => Promise<unknown>) => {
         await work({
-          execute: (sql: string) => Promise.resolve(sql.includes('count(*)') ? [{ failures, wait: 60 }] : []),
+          execute: (sql: string) =>
+            Promise.resolve(
+              sql.includes('count(*)')
+                ? [{ failures, underWay: 0, wait: 60 }]
+                : sql.includes('insert')
+                  ? [{ id: '1' }]
+                  : [],
+            ),
         });
         throw new Error('commit failed');
       },

@@ -17,4 +17,8 @@ export class LoginFailure {
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   failedAt: Date & Opt = new Date();
+
+  /** Whether its password check has failed; false while the check runs (or when its process died first). */
+  @Property({ default: false })
+  checked: boolean & Opt = false;
 }
