@@ -1,5 +1,5 @@
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
-import { lockKey } from '../src/database/advisory-lock';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { DatabaseServer } from '../src/database/database-server';
 import { TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
@@ -109,42 +109,49 @@ describe('spare databases', () => {
     expect(targets.some((name) => name.startsWith(`${t.prefix}_spare_`))).toBe(false);
   });
 
+  const EARLIER = TENANT_MIGRATIONS[0].name;
+  /** A release after this one, with a tenant migration this one lacks. */
+  const NEWER = 'Migration99999999999999';
+  const label = (name: string, migratedTo: string) =>
+    sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
+      name,
+      migratedTo,
+    ]);
   /** Makes a spare look prepared by an older release: its schema gone, its row at an earlier migration. */
   const makeStale = async (name: string) => {
     await sqlIn(name, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-    await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
-      name,
-      'Migration00000000000000',
-    ]);
+    await label(name, EARLIER);
   };
 
   // During a rolling deploy a process of the older release still prepares spares at its own latest migration.
   it("migrates a spare an older release prepared at the next fill, and leaves a newer release's alone", async () => {
     const [stale, newer] = await spareRows();
+    const spareOids = await Promise.all([stale, newer].map((r) => oidOf(r.name)));
     await makeStale(stale.name);
-    const NEWER = 'Migration99999999999999';
-    await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
-      newer.name,
-      NEWER,
-    ]);
-    try {
-      // Neither spare is at this release's latest migration: the sign-up clones, then the pool fills.
-      const { tenantId } = await t.signUp('Rolling Deploy Farm');
-      expect([stale.name, newer.name]).not.toContain(`${t.prefix}${tenantId}`);
-      await t.app.get(TenantSparePool).settled();
-      expect(await spareRows()).toEqual(
-        [
-          { name: stale.name, migrated_to: LATEST },
-          { name: newer.name, migrated_to: NEWER },
-        ].sort((a, b) => a.name.localeCompare(b.name)),
-      );
-      expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
-    } finally {
-      await sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
-        newer.name,
-        LATEST,
-      ]);
-    }
+    await label(newer.name, NEWER);
+    // Neither spare is at this release's latest migration: the sign-up clones, then the pool fills.
+    const { tenantId } = await t.signUp('Rolling Deploy Farm');
+    expect(spareOids).not.toContain(await oidOf(`${t.prefix}${tenantId}`));
+    await t.app.get(TenantSparePool).settled();
+    expect(await spareRows()).toEqual(
+      [
+        { name: stale.name, migrated_to: LATEST },
+        { name: newer.name, migrated_to: NEWER },
+      ].sort((a, b) => a.name.localeCompare(b.name)),
+    );
+    expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
+  });
+
+  // After a rollback, nothing claims a spare of the release rolled back.
+  it('at start, drops the spares of a migration this release lacks, and refills', async () => {
+    const newer = (await spareRows()).find((r) => r.migrated_to === NEWER);
+    expect(newer).toBeDefined();
+    await stopTestApp(t);
+    t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
+    const rows = await spareRows();
+    expect(rows.map((r) => r.name)).not.toContain(newer?.name);
+    expect(rows.map((r) => r.migrated_to)).toEqual([LATEST, LATEST]);
+    expect(await oidOf(newer?.name ?? '')).toBeUndefined();
   });
 
   it('at start, with another process preparing spares, migrates them once it has finished', async () => {
@@ -153,11 +160,9 @@ describe('spare databases', () => {
     await stopTestApp(t);
     const other = await connectTo('postgres');
     try {
-      await other.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey(`spares:${t.prefix}`)]);
+      await advisoryLock(other, lockKey(`spares:${t.prefix}`));
       t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
-      expect((await spareRows()).find((r) => r.name === stale.name)?.migrated_to).toBe(
-        'Migration00000000000000',
-      );
+      expect((await spareRows()).find((r) => r.name === stale.name)?.migrated_to).toBe(EARLIER);
     } finally {
       await other.end();
     }

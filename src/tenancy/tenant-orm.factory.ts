@@ -122,6 +122,11 @@ export class TenantOrmFactory {
     return this.migrations[this.migrations.length - 1]?.name ?? '';
   }
 
+  /** Whether `name` is one of the tenant migrations this factory's ORMs apply. */
+  appliesMigration(name: string): boolean {
+    return this.migrations.some((migration) => migration.name === name);
+  }
+
   /** An ORM for one tenant database, not yet connected (the pool opens connections on first use). */
   create(dbName: string, contextName: string): TenantOrm {
     const orm = new MikroORM(

@@ -29,9 +29,10 @@ export interface SparePoolStats {
  * concurrent sign-ups, in any number of processes, never get the same spare. Filling and refreshing take an
  * advisory lock per prefix, so one process at a time prepares spares, and a row left unprepared by a crashed
  * process is found and dropped under that lock. Every fill migrates the spares behind this process's latest tenant
- * migration (another process of an older release, during a rolling deploy, still makes them); a spare of a newer
- * release is left alone. At start, those beyond TENANT_SPARE_POOL (lowered, or 0) are dropped too; a start that finds
- * another process preparing spares tries again START_RETRY_MS later.
+ * migration (another process of an older release, during a rolling deploy, still makes them); one at a migration
+ * this release does not have (a newer release's) is left alone by refills, as that release claims it, and dropped at
+ * start (after a rollback nothing would claim it). At start, those beyond TENANT_SPARE_POOL (lowered, or 0) are
+ * dropped too; a start that finds another process preparing spares tries again START_RETRY_MS later.
  */
 @Injectable()
 export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -149,12 +150,17 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
       const spares = await this.em.fork().find(SpareDatabase, {}, { orderBy: { createdAt: 'asc' } });
       let kept = 0;
       for (const spare of spares) {
-        if (spare.migratedTo === null) await this.discard(client, spare.name, 'half-prepared');
-        else if (atStart && kept >= target) await this.dropExtra(client, spare);
-        else {
+        if (spare.migratedTo === null) {
+          await this.discard(client, spare.name, 'half-prepared');
+        } else if (!this.factory.appliesMigration(spare.migratedTo)) {
+          // A newer release's, which that release claims; after a rollback nothing would.
+          if (atStart)
+            await this.dropExtra(client, spare, `at ${spare.migratedTo}, which this release lacks`);
+        } else if (atStart && kept >= target) {
+          await this.dropExtra(client, spare, `beyond TENANT_SPARE_POOL=${target}`);
+        } else {
           kept++;
-          // Migration names sort in the order they were made (a test checks the list against its files).
-          if (spare.migratedTo < this.latest) await this.refresh(client, spare);
+          if (spare.migratedTo !== this.latest) await this.refresh(client, spare);
         }
       }
       let count = await this.em.fork().count(SpareDatabase, {});
@@ -210,13 +216,12 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * Drops a spare beyond TENANT_SPARE_POOL (the setting was lowered): first made unclaimable, as a claim holding
-   * its row finishes before that and leaves nothing to drop; a crash in between leaves a half-prepared row, which
-   * the next fill drops.
+   * Drops a ready spare at start (beyond a lowered TENANT_SPARE_POOL, or of a migration this release does not have):
+   * first made unclaimable, as a claim holding its row finishes before that and leaves nothing to drop; a crash in
+   * between leaves a half-prepared row, which the next fill drops.
    */
-  private async dropExtra(client: Client, spare: SpareDatabase): Promise<void> {
-    if (await this.take(spare))
-      await this.discard(client, spare.name, `beyond TENANT_SPARE_POOL=${this.config.TENANT_SPARE_POOL}`);
+  private async dropExtra(client: Client, spare: SpareDatabase, why: string): Promise<void> {
+    if (await this.take(spare)) await this.discard(client, spare.name, why);
   }
 
   /** Drops a spare whose row is unprepared while we hold the fill lock (half-prepared, or an extra being dropped). */
