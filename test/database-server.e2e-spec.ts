@@ -1,7 +1,7 @@
 import { DatabaseServer } from '../src/database/database-server';
 import { quoteIdent } from '../src/database/sql-identifiers';
-import { runId, serverEnv, TEST_DB_MARKER, withLimitedRole } from './support/test-database';
-import { startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
+import { serverEnv, withLimitedRole } from './support/test-database';
+import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
 
 /** What the app checks of, and does on, the PostgreSQL server it is given. */
 describe('DatabaseServer', () => {
@@ -9,7 +9,7 @@ describe('DatabaseServer', () => {
   const server = () => new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
 
   it('creates a database once when several processes race to create it', async () => {
-    const names = [1, 2, 3].map((i) => `${TEST_DB_MARKER}${runId()}dbrace${i}`);
+    const names = [1, 2, 3].map((i) => `${newPrefix()}dbrace${i}`);
     for (const name of names) {
       // Two processes' servers, each with its own maintenance session, at the same moment.
       await expect(

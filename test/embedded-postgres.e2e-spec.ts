@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { statSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,10 @@ describe('embedded PostgreSQL', () => {
     let child: ChildProcess | undefined;
     try {
       const started = await serverProcess(join(own, 'data'), 'start', asRoot ? UNPRIVILEGED : {});
+      // PostgreSQL wrote its data as that user.
+      expect(statSync(join(own, 'data', 'PG_VERSION')).uid).toBe(
+        asRoot ? UNPRIVILEGED.uid : process.getuid?.(),
+      );
       child = started.child;
       const { host, port, password } = started.server;
       const client = new Client({ host, port, user: 'postgres', password, database: 'postgres' });
