@@ -52,8 +52,9 @@ export class AuthController {
     operationId: 'changePassword',
     summary: "Change the calling user's password",
     description:
-      'Needs the current password (failures count toward the login lockout). Tokens issued before stop working; ' +
-      'the answer carries a new one.',
+      'Needs the current password (its checks count toward the login lockout, as logins do: 429 while locked, with ' +
+      'Retry-After: 1 while the checks that lock it are still under way). Tokens issued before stop working; the ' +
+      'answer carries a new one.',
   })
   @ApiOkResponse({ type: AccessTokenDto, description: 'Changed; a new access token' })
   @ApiErrors(413, 429)
