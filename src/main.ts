@@ -22,12 +22,9 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const docs = config.SWAGGER_ENABLED ? ' (Swagger UI at /docs)' : '';
-  // The port bound, which PORT=0 leaves to the system (no address once a signal has closed the server already).
-  const address = app.getHttpServer().address() as AddressInfo | null;
-  Logger.log(
-    `farm-management listening on http://localhost:${address?.port ?? config.PORT}${docs}`,
-    'Bootstrap',
-  );
+  // The port bound, which PORT=0 leaves to the system.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  Logger.log(`farm-management listening on http://localhost:${port}${docs}`, 'Bootstrap');
 }
 
 void bootstrap();
