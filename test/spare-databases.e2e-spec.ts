@@ -110,8 +110,11 @@ describe('spare databases', () => {
   });
 
   const EARLIER = TENANT_MIGRATIONS[0].name;
-  /** A release after this one, with a tenant migration this one lacks. */
-  const NEWER = 'Migration99999999999999';
+  /**
+   * A tenant migration this release lacks, of another release (named before this one's latest, as one of a branch
+   * made earlier but released later may be).
+   */
+  const LACKED = 'Migration00000000000001';
   const label = (name: string, migratedTo: string) =>
     sqlIn(t.config.DB_NAME, 'UPDATE spare_databases SET migrated_to = $2 WHERE name = $1', [
       name,
@@ -128,7 +131,7 @@ describe('spare databases', () => {
     const [stale, newer] = await spareRows();
     const spareOids = await Promise.all([stale, newer].map((r) => oidOf(r.name)));
     await makeStale(stale.name);
-    await label(newer.name, NEWER);
+    await label(newer.name, LACKED);
     // Neither spare is at this release's latest migration: the sign-up clones, then the pool fills.
     const { tenantId } = await t.signUp('Rolling Deploy Farm');
     expect(spareOids).not.toContain(await oidOf(`${t.prefix}${tenantId}`));
@@ -136,7 +139,7 @@ describe('spare databases', () => {
     expect(await spareRows()).toEqual(
       [
         { name: stale.name, migrated_to: LATEST },
-        { name: newer.name, migrated_to: NEWER },
+        { name: newer.name, migrated_to: LACKED },
       ].sort((a, b) => a.name.localeCompare(b.name)),
     );
     expect(await appliedMigrations(stale.name)).toEqual(TENANT_MIGRATIONS.map((m) => m.name));
@@ -144,15 +147,35 @@ describe('spare databases', () => {
 
   // After a rollback, nothing claims a spare of the release rolled back.
   it('at start, drops the spares of a migration this release lacks, and refills', async () => {
-    const newer = (await spareRows()).find((r) => r.migrated_to === NEWER);
-    expect(newer).toBeDefined();
+    const [lacking] = await spareRows();
+    await label(lacking.name, LACKED);
     await stopTestApp(t);
     t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
     const rows = await spareRows();
-    expect(rows.map((r) => r.name)).not.toContain(newer?.name);
+    expect(rows.map((r) => r.name)).not.toContain(lacking.name);
     expect(rows.map((r) => r.migrated_to)).toEqual([LATEST, LATEST]);
-    expect(await oidOf(newer?.name ?? '')).toBeUndefined();
+    expect(await oidOf(lacking.name)).toBeUndefined();
   });
+
+  it('tries a start that failed again, with what a start does', async () => {
+    const [lacking] = await spareRows();
+    await label(lacking.name, LACKED);
+    await stopTestApp(t);
+    const fillLocked = jest
+      .spyOn(TenantSparePool.prototype as unknown as { fillLocked(): Promise<boolean> }, 'fillLocked')
+      .mockRejectedValueOnce(new Error('the maintenance session was lost'));
+    try {
+      t = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' }, logger: [] });
+      expect((await spareRows()).map((r) => r.name)).toContain(lacking.name);
+      await until(async () => !(await spareRows()).some((r) => r.name === lacking.name), 20_000);
+      await t.app.get(TenantSparePool).settled();
+      expect((await spareRows()).map((r) => r.migrated_to)).toEqual([LATEST, LATEST]);
+      expect(await oidOf(lacking.name)).toBeUndefined();
+      expect(fillLocked).toHaveBeenCalledWith(true);
+    } finally {
+      fillLocked.mockRestore();
+    }
+  }, 30_000);
 
   it('at start, with another process preparing spares, migrates them once it has finished', async () => {
     const [stale] = await spareRows();

@@ -14,7 +14,7 @@ import { TenantTemplate } from './tenant-template';
 
 /** PostgreSQL's invalid_catalog_name: the database does not exist. */
 const MISSING_DATABASE = '3D000';
-/** A start-up refresh that found another process preparing spares is tried again after this long. */
+/** A start-up fill that failed, or found another process preparing spares, is tried again after this long. */
 const START_RETRY_MS = 5_000;
 
 export interface SparePoolStats {
@@ -31,8 +31,10 @@ export interface SparePoolStats {
  * process is found and dropped under that lock. Every fill migrates the spares behind this process's latest tenant
  * migration (another process of an older release, during a rolling deploy, still makes them); one at a migration
  * this release does not have (a newer release's) is left alone by refills, as that release claims it, and dropped at
- * start (after a rollback nothing would claim it). At start, those beyond TENANT_SPARE_POOL (lowered, or 0) are
- * dropped too; a start that finds another process preparing spares tries again START_RETRY_MS later.
+ * start: a start means a rollback, after which nothing would claim it, or a process of the older release restarted
+ * during a deploy, whose drop the newer release's refills make up for. (Spares that processes of the newer release
+ * still relabel during a rollback wait for the next start.) At start, those beyond TENANT_SPARE_POOL (lowered, or 0)
+ * are dropped too; a start that fails or finds another process preparing spares tries again START_RETRY_MS later.
  */
 @Injectable()
 export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -136,16 +138,24 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         this.refillAgain = false;
         const start = this.startPending;
         this.startPending = false;
-        await this.fillLocked(start);
+        let done = false;
+        try {
+          done = await this.fillLocked(start);
+        } finally {
+          if (start && !done && !this.stopping) {
+            this.startRetry = setTimeout(() => this.run(() => this.fill(true)), START_RETRY_MS).unref();
+          }
+        }
       } while (this.refillAgain && !this.stopping);
     })().finally(() => (this.refilling = undefined));
     return this.refilling;
   }
 
-  private async fillLocked(atStart: boolean): Promise<void> {
+  /** One fill under the prefix's lock; false when another process holds it. */
+  private async fillLocked(atStart: boolean): Promise<boolean> {
     const target = this.config.TENANT_SPARE_POOL;
     if (target > 0) await this.template.ensure();
-    const locked = await this.server.withAdminClient(async (client) => {
+    return this.server.withAdminClient(async (client) => {
       if (!(await tryAdvisoryLock(client, lockKey(`spares:${this.names.prefix}`)))) return false;
       const spares = await this.em.fork().find(SpareDatabase, {}, { orderBy: { createdAt: 'asc' } });
       let kept = 0;
@@ -170,9 +180,6 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
       }
       return true;
     });
-    if (!locked && atStart && !this.stopping) {
-      this.startRetry = setTimeout(() => this.run(() => this.fill(true)), START_RETRY_MS).unref();
-    }
   }
 
   private async create(client: Client): Promise<void> {
