@@ -139,11 +139,11 @@ describe('embedded PostgreSQL', () => {
     let child: ChildProcess | undefined;
     try {
       const started = await serverProcess(join(own, 'data'), 'start', asRoot ? UNPRIVILEGED : {});
+      child = started.child;
       // PostgreSQL wrote its data as that user.
       expect(statSync(join(own, 'data', 'PG_VERSION')).uid).toBe(
         asRoot ? UNPRIVILEGED.uid : process.getuid?.(),
       );
-      child = started.child;
       const { host, port, password } = started.server;
       const client = new Client({ host, port, user: 'postgres', password, database: 'postgres' });
       await client.connect();
