@@ -20,9 +20,10 @@ export class ReportsService {
   constructor(@InjectTenantEntityManager() private readonly em: EntityManager) {}
 
   /**
-   * One row per crop and unit, aggregated by PostgreSQL in one query (exact numeric sums). The harvests are grouped
-   * by crop and unit first and the crops' names joined to the groups, so the join and the sort see one row per group
-   * instead of one per harvest.
+   * One row per crop and unit, aggregated by PostgreSQL in one query (exact numeric sums, answered as JSON numbers:
+   * exact to the thousandth up to 2^43, see HarvestSummaryRowDto). The harvests are grouped by crop and unit first
+   * and the crops' names joined to the groups, so the join and the sort see one row per group instead of one per
+   * harvest.
    */
   async harvestSummary(query: HarvestSummaryQueryDto): Promise<HarvestSummaryRowDto[]> {
     const range = dateRange(query.from, query.to, ['from', 'to']);

@@ -23,7 +23,13 @@ export class HarvestSummaryRowDto {
   @ApiProperty({ enum: HARVEST_UNITS, example: 'kg' })
   unit!: HarvestUnit;
 
-  @ApiProperty({ type: Number, example: 152.75, description: 'Sum of the quantities' })
+  @ApiProperty({
+    type: Number,
+    example: 152.75,
+    description:
+      'Sum of the quantities, summed exactly by the database; as a JSON number it keeps every one of its 3 decimals ' +
+      'up to 8,796,093,022,207.999 (2^43), beyond which it is the nearest double',
+  })
   totalQuantity!: number;
 
   @ApiProperty({ type: 'integer', example: 9 })
