@@ -171,11 +171,11 @@ describe('spare databases', () => {
       await t.app.get(TenantSparePool).settled();
       expect((await spareRows()).map((r) => r.migrated_to)).toEqual([LATEST, LATEST]);
       expect(await oidOf(lacking.name)).toBeUndefined();
-      expect(fillLocked).toHaveBeenCalledWith(true);
+      expect(fillLocked).toHaveBeenNthCalledWith(2, true);
     } finally {
       fillLocked.mockRestore();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('at start, with another process preparing spares, migrates them once it has finished', async () => {
     const [stale] = await spareRows();

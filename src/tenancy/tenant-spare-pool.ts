@@ -142,7 +142,9 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         try {
           done = await this.fillLocked(start);
         } finally {
-          if (start && !done && !this.stopping) {
+          // A start round that failed or found the lock taken, or a start asked for during a refill that failed.
+          if (!done && (start || this.startPending) && !this.stopping) {
+            clearTimeout(this.startRetry);
             this.startRetry = setTimeout(() => this.run(() => this.fill(true)), START_RETRY_MS).unref();
           }
         }
