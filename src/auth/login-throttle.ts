@@ -25,11 +25,11 @@ export interface LoginAttempt {
  * while some of the attempts counted are still being checked (concurrent logins with the right password would
  * otherwise be told to wait 15 minutes for a count the first success clears), else until the oldest one leaves the
  * window. A transaction-scoped advisory lock per email keeps concurrent attempts from slipping past the limit
- * together. The check's place (`admit`, PasswordHasher's) is taken last, once the attempt
- * is written but before it commits: a busy hasher's 503 rolls it back, so it counts nothing, and neither a refused
- * attempt nor the waits for a connection or the lock hold a place, only the commit does. The caller gives the place
- * back (the caller reads what it checks before, for the same reason). Should the commit's answer be lost, the place
- * is given back and the attempt may have counted without a check: rare, and accepted.
+ * together. The check's place (`admit`, PasswordHasher's) is taken last, once the attempt is written but before it
+ * commits: a busy hasher's 503 rolls it back, so it counts nothing, and neither a refused attempt nor the waits for
+ * a connection or the lock hold a place, only the commit does. The caller gives the place back (the caller reads
+ * what it checks before, for the same reason). Should the commit's answer be lost, the place is given back and the
+ * attempt may have counted without a check: rare, and accepted.
  */
 export async function recordLoginAttempt(
   em: EntityManager,

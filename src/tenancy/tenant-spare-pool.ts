@@ -166,8 +166,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
           await this.discard(client, spare.name, 'half-prepared');
         } else if (!this.factory.appliesMigration(spare.migratedTo)) {
           // A newer release's, which that release claims; after a rollback nothing would.
-          if (atStart)
-            await this.dropExtra(client, spare, `at ${spare.migratedTo}, which this release lacks`);
+          if (atStart) await this.dropExtra(client, spare, `at ${spare.migratedTo}, unknown here`);
         } else if (atStart && kept >= target) {
           await this.dropExtra(client, spare, `beyond TENANT_SPARE_POOL=${target}`);
         } else {
