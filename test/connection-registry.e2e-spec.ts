@@ -314,12 +314,14 @@ describe('tenant connection registry', () => {
       await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(200);
       const registry = t.app.get(TenantConnectionRegistry);
       expect(registry.isOpen(tenantId)).toBe(true);
-      await new Promise((r) => setTimeout(r, 1000));
+      await until(() => !registry.isOpen(tenantId), 5_000);
       expect(registry.isOpen(tenantId)).toBe(false);
       expect(registry.stats().idleCloses).toBeGreaterThanOrEqual(1);
+      // The pool's destruction ends after the slot is given up, and the server may list the backend a moment after.
       const database = `${t.prefix}${tenantId}`;
-      const open = await withMaintenanceClient((c) => countConnections(c, database));
-      expect(open).toBe(0);
+      const connections = () => withMaintenanceClient((c) => countConnections(c, database));
+      await until(async () => (await connections()) === 0, 2_000);
+      expect(await connections()).toBe(0);
     });
 
     it('releases the tenant of a request whose client went away while its tenant was being opened', async () => {
@@ -332,14 +334,28 @@ describe('tenant connection registry', () => {
       const registry = app.app.get(TenantConnectionRegistry);
       await registry.evict(alpha);
       await registry.evict(beta);
-      await new Promise<void>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write(`GET /api/crops HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${alpha}\r\n\r\n`);
-          socket.destroy();
-          resolve();
-        });
-      });
-      await new Promise((r) => setTimeout(r, 500));
+      // The one slot held by a request of beta's: alpha's opening waits for it.
+      const held = await registry.acquire((await app.app.get(TenantRegistry).find(beta))!);
+      const acquire = jest.spyOn(registry, 'acquire');
+      try {
+        const opens = registry.stats().opens;
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            `GET /api/crops HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${alpha}\r\n` +
+              `Authorization: Bearer ${app.platformToken}\r\n\r\n`,
+          ),
+        );
+        const alphaWaits = () => acquire.mock.calls.some(([record]) => record.tenantId === alpha);
+        await until(alphaWaits);
+        expect(alphaWaits()).toBe(true);
+        socket.destroy();
+        held.release();
+        await until(() => registry.isOpen(alpha));
+        expect(registry.stats().opens).toBe(opens + 1);
+      } finally {
+        acquire.mockRestore();
+        held.release();
+      }
       const started = Date.now();
       await app.http.get('/api/crops').set('X-Tenant-ID', beta).expect(200);
       expect(Date.now() - started).toBeLessThan(5000);
