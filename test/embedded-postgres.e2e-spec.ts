@@ -6,6 +6,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { failAfter } from './support/until';
 
 interface Server {
   host: string;
@@ -180,8 +181,16 @@ describe('embedded PostgreSQL', () => {
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const [code] = (await once(child, 'exit')) as [number | null];
-      expect(code).toBe(1);
+      try {
+        const [code] = (await Promise.race([
+          once(child, 'exit'),
+          failAfter(60_000, 'the server process did not exit'),
+        ])) as [number | null];
+        expect(code).toBe(1);
+      } finally {
+        // Had it started after all, it runs until its stdin ends.
+        await stop(child);
+      }
       expect(output).toContain(`The embedded PostgreSQL in ${other} did not start on port ${port}:`);
       expect(output).toMatch(/could not bind IPv4 address "127\.0\.0\.1": Address already in use/);
     } finally {

@@ -204,12 +204,14 @@ describe('migrations', () => {
       const cloning = await maintenanceClient();
       let status: ReturnType<TenantFleet['status']>;
       try {
-        await advisoryLock(cloning, templateLockKey(`${t.prefix}_template`), 'shared');
+        const key = templateLockKey(`${t.prefix}_template`);
+        await advisoryLock(cloning, key, 'shared');
         let settled = false;
         status = fleetWith(server(), false)
           .status(() => undefined)
           .finally(() => (settled = true));
-        await new Promise((r) => setTimeout(r, 500));
+        // The fleet's exclusive lock on the template waits behind the clone's shared one.
+        expect(await settledLockWaiters(cloning, [key], 1)).toBe(1);
         expect(settled).toBe(false);
       } finally {
         // Released whatever happened: the later tests' migrations take the template's lock.

@@ -1,4 +1,4 @@
-import { connectTo, countTenantDatabases, settledLockWaiters } from './support/test-database';
+import { connectTo, countTenantDatabases, lockWaitersIn, settledLockWaiters } from './support/test-database';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { PasswordHasher } from '../src/auth/password-hasher';
@@ -17,6 +17,7 @@ import { TenantDatabaseNames } from '../src/tenancy/tenant-database-names';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
 import { templateLockKey } from '../src/tenancy/tenant-template';
 import type { PendingOwner } from '../src/organizations/organization.entity';
+import { until } from './support/until';
 
 /**
  * A sign-up row as an attempt leaves it, its updated_at `touched` (an interval) ago: in `provisioning` a live attempt
@@ -552,7 +553,9 @@ describe('organizations (control plane)', () => {
         // takeovers wait for the row until the commit.
         await rowLocker.query('BEGIN');
         await rowLocker.query("SELECT 1 FROM organizations WHERE tenant_id = 'shared-farm' FOR UPDATE");
-        await new Promise((r) => setTimeout(r, 5000));
+        const rowWaiters = () => lockWaitersIn(first.config.DB_NAME);
+        await until(async () => (await rowWaiters()) === 2, 15_000);
+        expect(await rowWaiters()).toBe(2);
         await rowLocker.query('COMMIT');
         return settledLockWaiters(holder, [key], 2);
       });
