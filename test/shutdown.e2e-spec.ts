@@ -12,33 +12,24 @@ import { until } from './support/until';
 import { HttpShutdown } from '../src/health/http-shutdown';
 import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * Waits until the child says it listens and then answers /health: the port freePort released may have been taken
- * by another test's server in between, whose /health must not pass for the child's.
+ * Waits until the child, started on PORT=0, logs the port it listens on, then until it answers /health there; its
+ * URL.
  */
-async function waitForHealth(url: string, child: ChildProcess, listening: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode}`);
-    const ok =
-      listening() &&
-      (await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      ));
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the app did not become healthy');
+async function listeningUrl(child: ChildProcess, output: () => string): Promise<string> {
+  const listening = /listening on http:\/\/localhost:(\d+)/;
+  await until(() => listening.test(output()) || child.exitCode !== null, 60_000);
+  const port = Number(listening.exec(output())?.[1]);
+  if (!(port > 0)) throw new Error(`the app did not say where it listens (exit code ${child.exitCode})`);
+  const url = `http://127.0.0.1:${port}`;
+  const healthy = () =>
+    fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  await until(healthy, 30_000);
+  if (!(await healthy())) throw new Error('the app did not become healthy');
+  return url;
 }
 
 /** Stops (fast shutdown) the PostgreSQL running on `dir`, if any, and removes `dir`: what a failed test leaves. */
@@ -110,12 +101,7 @@ describe('the app as a process', () => {
       JWT_SECRET: '',
     });
     try {
-      const listening = /listening on http:\/\/localhost:(\d+)/;
-      await until(() => listening.test(out()) || child.exitCode !== null, 60_000);
-      const port = Number(listening.exec(out())?.[1]);
-      expect(port).toBeGreaterThan(0);
-      const url = `http://127.0.0.1:${port}`;
-      await waitForHealth(url, child, () => true);
+      const url = await listeningUrl(child, out);
       const tokenFile = join(secretsDir, 'platform-admin-token');
       const token = readFileSync(tokenFile, 'utf8').trim();
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
@@ -156,26 +142,21 @@ describe('the app as a process', () => {
     'answers a request in flight at SIGTERM on %s, then ends its connection and exits though its client keeps asking',
     async (server) => {
       const own = newPrefix();
-      const port = await freePort();
       const token = `platform-${'t'.repeat(32)}`;
       // Embedded: no DB_HOST, a data directory of its own, which the app's shutdown must stop last (the package's
       // signal hook stopped it at once, under the request).
-      const embedded =
-        server === 'the test server'
-          ? undefined
-          : { dir: mkdtempSync(join(tmpdir(), 'fm-drain-pg-')), port: await freePort() };
+      const embedded = server === 'the test server' ? undefined : mkdtempSync(join(tmpdir(), 'fm-drain-pg-'));
       const { child, output, exited } = spawnApp({
-        PORT: String(port),
+        // Free ports, which the app's log and the server's postmaster.pid name.
+        PORT: '0',
         TENANT_DB_PREFIX: own,
         DB_NAME: `${own.slice(0, -1)}control`,
         PLATFORM_ADMIN_TOKEN: token,
         JWT_SECRET: 'j'.repeat(40),
         TENANT_SPARE_POOL: '0',
-        ...(embedded
-          ? { DB_HOST: '', EMBEDDED_PG_DIR: embedded.dir, EMBEDDED_PG_PORT: String(embedded.port) }
-          : {}),
+        ...(embedded ? { DB_HOST: '', EMBEDDED_PG_DIR: embedded, EMBEDDED_PG_PORT: '0' } : {}),
       });
-      const url = `http://127.0.0.1:${port}`;
+      let url = '';
       // One pooled connection, as a load balancer keeps to its upstream.
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       const get = (path: string) =>
@@ -191,8 +172,8 @@ describe('the app as a process', () => {
         });
       const embeddedClient = async (database: string) => {
         const client = new Client({
-          host: embedded?.dir,
-          port: embedded?.port,
+          host: embedded,
+          port: Number(readFileSync(join(embedded ?? '', 'postmaster.pid'), 'utf8').split('\n')[3]),
           user: 'postgres',
           database,
         });
@@ -201,7 +182,7 @@ describe('the app as a process', () => {
       };
       const locker = { client: undefined as Client | undefined };
       try {
-        await waitForHealth(url, child, () => output().includes(`listening on http://localhost:${port}`));
+        url = await listeningUrl(child, output);
         await request(url)
           .post('/organizations')
           .set('Authorization', `Bearer ${token}`)
@@ -249,7 +230,7 @@ describe('the app as a process', () => {
         await exited;
       } catch (error) {
         child.kill('SIGKILL');
-        if (embedded) await removeEmbeddedServer(embedded.dir);
+        if (embedded) await removeEmbeddedServer(embedded);
         throw new Error(`${String(error)}\n${output()}`);
       } finally {
         agent.destroy();
@@ -258,8 +239,8 @@ describe('the app as a process', () => {
       expect(output()).not.toMatch(/ERROR/);
       if (embedded) {
         // Stopped by the app: no server left running on the directory.
-        expect(existsSync(join(embedded.dir, 'postmaster.pid'))).toBe(false);
-        rmSync(embedded.dir, { recursive: true, force: true });
+        expect(existsSync(join(embedded, 'postmaster.pid'))).toBe(false);
+        rmSync(embedded, { recursive: true, force: true });
       }
     },
     120_000,
