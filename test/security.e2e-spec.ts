@@ -2,6 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import type { Response } from 'supertest';
 import { PasswordHasher } from '../src/auth/password-hasher';
+import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { UnavailableError } from '../src/common/domain-errors';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
@@ -14,6 +15,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { until } from './support/until';
 
 /** Every line the app logs, at every level. */
 class CapturingLogger implements LoggerService {
@@ -858,9 +860,28 @@ describe('SIGNUP_MODE=open', () => {
     const body = { name: 'Retried Farm', farmType: 'dairy', owner };
     expect((await t.anon.post('/organizations').send(body)).status).toBe(503);
     await sqlIn(database, 'DROP TABLE crops');
-    // Each retry checks the owner's password before its claim: all three find the sign-up failed, one claims it.
-    const retries = await Promise.all([1, 2, 3].map(() => t.anon.post('/organizations').send(body)));
-    expect(retries.map((res) => [res.status, res.body.code]).sort()).toEqual([
+    // Each retry checks the owner's password before its claim: all three find the sign-up failed, one claims it. The
+    // claimant's provisioning waits for its database's lock here until the other two have been answered.
+    const retries = await withMaintenanceClient(async (holder) => {
+      await advisoryLock(holder, lockKey(`database:${database}`));
+      const answered: Response[] = [];
+      const sent = [1, 2, 3].map(() =>
+        t.anon
+          .post('/organizations')
+          .send(body)
+          .then((res) => {
+            answered.push(res);
+            return res;
+          }),
+      );
+      await until(() => answered.length === 2, 20_000);
+      expect(answered.map((res) => [res.status, res.body.code])).toEqual([
+        [409, 'SIGNUP_IN_PROGRESS'],
+        [409, 'SIGNUP_IN_PROGRESS'],
+      ]);
+      return sent;
+    });
+    expect((await Promise.all(retries)).map((res) => [res.status, res.body.code]).sort()).toEqual([
       [201, undefined],
       [409, 'SIGNUP_IN_PROGRESS'],
       [409, 'SIGNUP_IN_PROGRESS'],

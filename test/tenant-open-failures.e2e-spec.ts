@@ -14,6 +14,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { settledLockWaiters } from './support/test-database';
 import { until } from './support/until';
 
 const LATEST = TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1].name;
@@ -48,8 +49,21 @@ describe('a tenant whose opening fails', () => {
     await crops('steady-farm').expect(200);
     const attempts = jest.spyOn(migrations, 'migrateToLatest');
 
-    // Requests that arrive together share the one attempt, and its answer.
-    const first = await Promise.all([1, 2, 3].map(() => crops('broken-farm')));
+    // Requests that arrive together share the one attempt, and its answer: the attempt's migration waits here until
+    // all three have asked for the tenant (within TENANT_SLOT_WAIT_MS, after which it would give up instead).
+    const asked = jest.spyOn(registry, 'acquire');
+    const key = lockKey(`migrate:${brokenDatabase()}`);
+    const sent = await withMaintenanceClient(async (holder) => {
+      await advisoryLock(holder, key);
+      const requests = [1, 2, 3].map(() => crops('broken-farm').then((res) => res));
+      const askedFor = () => asked.mock.calls.filter(([record]) => record.tenantId === 'broken-farm').length;
+      await until(() => askedFor() === 3);
+      expect(askedFor()).toBe(3);
+      expect(await settledLockWaiters(holder, [key], 1)).toBe(1);
+      return requests;
+    });
+    const first = await Promise.all(sent);
+    asked.mockRestore();
     for (const res of first) {
       expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
         status: 503,
