@@ -62,6 +62,11 @@ describe('security', () => {
     passwords.add(password);
     return record(await t.anon.post('/api/auth/login').set('X-Tenant-ID', tenant).send({ email, password }));
   };
+  /** Expects 429 LOGIN_LOCKED; its Retry-After, in seconds. */
+  const lockedFor = (res: Response): number => {
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 429, code: 'LOGIN_LOCKED' });
+    return Number(res.headers['retry-after']);
+  };
   const admin = () => as(tokens.admin);
   const addUser = async (role: Role, email: string, password = PASSWORD) => {
     passwords.add(password);
@@ -498,11 +503,7 @@ describe('security', () => {
       } finally {
         admit.mockRestore();
       }
-      expect({ status: locked.status, code: locked.body.code }).toEqual({
-        status: 429,
-        code: 'LOGIN_LOCKED',
-      });
-      const retryAfter = Number(locked.headers['retry-after']);
+      const retryAfter = lockedFor(locked);
       expect(retryAfter).toBeGreaterThan(14 * 60);
       expect(retryAfter).toBeLessThanOrEqual(15 * 60);
       expect((await login('TARGET@secure.example', PASSWORD)).status).toBe(429);
@@ -557,23 +558,13 @@ describe('security', () => {
         database,
         "INSERT INTO login_failures (email_key) SELECT 'shared@secure.example' FROM generate_series(1, 5)",
       );
-      const underWay = await login('shared@secure.example', PASSWORD);
-      expect({
-        status: underWay.status,
-        code: underWay.body.code,
-        retryAfter: underWay.headers['retry-after'],
-      }).toEqual({ status: 429, code: 'LOGIN_LOCKED', retryAfter: '1' });
+      expect(lockedFor(await login('shared@secure.example', PASSWORD))).toBe(1);
       // Their checks failed: the wait is the window's.
       await sqlIn(
         database,
         "UPDATE login_failures SET checked = true WHERE email_key = 'shared@secure.example'",
       );
-      const failed = await login('shared@secure.example', PASSWORD);
-      expect({ status: failed.status, code: failed.body.code }).toEqual({
-        status: 429,
-        code: 'LOGIN_LOCKED',
-      });
-      expect(Number(failed.headers['retry-after'])).toBeGreaterThan(14 * 60);
+      expect(lockedFor(await login('shared@secure.example', PASSWORD))).toBeGreaterThan(14 * 60);
     });
 
     it('counts an attempt whose check never ended (its process died) as failed after a minute', async () => {
@@ -583,12 +574,7 @@ describe('security', () => {
         `INSERT INTO login_failures (email_key, failed_at)
          SELECT 'orphaned@secure.example', now() - interval '2 minutes' FROM generate_series(1, 5)`,
       );
-      const locked = await login('orphaned@secure.example', PASSWORD);
-      expect({ status: locked.status, code: locked.body.code }).toEqual({
-        status: 429,
-        code: 'LOGIN_LOCKED',
-      });
-      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(12 * 60);
+      expect(lockedFor(await login('orphaned@secure.example', PASSWORD))).toBeGreaterThan(12 * 60);
     });
 
     it('counts wrong current passwords on POST /api/auth/password toward the lockout', async () => {
@@ -605,12 +591,8 @@ describe('security', () => {
         currentPassword: PASSWORD,
         newPassword: 'whatever new password',
       });
-      expect({ status: locked.status, code: locked.body.code }).toEqual({
-        status: 429,
-        code: 'LOGIN_LOCKED',
-      });
       // The wrong ones count as failed, not as checks under way.
-      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
+      expect(lockedFor(locked)).toBeGreaterThan(14 * 60);
       expect((await login('forgetful@secure.example', PASSWORD)).status).toBe(429);
     });
 
