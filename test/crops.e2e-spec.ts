@@ -74,6 +74,22 @@ describe('crops', () => {
     await as(A).get('/api/crops?unknown=1').expect(400);
   });
 
+  it('takes a query parameter sent empty or blank as not sent (an empty search box)', async () => {
+    const all = names((await as(A).get('/api/crops').expect(200)).body);
+    expect(all).toHaveLength(4);
+    for (const query of ['name=&plantedFrom=&plantedTo=', 'name=%20%20&limit=&offset=']) {
+      const res = await as(A).get(`/api/crops?${query}`);
+      expect({ query, status: res.status, names: names(res.body) }).toEqual({
+        query,
+        status: 200,
+        names: all,
+      });
+    }
+    expect(names((await as(A).get('/api/crops?name=corn&plantedTo=').expect(200)).body)).toEqual([
+      'Sweet Corn',
+    ]);
+  });
+
   it('refuses to delete a crop that has harvests (409, nothing deleted)', async () => {
     const { body: crop } = await as(A).post('/api/crops', { name: 'Beets', plantingDate: '2025-03-01' });
     await as(A).post('/api/harvests', { cropId: crop.id, quantity: 4, unit: 'kg' }).expect(201);

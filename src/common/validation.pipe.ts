@@ -64,8 +64,22 @@ class AppValidationPipe extends ValidationPipe {
         code: 'VALIDATION_FAILED',
       });
     }
-    return super.transform(value, metadata) as Promise<unknown>;
+    return super.transform(
+      metadata.type === 'query' ? withoutBlanks(value) : value,
+      metadata,
+    ) as Promise<unknown>;
   }
+}
+
+/**
+ * A query parameter sent empty or blank (`?name=&from=`, a form's empty search box) counts as not sent: a filter
+ * left unset, a page size at its default.
+ */
+function withoutBlanks(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  return Object.fromEntries(
+    Object.entries(query).filter(([, item]) => typeof item !== 'string' || item.trim() !== ''),
+  );
 }
 
 /** DTO validation for every route: unknown fields rejected, values transformed to the DTO's types. */
