@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { ERROR_DESCRIPTIONS } from './common/api-errors.decorator';
+import type { ParameterObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { ERROR_CODES_EXTENSION, ERROR_DESCRIPTIONS, ErrorCodes } from './common/api-errors.decorator';
 import { ErrorResponseDto } from './common/error-response.dto';
 import { ACCEPTABLE_ID } from './common/request-id';
 import {
@@ -24,7 +25,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'Multi-tenant farm management API. Each organization (tenant) has its own PostgreSQL database. ' +
         'Sign up with POST /organizations, then call /api/... routes with the X-Tenant-ID header set to the ' +
         "organization's tenantId and Authorization: Bearer <accessToken> from POST /api/auth/login (or the " +
-        'platform admin token). Every error has the shape { statusCode, error, message, code? }.',
+        'platform admin token). Every error has the shape { statusCode, error, message, code }; each error response ' +
+        'lists the codes it can carry.',
     )
     .addBearerAuth(
       {
@@ -57,30 +59,118 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   document.info.license = { name: 'UNLICENSED' };
   // No global requirement: each operation states its own (none for login, optional for sign-up).
   document.security = [];
-  declareCommonErrors(document);
-  declareRequestId(document);
   declareRequiredRoles(document);
+  declareErrors(document);
+  declareRequestId(document);
   return sortKeys(document);
 }
 
+/** The codes every route, or every route of a kind, can answer, by status. */
+const INTERNAL_ERRORS: ErrorCodes = { 500: ['INTERNAL_ERROR'] };
+/** The body parser's refusals and the body's validation (only POST, PUT and PATCH bodies are read). */
+const BODY_ERRORS: ErrorCodes = {
+  400: ['INVALID_JSON', 'MALFORMED_BODY', 'REQUEST_ABORTED', 'VALIDATION_FAILED'],
+  413: ['PAYLOAD_TOO_LARGE'],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CHARSET', 'UNSUPPORTED_ENCODING'],
+};
+const QUERY_ERRORS: ErrorCodes = { 400: ['VALIDATION_FAILED'] };
+/** A path parameter: Express's refusal of one it cannot percent-decode (a code-less 400), a UUID's check. */
+const PATH_ERRORS: ErrorCodes = { 400: ['BAD_REQUEST'] };
+const UUID_PATH_ERRORS: ErrorCodes = { 400: ['INVALID_ID'] };
+/** A route that reads or writes a database: the filter's answers for a server that fails the request. */
+const DATABASE_ERRORS: ErrorCodes = {
+  503: ['DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'TRANSACTION_CONFLICT'],
+};
+/** The tenant middleware and the tenant's connection registry, before the route runs. */
+const TENANT_ERRORS: ErrorCodes = {
+  400: ['TENANT_REQUIRED', 'TENANT_ID_MALFORMED'],
+  404: ['TENANT_NOT_FOUND'],
+  503: ['TENANT_PROVISIONING', 'TENANT_UNAVAILABLE', 'TENANT_CAPACITY', 'SHUTTING_DOWN'],
+};
+const TENANT_USER_ERRORS: ErrorCodes = {
+  401: ['AUTH_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED'],
+  403: ['TENANT_MISMATCH'],
+};
+const PLATFORM_TOKEN_ERRORS: ErrorCodes = { 401: ['AUTH_REQUIRED', 'TOKEN_INVALID'] };
+
+/** Error codes whose answers carry Retry-After (a 503's when known; every 429's). */
+const RETRY_AFTER_CODES = new Set(['TENANT_UNAVAILABLE', 'PASSWORD_CHECKS_BUSY', 'LOGIN_LOCKED']);
+
+type ErrorHeaders = Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+
 /**
- * Errors any route can answer whatever its decorators say: the exception filter's 500, and for a route with a
- * request body the body parser's 400 (malformed JSON), 413 (too large) and 415 (not JSON). Declared here once, so
- * new routes get them too.
+ * Declares every error an operation can answer, each status with the `code`s it can carry as an enum: the route's
+ * own (`ApiErrors`) and those of what it is. Statuses come from their codes alone, so a route declares no status
+ * it cannot answer, and the e2e contract check (test/support/openapi-contract.ts) fails on a code not listed.
  */
-function declareCommonErrors(document: OpenAPIObject): void {
-  const errorResponse = (status: number) => ({
-    description: ERROR_DESCRIPTIONS[status],
-    content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } },
-  });
+function declareErrors(document: OpenAPIObject): void {
   for (const { operation } of listOperations(document)) {
-    if (operation.requestBody) {
-      operation.responses['400'] ??= errorResponse(400);
-      operation.responses['413'] ??= errorResponse(413);
-      operation.responses['415'] ??= errorResponse(415);
+    const extensions = operation as unknown as Record<string, unknown>;
+    const codes = new Map<number, Set<string>>();
+    const add = (more: ErrorCodes) => {
+      for (const [status, list] of Object.entries(more)) {
+        const set = codes.get(Number(status)) ?? new Set<string>();
+        list?.forEach((code) => set.add(code));
+        codes.set(Number(status), set);
+      }
+    };
+    const parameters = (operation.parameters ?? []).filter((p): p is ParameterObject => !('$ref' in p));
+    const security = operation.security ?? [];
+    const tenantRoute = parameters.some((p) => p.in === 'header' && p.name === 'X-Tenant-ID');
+    const byTenantUser = security.some((requirement) => TENANT_USER_SCHEME in requirement);
+    const byPlatform = security.some((requirement) => PLATFORM_ADMIN_SCHEME in requirement);
+    add(INTERNAL_ERRORS);
+    if (operation.requestBody) add(BODY_ERRORS);
+    if (parameters.some((p) => p.in === 'query')) add(QUERY_ERRORS);
+    if (parameters.some((p) => p.in === 'path')) add(PATH_ERRORS);
+    if (parameters.some((p) => p.in === 'path' && isUuid(p.schema))) add(UUID_PATH_ERRORS);
+    if (tenantRoute || security.length > 0) add(DATABASE_ERRORS);
+    if (tenantRoute) add(TENANT_ERRORS);
+    if (byTenantUser) add(TENANT_USER_ERRORS);
+    if (byTenantUser && extensions[REQUIRED_ROLE_EXTENSION] !== 'viewer') add({ 403: ['ROLE_FORBIDDEN'] });
+    // A tenant route about the calling user takes the platform token, and answers it with 403.
+    if (byTenantUser && !byPlatform) add({ 403: ['USER_TOKEN_REQUIRED'] });
+    if (byPlatform && !tenantRoute) add(PLATFORM_TOKEN_ERRORS);
+    add((extensions[ERROR_CODES_EXTENSION] as ErrorCodes | undefined) ?? {});
+    delete extensions[ERROR_CODES_EXTENSION];
+    for (const [status, set] of codes) {
+      operation.responses[String(status)] = errorResponse(status, [...set].sort());
     }
-    operation.responses['500'] ??= errorResponse(500);
   }
+}
+
+function errorResponse(status: number, codes: string[]) {
+  const headers: ErrorHeaders = {};
+  if (status === 401)
+    headers['WWW-Authenticate'] = { description: 'Always `Bearer`', schema: { type: 'string' } };
+  if (codes.some((code) => RETRY_AFTER_CODES.has(code))) {
+    headers['Retry-After'] = {
+      description:
+        status === 429
+          ? 'Seconds until a new attempt may succeed'
+          : "Seconds until a new attempt may succeed, when known (a tenant's database that failed to open: " +
+            'refused for a while; too many password checks under way)',
+      schema: { type: 'integer' },
+    };
+  }
+  return {
+    description: ERROR_DESCRIPTIONS[status],
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    content: {
+      'application/json': {
+        schema: {
+          allOf: [
+            { $ref: getSchemaPath(ErrorResponseDto) },
+            { type: 'object', properties: { code: { type: 'string', enum: codes } } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function isUuid(schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && (schema as { format?: unknown }).format === 'uuid';
 }
 
 /** The request id every route takes and answers with (`requestId` middleware), as one parameter and one header. */

@@ -89,6 +89,45 @@ describe('harvests and the harvest summary', () => {
     }
   });
 
+  it("keeps harvests on or after their crop's planting date, on both sides", async () => {
+    const crop = (await as(A).post('/api/crops', { name: 'Garlic', plantingDate: '2025-10-01' })).body.id;
+    const before = await as(A).post('/api/harvests', {
+      cropId: crop,
+      quantity: 1,
+      unit: 'kg',
+      harvestedAt: '2025-09-30',
+    });
+    expect([before.status, before.body.code]).toEqual([400, 'HARVEST_BEFORE_PLANTING']);
+    expect(before.body.message).toBe(
+      `harvestedAt 2025-09-30 is before the planting date 2025-10-01 of crop ${crop}`,
+    );
+    const harvest = (
+      await as(A)
+        .post('/api/harvests', { cropId: crop, quantity: 1, unit: 'kg', harvestedAt: '2025-10-01' })
+        .expect(201)
+    ).body.id;
+    const earlier = await as(A).patch(`/api/harvests/${harvest}`, { harvestedAt: '2025-01-01' });
+    expect([earlier.status, earlier.body.code]).toEqual([400, 'HARVEST_BEFORE_PLANTING']);
+    // Moved to a crop planted later than the harvest (Tomatoes: 2025-04-01; a Garlic harvest of 2025-10-01 is fine).
+    const late = (await as(A).post('/api/crops', { name: 'Late Leek', plantingDate: '2025-11-01' })).body.id;
+    const moved = await as(A).patch(`/api/harvests/${harvest}`, { cropId: late });
+    expect([moved.status, moved.body.code]).toEqual([400, 'HARVEST_BEFORE_PLANTING']);
+    await as(A).patch(`/api/harvests/${harvest}`, { quantity: 2 }).expect(200);
+    const replanted = await as(A).patch(`/api/crops/${crop}`, { plantingDate: '2025-10-02' });
+    expect([replanted.status, replanted.body.code]).toEqual([409, 'HARVESTS_BEFORE_PLANTING']);
+    expect(replanted.body.message).toMatch(
+      /has a harvest on 2025-10-01, before the planting date 2025-10-02/,
+    );
+    await as(A)
+      .patch(`/api/crops/${crop}`, { plantingDate: '2025-10-01', name: 'Winter Garlic' })
+      .expect(200);
+    expect((await as(A).get(`/api/harvests/${harvest}`).expect(200)).body).toMatchObject({
+      cropId: crop,
+      quantity: 2,
+      harvestedAt: '2025-10-01',
+    });
+  });
+
   it("filters harvests by crop, unit and date range, and lists a crop's harvests", async () => {
     const fixtures: Array<[string, number, string, string]> = [
       [tomatoes, 10, 'kg', '2025-07-01'],
@@ -218,6 +257,14 @@ describe('harvests and the harvest summary', () => {
       expect([changed.status, changed.body.code]).toEqual([404, 'HARVEST_NOT_FOUND']);
     });
 
+    it('a harvest deleted by another session while a DELETE waits for it answers 404, not a second 204', async () => {
+      const harvest = await newHarvest(tomatoes);
+      const deleted = await racing('DELETE FROM harvests WHERE id = $1', [harvest], () =>
+        as(A).delete(`/api/harvests/${harvest}`),
+      );
+      expect([deleted.status, deleted.body.code]).toEqual([404, 'HARVEST_NOT_FOUND']);
+    });
+
     it('a harvest whose crop is deleted meanwhile answers 404 CROP_NOT_FOUND, on POST and on PATCH', async () => {
       const crop = await newCrop('Vanishing Beet');
       const added = await racing('DELETE FROM crops WHERE id = $1', [crop], () =>
@@ -316,6 +363,25 @@ describe('harvests and the harvest summary', () => {
     it('sees only its own tenant', async () => {
       const res = await as(A).get('/api/reports/harvest-summary').expect(200);
       expect(res.body.map((r: { cropName: string }) => r.cropName)).not.toContain('Beans');
+    });
+
+    it('orders by crop name ignoring case, whatever the collation of the database', async () => {
+      for (const name of ['Zucchini', 'alfalfa', 'Broccoli']) {
+        const crop = (await as(C).post('/api/crops', { name, plantingDate: '2019-01-01' }).expect(201)).body
+          .id;
+        await as(C).post('/api/harvests', {
+          cropId: crop,
+          quantity: 1,
+          unit: 'kg',
+          harvestedAt: '2019-06-01',
+        });
+      }
+      const res = await as(C).get('/api/reports/harvest-summary?to=2019-12-31').expect(200);
+      expect(res.body.map((r: { cropName: string }) => r.cropName)).toEqual([
+        'alfalfa',
+        'Broccoli',
+        'Zucchini',
+      ]);
     });
   });
 });

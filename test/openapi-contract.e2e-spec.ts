@@ -1,9 +1,10 @@
 import { ConflictException, Controller, Get, Param } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiProperty } from '@nestjs/swagger';
+import { ApiErrors } from '../src/common/api-errors.decorator';
 import { CropDto } from '../src/crops/dto/crop.dto';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { assertNoContractViolations } from './support/openapi-contract';
-import { startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { asTenant, startTestApp, stopTestApp, TestApp } from './support/test-app';
 
 class NullableDto {
   @ApiProperty({ type: String, nullable: true })
@@ -29,6 +30,13 @@ class ContractProbeController {
   @ApiOkResponse({ type: CropDto, description: 'Documented as a crop' })
   wrongShape(): unknown {
     return { id: 'not-a-uuid', name: 5 };
+  }
+
+  @Get('unlisted-code')
+  @ApiOkResponse({ type: NullableDto, description: 'Documented with one conflict code' })
+  @ApiErrors({ 409: ['PROBE_LISTED'] })
+  unlistedCode(): never {
+    throw new ConflictException({ message: 'a code the document does not list', code: 'PROBE_UNLISTED' });
   }
 
   @Get('undeclared-status')
@@ -67,13 +75,15 @@ describe('the OpenAPI contract check of every e2e response', () => {
     await t.http.get('/api/crops').expect(400);
     await t.http.post('/organizations').set('Content-Type', 'application/json').send('{"name":').expect(400);
     await t.http.post('/organizations').send({ name: 'x', farmType: 'spaceship' }).expect(400);
-    await t.http.get('/no/such/route').expect(404);
+    expect((await t.http.get('/no/such/route').expect(404)).body.code).toBe('NOT_FOUND');
     expect(t.contract.violations).toEqual([]);
   });
 
   it('takes the refusals given before routing on an unserved tenant path, and no other answer there', async () => {
     const { tenantId } = await t.signUp('Contract Probe Farm');
     await t.anon.get('/api/no-such-route').set('X-Tenant-ID', tenantId).expect(401);
+    const undecodable = await asTenant(t, tenantId).get('/api/crops/%E0%A4%A');
+    expect([undecodable.status, undecodable.body.code]).toEqual([400, 'BAD_REQUEST']);
     expect(t.contract.violations).toEqual([]);
     await t.http.get('/api/contract-probe/undocumented').set('X-Tenant-ID', tenantId).expect(409);
     expect(t.contract.violations).toEqual([
@@ -94,6 +104,15 @@ describe('the OpenAPI contract check of every e2e response', () => {
     await t.http.get('/contract-probe/undeclared-status').expect(409);
     expect(t.contract.violations).toEqual([
       'GET /contract-probe/undeclared-status -> 409 (undeclaredStatus): status 409 is not declared (declared: 200, 500)',
+    ]);
+  });
+
+  it('records an error code the operation does not list for its status', async () => {
+    await t.http.get('/contract-probe/unlisted-code').expect(409);
+    expect(t.contract.violations).toEqual([
+      expect.stringMatching(
+        /^GET \/contract-probe\/unlisted-code -> 409 \(unlistedCode\): the body does not match the schema: \/code must be equal to one of the allowed values/,
+      ),
     ]);
   });
 

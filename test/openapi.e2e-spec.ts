@@ -20,7 +20,15 @@ interface Operation {
     string,
     {
       description?: string;
-      content?: Record<string, { schema: { $ref?: string } }>;
+      content?: Record<
+        string,
+        {
+          schema: {
+            $ref?: string;
+            allOf?: Array<{ $ref?: string; properties?: { code: { enum: string[] } } }>;
+          };
+        }
+      >;
       headers?: Record<string, { $ref?: string }>;
     }
   >;
@@ -114,21 +122,80 @@ describe('OpenAPI document', () => {
     ]);
   });
 
-  it('declares the X-Tenant-ID header and the tenant errors on every tenant route', () => {
+  /** The `code`s an error response lists, by status. */
+  const errorCodes = (op: Operation): Record<string, string[]> =>
+    Object.fromEntries(
+      Object.entries(op.responses)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([status, response]) => {
+          const [common, codes] = response.content?.['application/json'].schema.allOf ?? [];
+          expect(common).toEqual({ $ref: '#/components/schemas/ErrorResponseDto' });
+          return [status, codes?.properties?.code.enum ?? []];
+        }),
+    );
+
+  it('declares the X-Tenant-ID header (optional: the host may name the tenant) and the tenant errors', () => {
     for (const { path, op } of operations().filter(({ path }) => path.startsWith('/api/'))) {
       expect({
         path,
         header: op.parameters?.find((p) => p.name === 'X-Tenant-ID' && p.in === 'header'),
       }).toEqual({
         path,
-        header: expect.objectContaining({ required: true }),
+        header: expect.objectContaining({ required: false }),
       });
-      for (const status of ['400', '404', '503']) {
-        expect(op.responses[status]?.content?.['application/json'].schema.$ref).toBe(
-          '#/components/schemas/ErrorResponseDto',
-        );
-      }
+      const codes = errorCodes(op);
+      expect(codes['400']).toEqual(expect.arrayContaining(['TENANT_REQUIRED', 'TENANT_ID_MALFORMED']));
+      expect(codes['404']).toContain('TENANT_NOT_FOUND');
+      expect(codes['503']).toEqual(expect.arrayContaining(['TENANT_UNAVAILABLE', 'DATABASE_UNAVAILABLE']));
     }
+  });
+
+  it("lists each error response's codes, and declares no status a route cannot answer", () => {
+    const codesOf = (method: string, path: string) => errorCodes(paths[path][method]);
+    for (const { op } of operations()) {
+      for (const codes of Object.values(errorCodes(op))) expect(codes.length).toBeGreaterThan(0);
+    }
+    expect(codesOf('get', '/health')).toEqual({ 500: ['INTERNAL_ERROR'] });
+    expect(codesOf('get', '/health/ready')).toEqual({
+      500: ['INTERNAL_ERROR'],
+      503: ['NOT_READY', 'SHUTTING_DOWN'],
+    });
+    expect(codesOf('get', '/organizations/{id}')).toEqual({
+      400: ['BAD_REQUEST'],
+      401: ['AUTH_REQUIRED', 'TOKEN_INVALID'],
+      404: ['ORGANIZATION_NOT_FOUND'],
+      500: ['INTERNAL_ERROR'],
+      503: ['DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'TRANSACTION_CONFLICT'],
+    });
+    expect(codesOf('delete', '/api/users/{id}')).toEqual(
+      expect.objectContaining({
+        400: ['BAD_REQUEST', 'INVALID_ID', 'TENANT_ID_MALFORMED', 'TENANT_REQUIRED'],
+        403: ['ROLE_FORBIDDEN', 'TENANT_MISMATCH'],
+        404: ['TENANT_NOT_FOUND', 'USER_NOT_FOUND'],
+        409: ['LAST_ADMIN'],
+      }),
+    );
+    expect(codesOf('get', '/api/auth/me')['403']).toEqual(['TENANT_MISMATCH', 'USER_TOKEN_REQUIRED']);
+    expect(codesOf('get', '/api/crops')['400']).toEqual(
+      expect.arrayContaining(['INVALID_RANGE', 'VALIDATION_FAILED']),
+    );
+    expect(Object.keys(codesOf('get', '/api/crops/{id}'))).toEqual([
+      '400',
+      '401',
+      '403',
+      '404',
+      '500',
+      '503',
+    ]);
+    expect(codesOf('get', '/api/crops/{id}')['403']).toEqual(['TENANT_MISMATCH']);
+    expect(codesOf('post', '/api/harvests')['409']).toBeUndefined();
+    expect(codesOf('post', '/api/auth/login')).toEqual(
+      expect.objectContaining({ 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_LOCKED'] }),
+    );
+    expect(codesOf('post', '/api/auth/login')['403']).toBeUndefined();
+    expect(paths['/api/auth/login'].post.responses['429'].headers?.['Retry-After']).toBeDefined();
+    expect(paths['/api/crops'].get.responses['503'].headers?.['Retry-After']).toBeDefined();
+    expect(paths['/organizations'].get.responses['503'].headers?.['Retry-After']).toBeUndefined();
   });
 
   it('declares the bearer schemes and which routes need which', () => {

@@ -15,6 +15,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
+import { connectTo, lockWaitersIn } from './support/test-database';
 import { until } from './support/until';
 
 /** Every line the app logs, at every level. */
@@ -673,6 +674,66 @@ describe('security', () => {
       const demoted = users.find((user) => user.role !== 'admin' && [owner.id, second.id].includes(user.id));
       expect((await operator.patch(`/api/users/${demoted!.id}`, { role: 'admin' })).status).toBe(200);
       expect((await operator.delete(`/api/users/${admins[0].id}`)).status).toBe(204);
+    });
+
+    it('refuses an admin demoted or deleted while the request waited for the admin lock', async () => {
+      const farm = await t.signUp('Demoted Admin Farm');
+      const database = `${t.prefix}${farm.tenantId}`;
+      const owner = (await as(farm.token, farm.tenantId).get('/api/auth/me')).body as { id: string };
+      const second = (
+        await as(farm.token, farm.tenantId).post('/api/users', {
+          firstName: 'Second',
+          lastName: 'Admin',
+          email: 'second@demoted.example',
+          password: PASSWORD,
+          role: 'admin',
+        })
+      ).body as { id: string };
+      const secondToken = (await login('second@demoted.example', PASSWORD, farm.tenantId)).body.accessToken;
+      const bySecond = as(secondToken, farm.tenantId);
+      /** Runs `sql` holding the app's admin lock; commits once `request` (past its guard) waits for that lock. */
+      const meanwhile = async (sql: string, request: () => Promise<Response>) => {
+        const other = await connectTo(database);
+        try {
+          await other.query('BEGIN');
+          await other.query(`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`);
+          await other.query(sql, [second.id]);
+          const response = request();
+          const waits = async () => (await lockWaitersIn(database)) === 1;
+          await until(waits);
+          expect(await waits()).toBe(true);
+          await other.query('COMMIT');
+          return await response;
+        } finally {
+          await other.end();
+        }
+      };
+      const demote = `UPDATE users SET role = 'viewer' WHERE id = $1`;
+      passwords.add('taken over 12345');
+      const reset = await meanwhile(demote, () =>
+        bySecond.patch(`/api/users/${owner.id}`, { password: 'taken over 12345' }),
+      );
+      expect([reset.status, reset.body.code]).toEqual([403, 'ROLE_FORBIDDEN']);
+      const ownerEmail = 'owner-demoted-admin-farm@example.test';
+      expect((await login(ownerEmail, OWNER_PASSWORD, farm.tenantId)).status).toBe(200);
+      await sqlIn(database, `UPDATE users SET role = 'admin' WHERE id = $1`, [second.id]);
+      const created = await meanwhile(demote, () =>
+        bySecond.post('/api/users', {
+          firstName: 'Shadow',
+          lastName: 'Admin',
+          email: 'shadow@demoted.example',
+          password: PASSWORD,
+          role: 'admin',
+        }),
+      );
+      expect([created.status, created.body.code]).toEqual([403, 'ROLE_FORBIDDEN']);
+      await sqlIn(database, `UPDATE users SET role = 'admin' WHERE id = $1`, [second.id]);
+      const deleted = await meanwhile('DELETE FROM users WHERE id = $1', () =>
+        bySecond.delete(`/api/users/${owner.id}`),
+      );
+      expect([deleted.status, deleted.body.code]).toEqual([401, 'TOKEN_REVOKED']);
+      const emails = await sqlIn<{ email: string }>(database, 'SELECT email FROM users ORDER BY email');
+      expect(emails.map((row) => row.email)).toEqual([ownerEmail]);
     });
 
     it('does not count an admin without a password (from before roles), who cannot log in', async () => {

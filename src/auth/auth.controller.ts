@@ -26,7 +26,7 @@ export class LoginController {
       'Retry-After: 1 while some are still being checked.',
   })
   @ApiOkResponse({ type: AccessTokenDto, description: 'Logged in' })
-  @ApiErrors(401, 413, 429)
+  @ApiErrors({ 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_LOCKED'], 503: ['PASSWORD_CHECKS_BUSY'] })
   login(@Body() dto: LoginDto): Promise<AccessTokenDto> {
     return this.auth.login(dto);
   }
@@ -57,7 +57,7 @@ export class AuthController {
       'answer carries a new one.',
   })
   @ApiOkResponse({ type: AccessTokenDto, description: 'Changed; a new access token' })
-  @ApiErrors(413, 429)
+  @ApiErrors({ 403: ['PASSWORD_WRONG'], 429: ['LOGIN_LOCKED'], 503: ['PASSWORD_CHECKS_BUSY'] })
   changePassword(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: ChangePasswordDto,

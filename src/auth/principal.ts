@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import { UnauthenticatedError } from '../common/domain-errors';
+import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import type { TenantRequest } from '../tenancy/tenant-request';
 import type { User } from '../users/user.entity';
 import type { Role } from './roles';
@@ -27,6 +27,14 @@ export function bearerToken(authorization: string | undefined): string | undefin
 /** 401 for a request to a tenant route without a token. */
 export function authRequired(): UnauthenticatedError {
   return new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
+}
+
+/** 403 for a user whose role is below the one a route needs. */
+export function roleForbidden(required: Role, role: Role): ForbiddenError {
+  return new ForbiddenError(
+    'ROLE_FORBIDDEN',
+    `This needs the ${required} role or higher; your role is ${role}`,
+  );
 }
 
 /** 401 for a user token whose user was deleted or whose credentials changed since it was issued. */

@@ -1,10 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ForbiddenError } from '../common/domain-errors';
 import { User } from '../users/user.entity';
 import { defaultRequiredRole, PUBLIC_TENANT_ROUTE, REQUIRED_ROLE } from './auth.decorators';
 import { tenantRequired } from '../tenancy/tenant-request';
-import { AuthenticatedRequest, authRequired, Principal, tokenRevoked } from './principal';
+import { AuthenticatedRequest, authRequired, Principal, roleForbidden, tokenRevoked } from './principal';
 import { Role, roleAtLeast } from './roles';
 
 /** What a route's decorators ask of the guard; one object per route, shared by all of its requests. */
@@ -57,12 +56,7 @@ export class TenantAuthGuard implements CanActivate {
     const user = await tenant.lease.orm.em.findOne(User, { id: claims.sub });
     if (!user || user.credentialsVersion !== claims.ver) throw tokenRevoked();
     const principal: Principal = { kind: 'user', user, role: user.role };
-    if (!roleAtLeast(principal.role, required)) {
-      throw new ForbiddenError(
-        'ROLE_FORBIDDEN',
-        `This needs the ${required} role or higher; your role is ${principal.role}`,
-      );
-    }
+    if (!roleAtLeast(principal.role, required)) throw roleForbidden(required, principal.role);
     request.principal = principal;
     return true;
   }

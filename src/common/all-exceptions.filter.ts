@@ -21,7 +21,7 @@ const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
 };
 
 /**
- * The one funnel from exceptions to `{ statusCode, error, message, code? }`. Internals (SQL, stack traces) never
+ * The one funnel from exceptions to `{ statusCode, error, message, code }`. Internals (SQL, stack traces) never
  * reach the client; unexpected errors are logged with the request and tenant and answered with a bare 500.
  */
 @Catch()
@@ -115,21 +115,29 @@ function describeRequest(request: Request): string {
   );
 }
 
-export function errorBody(statusCode: number, message: string, code?: string): ErrorResponseDto {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(code ? { code } : {}) };
+export function errorBody(statusCode: number, message: string, code: string): ErrorResponseDto {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code };
+}
+
+/**
+ * The code of an HttpException thrown without one (Nest's 404 for a path no route serves, its 400 for a path that
+ * cannot be percent-decoded): the status's name, `NOT_FOUND`, `BAD_REQUEST`.
+ */
+function statusCodeName(status: number): string {
+  return (STATUS_CODES[status] ?? 'Error').toUpperCase().replace(/[^A-Z]+/g, '_');
 }
 
 function fromHttpException(exception: HttpException): ErrorResponseDto {
   const statusCode = exception.getStatus();
   const response = exception.getResponse();
-  if (typeof response === 'string') return errorBody(statusCode, response);
+  if (typeof response === 'string') return errorBody(statusCode, response, statusCodeName(statusCode));
   const { message, code } = response as { message?: unknown; code?: unknown };
   const text = Array.isArray(message)
     ? message.join('; ')
     : typeof message === 'string'
       ? message
       : exception.message;
-  return errorBody(statusCode, text, typeof code === 'string' ? code : undefined);
+  return errorBody(statusCode, text, typeof code === 'string' ? code : statusCodeName(statusCode));
 }
 
 /**

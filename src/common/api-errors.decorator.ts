@@ -1,11 +1,9 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
-import { ErrorResponseDto } from './error-response.dto';
+import { ApiExtension } from '@nestjs/swagger';
 
-/** What each error status means here; also used for the errors the OpenAPI document declares on every route. */
+/** What each error status means here: the description of each error response the OpenAPI document declares. */
 export const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (the message names the field)',
-  401: 'Missing, malformed, expired or revoked credentials (WWW-Authenticate: Bearer)',
+  401: 'Missing, malformed, expired or revoked credentials, or a wrong email or password at login (WWW-Authenticate: Bearer)',
   403: 'Authenticated but not allowed: a token of another organization, a role too weak for the route, the platform token on a route about the calling user, or a wrong current password',
   404: 'Not found',
   409: 'Conflict with existing data',
@@ -16,41 +14,17 @@ export const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
-type ErrorHeaders = Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+/** Error `code`s by HTTP status. */
+export type ErrorCodes = Partial<Record<number, readonly string[]>>;
 
-/** Response headers that come with some error statuses. */
-const ERROR_HEADERS: Record<number, ErrorHeaders> = {
-  401: { 'WWW-Authenticate': { description: 'Always `Bearer`', schema: { type: 'string' } } },
-  429: {
-    'Retry-After': { description: 'Seconds until a new attempt may succeed', schema: { type: 'integer' } },
-  },
-};
-
-/** Documents the error responses a route can return, all with the common error schema. */
-export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(...statuses.map((status) => errorResponse(status, ERROR_HEADERS[status])));
-}
+/** The OpenAPI extension carrying a route's own error codes until `buildOpenApiDocument` turns them into responses. */
+export const ERROR_CODES_EXTENSION = 'x-error-codes';
 
 /**
- * A 503 that may say when to retry: a tenant route's (its database failed to open: refused for a while), and any
- * route that checks or hashes a password (too many under way: PASSWORD_CHECKS_BUSY).
+ * The error codes a route's own work answers (a missing crop, a taken email), by status. Those it answers for what
+ * it is (a tenant route, a route with a body or a query, one needing a role) are added by `buildOpenApiDocument`,
+ * which declares each status with its codes as an enum.
  */
-export function ApiUnavailableRetryAfter(): MethodDecorator & ClassDecorator {
-  return errorResponse(503, {
-    'Retry-After': {
-      description:
-        "Seconds until a new attempt may succeed, when known (a tenant's database that failed to open, too many " +
-        'password checks under way)',
-      schema: { type: 'integer' },
-    },
-  });
-}
-
-function errorResponse(status: number, headers: ErrorHeaders | undefined): MethodDecorator & ClassDecorator {
-  return ApiResponse({
-    status,
-    description: ERROR_DESCRIPTIONS[status] ?? 'Error',
-    type: ErrorResponseDto,
-    ...(headers ? { headers } : {}),
-  });
+export function ApiErrors(codes: ErrorCodes): MethodDecorator {
+  return ApiExtension(ERROR_CODES_EXTENSION, codes);
 }

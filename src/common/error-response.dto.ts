@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 
 /** The single JSON shape of every error this API returns. */
 export class ErrorResponseDto {
@@ -11,6 +11,9 @@ export class ErrorResponseDto {
   @ApiProperty({ example: 'name must be shorter than or equal to 200 characters' })
   message!: string;
 
-  @ApiPropertyOptional({ example: 'VALIDATION_FAILED', description: 'Stable machine-readable error code' })
-  code?: string;
+  @ApiProperty({
+    example: 'VALIDATION_FAILED',
+    description: "Stable machine-readable error code; each operation's error responses list theirs",
+  })
+  code!: string;
 }

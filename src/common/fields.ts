@@ -26,6 +26,8 @@ export interface FieldOptions {
   nullable?: boolean;
   description?: string;
   example?: unknown;
+  /** The value the route uses when the field is absent (documentation only). */
+  default?: unknown;
 }
 
 function presence({ required = true, nullable = false }: FieldOptions): PropertyDecorator[] {
@@ -41,6 +43,7 @@ function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorat
     ...(options.nullable ? { nullable: true } : {}),
     ...(options.description ? { description: options.description } : {}),
     ...(options.example !== undefined ? { example: options.example } : {}),
+    ...(options.default !== undefined ? { default: options.default } : {}),
   } as ApiPropertyOptions);
 }
 

@@ -10,8 +10,11 @@ export async function findByIdOrFail<T extends object>(
   options: { refresh?: boolean; lockMode?: LockMode.PESSIMISTIC_WRITE | LockMode.PESSIMISTIC_READ } = {},
 ): Promise<T> {
   const found = await em.findOne(entity, id as never, options);
-  if (!found) {
-    throw new NotFoundError(`${entity.name.toUpperCase()}_NOT_FOUND`, `${entity.name} ${id} not found`);
-  }
+  if (!found) throw notFound(entity, id);
   return found;
+}
+
+/** The 404 for an entity that does not exist: `CROP_NOT_FOUND`, "Crop <id> not found". */
+export function notFound(entity: EntityClass<object>, id: string): NotFoundError {
+  return new NotFoundError(`${entity.name.toUpperCase()}_NOT_FOUND`, `${entity.name} ${id} not found`);
 }

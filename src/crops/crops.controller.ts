@@ -28,7 +28,7 @@ export class CropsController {
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCrop', summary: 'Add a crop' })
   @ApiCreatedResponse({ type: CropDto, headers: locationHeaderDoc, description: 'The created crop' })
-  @ApiErrors(413)
+  @ApiErrors({ 400: ['ORGANIZATION_MISMATCH'] })
   async create(@Body() dto: CreateCropDto, @Res({ passthrough: true }) res: Response): Promise<CropDto> {
     const crop = await this.crops.create(dto);
     setLocation(res, `/api/crops/${crop.id}`);
@@ -38,6 +38,7 @@ export class CropsController {
   @Get()
   @ApiOperation({ operationId: 'listCrops', summary: 'List crops, newest first, with filters' })
   @ApiOkResponse({ type: [CropDto], headers: totalCountHeaderDoc, description: 'A page of crops' })
+  @ApiErrors({ 400: ['INVALID_RANGE'] })
   async list(
     @Query() query: ListCropsQueryDto,
     @Res({ passthrough: true }) res: Response,
@@ -51,6 +52,7 @@ export class CropsController {
   @ApiOperation({ operationId: 'getCrop', summary: 'Get a crop' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: CropDto, description: 'The crop' })
+  @ApiErrors({ 404: ['CROP_NOT_FOUND'] })
   async get(@UuidParam() id: string): Promise<CropDto> {
     return CropDto.from(await this.crops.get(id));
   }
@@ -60,7 +62,7 @@ export class CropsController {
   @ApiOperation({ operationId: 'updateCrop', summary: 'Change some fields of a crop' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: CropDto, description: 'The updated crop' })
-  @ApiErrors(413)
+  @ApiErrors({ 404: ['CROP_NOT_FOUND'], 409: ['HARVESTS_BEFORE_PLANTING'] })
   async update(@UuidParam() id: string, @Body() dto: UpdateCropDto): Promise<CropDto> {
     return CropDto.from(await this.crops.update(id, dto));
   }
@@ -71,7 +73,7 @@ export class CropsController {
   @ApiOperation({ operationId: 'deleteCrop', summary: 'Delete a crop that has no harvests' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors(409)
+  @ApiErrors({ 404: ['CROP_NOT_FOUND'], 409: ['CROP_HAS_HARVESTS'] })
   async remove(@UuidParam() id: string): Promise<void> {
     await this.crops.remove(id);
   }

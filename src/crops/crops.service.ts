@@ -43,10 +43,26 @@ export class CropsService {
     return findByIdOrFail(this.em, Crop, id);
   }
 
-  /** On the row locked: a crop deleted meanwhile answers 404, not 200 for an update of nothing. */
+  /**
+   * On the row locked: a crop deleted meanwhile answers 404, not 200 for an update of nothing. A planting date after
+   * one of its harvests is refused (409); a harvest's write locks its crop for share, so none slips in meanwhile.
+   */
   update(id: string, dto: UpdateCropDto): Promise<Crop> {
     return this.em.transactional(async (em) => {
       const crop = await findByIdOrFail(em, Crop, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (dto.plantingDate !== undefined) {
+        const earlier = await em.findOne(
+          Harvest,
+          { crop, harvestedAt: { $lt: dto.plantingDate } },
+          { fields: ['harvestedAt'], orderBy: { harvestedAt: 'asc' } },
+        );
+        if (earlier) {
+          throw new ConflictError(
+            'HARVESTS_BEFORE_PLANTING',
+            `Crop ${id} has a harvest on ${earlier.harvestedAt}, before the planting date ${dto.plantingDate}`,
+          );
+        }
+      }
       em.assign(crop, definedOnly(dto));
       return crop;
     });

@@ -1,6 +1,7 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { TenantRoute } from '../tenancy/api-tenant.decorator';
@@ -22,6 +23,7 @@ export class CropHarvestsController {
     headers: totalCountHeaderDoc,
     description: "A page of the crop's harvests",
   })
+  @ApiErrors({ 404: ['CROP_NOT_FOUND'] })
   async list(
     @UuidParam() id: string,
     @Query() page: PaginationQueryDto,

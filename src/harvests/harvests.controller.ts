@@ -30,10 +30,11 @@ export class HarvestsController {
     operationId: 'createHarvest',
     summary: 'Record a harvest of a crop',
     description:
-      'The crop must belong to the organization (404 otherwise). harvestedAt defaults to today (UTC).',
+      'The crop must belong to the organization (404 otherwise). harvestedAt defaults to today (UTC) and must not ' +
+      "be before the crop's plantingDate.",
   })
   @ApiCreatedResponse({ type: HarvestDto, headers: locationHeaderDoc, description: 'The recorded harvest' })
-  @ApiErrors(409, 413)
+  @ApiErrors({ 400: ['HARVEST_BEFORE_PLANTING'], 404: ['CROP_NOT_FOUND'] })
   async create(
     @Body() dto: CreateHarvestDto,
     @Res({ passthrough: true }) res: Response,
@@ -46,6 +47,7 @@ export class HarvestsController {
   @Get()
   @ApiOperation({ operationId: 'listHarvests', summary: 'List harvests, newest first, with filters' })
   @ApiOkResponse({ type: [HarvestDto], headers: totalCountHeaderDoc, description: 'A page of harvests' })
+  @ApiErrors({ 400: ['INVALID_RANGE'] })
   async list(
     @Query() query: ListHarvestsQueryDto,
     @Res({ passthrough: true }) res: Response,
@@ -59,6 +61,7 @@ export class HarvestsController {
   @ApiOperation({ operationId: 'getHarvest', summary: 'Get a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: HarvestDto, description: 'The harvest' })
+  @ApiErrors({ 404: ['HARVEST_NOT_FOUND'] })
   async get(@UuidParam() id: string): Promise<HarvestDto> {
     return HarvestDto.from(await this.harvests.get(id));
   }
@@ -68,7 +71,7 @@ export class HarvestsController {
   @ApiOperation({ operationId: 'updateHarvest', summary: 'Change some fields of a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: HarvestDto, description: 'The updated harvest' })
-  @ApiErrors(409, 413)
+  @ApiErrors({ 400: ['HARVEST_BEFORE_PLANTING'], 404: ['HARVEST_NOT_FOUND', 'CROP_NOT_FOUND'] })
   async update(@UuidParam() id: string, @Body() dto: UpdateHarvestDto): Promise<HarvestDto> {
     return HarvestDto.from(await this.harvests.update(id, dto));
   }
@@ -79,6 +82,7 @@ export class HarvestsController {
   @ApiOperation({ operationId: 'deleteHarvest', summary: 'Delete a harvest' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors({ 404: ['HARVEST_NOT_FOUND'] })
   async remove(@UuidParam() id: string): Promise<void> {
     await this.harvests.remove(id);
   }

@@ -1,7 +1,8 @@
 import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { FilterQuery } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
-import { findByIdOrFail } from '../common/find-or-fail';
+import { InvalidInputError } from '../common/domain-errors';
+import { findByIdOrFail, notFound } from '../common/find-or-fail';
 import { findPage } from '../common/find-page';
 import { PaginationQueryDto } from '../common/pagination.dto';
 import { dateRange, definedOnly, NEWEST_FIRST, todayUtc } from '../common/queries';
@@ -16,13 +17,12 @@ export class HarvestsService {
 
   create(dto: CreateHarvestDto): Promise<Harvest> {
     const { cropId, ...fields } = dto;
-    return this.em.transactional(async (em) =>
-      em.create(Harvest, {
-        ...fields,
-        harvestedAt: dto.harvestedAt ?? todayUtc(),
-        crop: await sharedCrop(em, cropId),
-      }),
-    );
+    return this.em.transactional(async (em) => {
+      const crop = await sharedCrop(em, cropId);
+      const harvestedAt = dto.harvestedAt ?? todayUtc();
+      notBeforePlanting(harvestedAt, crop);
+      return em.create(Harvest, { ...fields, harvestedAt, crop });
+    });
   }
 
   list(query: ListHarvestsQueryDto): Promise<[Harvest[], number]> {
@@ -53,14 +53,26 @@ export class HarvestsService {
     return this.em.transactional(async (em) => {
       const harvest = await findByIdOrFail(em, Harvest, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const { cropId, ...fields } = definedOnly(dto);
-      em.assign(harvest, { ...fields, ...(cropId ? { crop: await sharedCrop(em, cropId) } : {}) });
-      return harvest;
+      if (cropId === undefined && fields.harvestedAt === undefined) return em.assign(harvest, fields);
+      const crop = await sharedCrop(em, cropId ?? harvest.crop.id);
+      notBeforePlanting(fields.harvestedAt ?? harvest.harvestedAt, crop);
+      return em.assign(harvest, { ...fields, crop });
     });
   }
 
+  /** One statement: of two concurrent deletes, the one that finds the row gone answers 404. */
   async remove(id: string): Promise<void> {
-    this.em.remove(await this.get(id));
-    await this.em.flush();
+    if ((await this.em.nativeDelete(Harvest, { id })) === 0) throw notFound(Harvest, id);
+  }
+}
+
+/** A harvest dated before its crop was planted is a mistake of the input (400). */
+function notBeforePlanting(harvestedAt: string, crop: Crop): void {
+  if (harvestedAt < crop.plantingDate) {
+    throw new InvalidInputError(
+      'HARVEST_BEFORE_PLANTING',
+      `harvestedAt ${harvestedAt} is before the planting date ${crop.plantingDate} of crop ${crop.id}`,
+    );
   }
 }
 

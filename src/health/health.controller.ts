@@ -30,7 +30,7 @@ export class HealthController {
     summary: 'Readiness: the control-plane database answers and the app is not shutting down',
   })
   @ApiOkResponse({ type: HealthDto, description: 'The control-plane database answers' })
-  @ApiErrors(503)
+  @ApiErrors({ 503: ['SHUTTING_DOWN', 'NOT_READY'] })
   async ready(): Promise<HealthDto> {
     if (this.shutdown.shuttingDown) {
       throw new ServiceUnavailableException({ message: 'The app is shutting down', code: 'SHUTTING_DOWN' });

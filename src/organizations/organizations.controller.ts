@@ -11,7 +11,7 @@ import {
 import type { Response } from 'express';
 import { OpenSignupRoute, PLATFORM_ADMIN_SCHEME } from '../auth/auth.decorators';
 import { ControlPlaneRequest, PlatformAdminGuard } from '../auth/platform-admin.guard';
-import { ApiErrors, ApiUnavailableRetryAfter } from '../common/api-errors.decorator';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { locationHeaderDoc, setLocation } from '../common/location';
 import { PaginationQueryDto, setTotalCount, totalCountHeaderDoc } from '../common/pagination.dto';
 import { CreateOrganizationDto } from './dto/create-organization.dto';
@@ -21,7 +21,6 @@ import { OrganizationsService } from './organizations.service';
 @ApiTags('organizations')
 @UseGuards(PlatformAdminGuard)
 @ApiBearerAuth(PLATFORM_ADMIN_SCHEME)
-@ApiErrors(401)
 @Controller('organizations')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
@@ -44,8 +43,11 @@ export class OrganizationsController {
     headers: locationHeaderDoc,
     description: 'Created; its tenant database is ready',
   })
-  @ApiErrors(400, 409, 413)
-  @ApiUnavailableRetryAfter()
+  @ApiErrors({
+    400: ['OWNER_REQUIRED', 'ORGANIZATION_NAME_INVALID'],
+    409: ['SIGNUP_IN_PROGRESS', 'ORGANIZATION_NAME_TAKEN', 'TENANT_ID_TAKEN', 'TENANT_DATABASE_EXISTS'],
+    503: ['PROVISIONING_FAILED', 'SIGNUP_TAKEN_OVER', 'PASSWORD_CHECKS_BUSY'],
+  })
   async create(
     @Body() dto: CreateOrganizationDto,
     @Req() req: ControlPlaneRequest,
@@ -64,7 +66,6 @@ export class OrganizationsController {
     headers: totalCountHeaderDoc,
     description: 'A page of organizations',
   })
-  @ApiErrors(400, 503)
   async list(
     @Query() query: PaginationQueryDto,
     @Res({ passthrough: true }) res: Response,
@@ -82,7 +83,7 @@ export class OrganizationsController {
     example: 'green-valley-co-op',
   })
   @ApiOkResponse({ type: OrganizationDto, description: 'The organization' })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors({ 404: ['ORGANIZATION_NOT_FOUND'] })
   async get(@Param('id') id: string): Promise<OrganizationDto> {
     return OrganizationDto.from(await this.organizations.get(id));
   }

@@ -53,7 +53,8 @@ export class ReportsService {
         knex.raw('g.first::text as "firstHarvestedAt"'),
         knex.raw('g.last::text as "lastHarvestedAt"'),
       )
-      .orderBy([{ column: 'c.name' }, { column: 'g.crop_id' }, { column: 'g.unit' }]);
+      // Case aside, names compare in the database's collation (code points on a C-locale server).
+      .orderByRaw('lower(c.name), c.name, g.crop_id, g.unit');
     const rows: SummaryRow[] = await this.em.execute(sql);
     return rows.map((row) => ({ ...row, totalQuantity: Number(row.totalQuantity) }));
   }

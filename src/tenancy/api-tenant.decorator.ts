@@ -2,7 +2,6 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
-import { ApiErrors, ApiUnavailableRetryAfter } from '../common/api-errors.decorator';
 import { TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
@@ -18,7 +17,7 @@ export function TenantRoute({
     UseGuards(TenantAuthGuard),
     ApiHeader({
       name: 'X-Tenant-ID',
-      required: true,
+      required: false,
       description:
         "The organization's tenant id. May be omitted when the host is <tenantId>.TENANT_BASE_DOMAIN.",
       schema: {
@@ -28,14 +27,11 @@ export function TenantRoute({
         example: 'green-valley-co-op',
       },
     }),
-    ApiErrors(400, 404),
-    ApiUnavailableRetryAfter(),
     ...(auth === 'none'
       ? [PublicTenantRoute()]
       : [
           ApiBearerAuth(TENANT_USER_SCHEME),
           ...(auth === 'user-or-platform' ? [ApiBearerAuth(PLATFORM_ADMIN_SCHEME)] : []),
-          ApiErrors(401, 403),
         ]),
   );
 }

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { RequireRole } from '../auth/auth.decorators';
+import { CurrentPrincipal, Principal } from '../auth/principal';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { UuidParam } from '../common/fields';
 import { locationHeaderDoc, setLocation } from '../common/location';
@@ -28,9 +29,13 @@ export class UsersController {
   @HttpCode(201)
   @ApiOperation({ operationId: 'createUser', summary: 'Add a user to the organization' })
   @ApiCreatedResponse({ type: UserDto, headers: locationHeaderDoc, description: 'The created user' })
-  @ApiErrors(409, 413)
-  async create(@Body() dto: CreateUserDto, @Res({ passthrough: true }) res: Response): Promise<UserDto> {
-    const user = await this.users.create(dto);
+  @ApiErrors({ 409: ['USER_EMAIL_TAKEN'], 503: ['PASSWORD_CHECKS_BUSY'] })
+  async create(
+    @Body() dto: CreateUserDto,
+    @CurrentPrincipal() caller: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<UserDto> {
+    const user = await this.users.create(dto, caller);
     setLocation(res, `/api/users/${user.id}`);
     return UserDto.from(user);
   }
@@ -51,6 +56,7 @@ export class UsersController {
   @ApiOperation({ operationId: 'getUser', summary: 'Get a user' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: UserDto, description: 'The user' })
+  @ApiErrors({ 404: ['USER_NOT_FOUND'] })
   async get(@UuidParam() id: string): Promise<UserDto> {
     return UserDto.from(await this.users.get(id));
   }
@@ -60,9 +66,17 @@ export class UsersController {
   @ApiOperation({ operationId: 'updateUser', summary: 'Change some fields of a user' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: UserDto, description: 'The updated user' })
-  @ApiErrors(409, 413)
-  async update(@UuidParam() id: string, @Body() dto: UpdateUserDto): Promise<UserDto> {
-    return UserDto.from(await this.users.update(id, dto));
+  @ApiErrors({
+    404: ['USER_NOT_FOUND'],
+    409: ['USER_EMAIL_TAKEN', 'LAST_ADMIN'],
+    503: ['PASSWORD_CHECKS_BUSY'],
+  })
+  async update(
+    @UuidParam() id: string,
+    @Body() dto: UpdateUserDto,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<UserDto> {
+    return UserDto.from(await this.users.update(id, dto, caller));
   }
 
   @Delete(':id')
@@ -71,8 +85,8 @@ export class UsersController {
   @ApiOperation({ operationId: 'deleteUser', summary: 'Delete a user' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiNoContentResponse({ description: 'Deleted; their access tokens stop working' })
-  @ApiErrors(409)
-  async remove(@UuidParam() id: string): Promise<void> {
-    await this.users.remove(id);
+  @ApiErrors({ 404: ['USER_NOT_FOUND'], 409: ['LAST_ADMIN'] })
+  async remove(@UuidParam() id: string, @CurrentPrincipal() caller: Principal): Promise<void> {
+    await this.users.remove(id, caller);
   }
 }

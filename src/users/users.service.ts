@@ -2,6 +2,8 @@ import { EntityManager, LockMode, UniqueConstraintViolationException } from '@mi
 import { Injectable } from '@nestjs/common';
 import { forgiveLoginFailures } from '../auth/login-throttle';
 import { PasswordHasher } from '../auth/password-hasher';
+import { Principal, roleForbidden, tokenRevoked } from '../auth/principal';
+import { roleAtLeast } from '../auth/roles';
 import { ConflictError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
 import { findPage } from '../common/find-page';
@@ -20,11 +22,13 @@ export class UsersService {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  async create({ password, role, ...fields }: CreateUserDto): Promise<User> {
+  async create({ password, role, ...fields }: CreateUserDto, caller: Principal): Promise<User> {
     const passwordHash = await this.hasher.hash(password);
-    const user = this.em.create(User, { ...fields, role: role ?? 'member', passwordHash });
-    await this.flush(fields.email);
-    return user;
+    return this.underAdminLock(caller, async (em) => {
+      const user = em.create(User, { ...fields, role: role ?? 'member', passwordHash });
+      await this.flush(fields.email, em);
+      return user;
+    });
   }
 
   list(limit: number, offset: number): Promise<[User[], number]> {
@@ -39,9 +43,9 @@ export class UsersService {
    * A new password also revokes the user's tokens and lifts a login lockout of the user's email (an admin's reset
    * is how a locked-out user gets back in); demoting the last admin is refused (409).
    */
-  async update(id: string, { password, ...fields }: UpdateUserDto): Promise<User> {
+  async update(id: string, { password, ...fields }: UpdateUserDto, caller: Principal): Promise<User> {
     const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
-    return this.underAdminLock(async (em) => {
+    return this.underAdminLock(caller, async (em) => {
       const user = await findByIdOrFail(em, User, id, LOCKED);
       if (fields.role !== undefined && fields.role !== 'admin') await this.keepAnAdmin(em, user, 'demote');
       em.assign(user, definedOnly(fields));
@@ -52,8 +56,8 @@ export class UsersService {
     });
   }
 
-  async remove(id: string): Promise<void> {
-    await this.underAdminLock(async (em) => {
+  async remove(id: string, caller: Principal): Promise<void> {
+    await this.underAdminLock(caller, async (em) => {
       const user = await findByIdOrFail(em, User, id, LOCKED);
       await this.keepAnAdmin(em, user, 'delete');
       em.remove(user);
@@ -62,12 +66,19 @@ export class UsersService {
   }
 
   /**
-   * Changes that can take away an admin run one at a time per tenant (a transaction-scoped advisory lock), so two
-   * admins demoting each other concurrently cannot leave the organization without one.
+   * An admin's changes to users run one at a time per tenant (a transaction-scoped advisory lock), so two admins
+   * demoting each other concurrently cannot leave the organization without one. Under the lock the calling user is
+   * read again: one demoted, deleted or logged out by a password change while the request waited (its guard ran
+   * before; a password hash takes a while) is refused like a request arriving now.
    */
-  private underAdminLock<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+  private underAdminLock<T>(caller: Principal, work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.em.transactional(async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext('users:admins'))`);
+      if (caller.kind === 'user') {
+        const current = await em.findOne(User, { id: caller.user.id }, { refresh: true });
+        if (!current || current.credentialsVersion !== caller.user.credentialsVersion) throw tokenRevoked();
+        if (!roleAtLeast(current.role, 'admin')) throw roleForbidden('admin', current.role);
+      }
       return work(em);
     });
   }

@@ -22,8 +22,8 @@ export class CreateUserDto {
   @EnumField(ROLES, {
     required: false,
     example: 'member',
-    description:
-      'viewer: read only; member: also writes crops and harvests; admin: everything. Default member',
+    default: 'member',
+    description: 'viewer: read only; member: also writes crops and harvests; admin: everything',
   })
   role?: Role;
 }
@@ -62,7 +62,12 @@ export class UserDto {
   @ApiProperty({ example: 'Lovelace' })
   lastName!: string;
 
-  @ApiProperty({ format: 'email', example: 'ada@greenvalley.example' })
+  @ApiProperty({
+    example: 'ada@greenvalley.example',
+    description:
+      "An email address (OpenAPI's `email` format for every email accepted since it was required; one stored " +
+      'before may fall outside it until an admin changes it)',
+  })
   email!: string;
 
   @ApiProperty({ enum: ROLES, example: 'member' })
