@@ -93,8 +93,11 @@ const TENANT_USER_ERRORS: ErrorCodes = {
 };
 const PLATFORM_TOKEN_ERRORS: ErrorCodes = { 401: ['AUTH_REQUIRED', 'TOKEN_INVALID'] };
 
-/** Error codes whose answers carry Retry-After (a 503's when known; every 429's). */
-const RETRY_AFTER_CODES = new Set(['TENANT_UNAVAILABLE', 'PASSWORD_CHECKS_BUSY', 'LOGIN_LOCKED']);
+/** The 503 codes whose answers may carry Retry-After (every 429 does), with when they do. */
+const RETRY_AFTER: Record<string, string> = {
+  TENANT_UNAVAILABLE: "a tenant's database that failed to open: refused for a while",
+  PASSWORD_CHECKS_BUSY: 'too many password checks under way',
+};
 
 type ErrorHeaders = Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
 
@@ -143,13 +146,13 @@ function errorResponse(status: number, codes: string[]) {
   const headers: ErrorHeaders = {};
   if (status === 401)
     headers['WWW-Authenticate'] = { description: 'Always `Bearer`', schema: { type: 'string' } };
-  if (codes.some((code) => RETRY_AFTER_CODES.has(code))) {
+  const retryAfter = codes.filter((code) => code in RETRY_AFTER);
+  if (status === 429 || retryAfter.length > 0) {
     headers['Retry-After'] = {
       description:
         status === 429
           ? 'Seconds until a new attempt may succeed'
-          : "Seconds until a new attempt may succeed, when known (a tenant's database that failed to open: " +
-            'refused for a while; too many password checks under way)',
+          : `Seconds until a new attempt may succeed, when known (${retryAfter.map((code) => RETRY_AFTER[code]).join('; ')})`,
       schema: { type: 'integer' },
     };
   }

@@ -88,6 +88,8 @@ describe('crops', () => {
     expect(names((await as(A).get('/api/crops?name=corn&plantedTo=').expect(200)).body)).toEqual([
       'Sweet Corn',
     ]);
+    const unknown = await as(A).get('/api/crops?plantedfrom=').expect(400);
+    expect(unknown.body.message).toBe('property plantedfrom should not exist');
   });
 
   it('refuses to delete a crop that has harvests (409, nothing deleted)', async () => {

@@ -126,6 +126,15 @@ describe('harvests and the harvest summary', () => {
       quantity: 2,
       harvestedAt: '2025-10-01',
     });
+    // A harvest stored before the rule, dated before planting: a form sending every field back still saves, as does
+    // a crop form sending its planting date back, or an earlier one.
+    await sqlIn(`${t.prefix}${A}`, `UPDATE harvests SET harvested_at = '2025-09-01' WHERE id = $1`, [
+      harvest,
+    ]);
+    const full = { cropId: crop, quantity: 3, unit: 'kg', harvestedAt: '2025-09-01', notes: null };
+    expect((await as(A).patch(`/api/harvests/${harvest}`, full).expect(200)).body.quantity).toBe(3);
+    await as(A).patch(`/api/crops/${crop}`, { name: 'Garlic', plantingDate: '2025-10-01' }).expect(200);
+    await as(A).patch(`/api/crops/${crop}`, { plantingDate: '2025-09-15' }).expect(200);
   });
 
   it("filters harvests by crop, unit and date range, and lists a crop's harvests", async () => {

@@ -728,12 +728,22 @@ describe('security', () => {
       );
       expect([created.status, created.body.code]).toEqual([403, 'ROLE_FORBIDDEN']);
       await sqlIn(database, `UPDATE users SET role = 'admin' WHERE id = $1`, [second.id]);
+      // The caller's password changed (its tokens revoked) while the request waited.
+      const bump = 'UPDATE users SET credentials_version = credentials_version + 1 WHERE id = $1';
+      const afterReset = await meanwhile(bump, () =>
+        bySecond.patch(`/api/users/${owner.id}`, { role: 'viewer' }),
+      );
+      expect([afterReset.status, afterReset.body.code]).toEqual([401, 'TOKEN_REVOKED']);
+      await sqlIn(database, 'UPDATE users SET credentials_version = credentials_version - 1 WHERE id = $1', [
+        second.id,
+      ]);
       const deleted = await meanwhile('DELETE FROM users WHERE id = $1', () =>
         bySecond.delete(`/api/users/${owner.id}`),
       );
       expect([deleted.status, deleted.body.code]).toEqual([401, 'TOKEN_REVOKED']);
-      const emails = await sqlIn<{ email: string }>(database, 'SELECT email FROM users ORDER BY email');
-      expect(emails.map((row) => row.email)).toEqual([ownerEmail]);
+      expect(await sqlIn(database, 'SELECT email, role FROM users')).toEqual([
+        { email: ownerEmail, role: 'admin' },
+      ]);
     });
 
     it('does not count an admin without a password (from before roles), who cannot log in', async () => {

@@ -1,11 +1,16 @@
+import type { EntityManager } from '@mikro-orm/core';
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import type { TenantRequest } from '../tenancy/tenant-request';
-import type { User } from '../users/user.entity';
-import type { Role } from './roles';
+import { User } from '../users/user.entity';
+import { Role, roleAtLeast } from './roles';
 
-/** Who is calling a tenant route: a user of the tenant, or the platform operator with support access. */
-export type Principal = { kind: 'user'; user: User; role: Role } | { kind: 'platform'; role: 'admin' };
+/**
+ * Who is calling a tenant route: a user of the tenant (with the credentials version of its access token), or the
+ * platform operator with support access.
+ */
+export type Principal =
+  { kind: 'user'; user: User; role: Role; tokenVersion: number } | { kind: 'platform'; role: 'admin' };
 
 export type AuthenticatedRequest = TenantRequest & { principal?: Principal };
 
@@ -27,6 +32,23 @@ export function bearerToken(authorization: string | undefined): string | undefin
 /** 401 for a request to a tenant route without a token. */
 export function authRequired(): UnauthenticatedError {
   return new UnauthenticatedError('AUTH_REQUIRED', 'Send Authorization: Bearer <access token>');
+}
+
+/**
+ * The user an access token names, read now: 401 when it is gone or its credentials changed since the token was
+ * issued (`tokenVersion`), 403 when its role is below `required`.
+ */
+export async function currentUser(
+  em: EntityManager,
+  id: string,
+  tokenVersion: number,
+  required: Role,
+  options: { refresh?: boolean } = {},
+): Promise<User> {
+  const user = await em.findOne(User, { id }, options);
+  if (!user || user.credentialsVersion !== tokenVersion) throw tokenRevoked();
+  if (!roleAtLeast(user.role, required)) throw roleForbidden(required, user.role);
+  return user;
 }
 
 /** 403 for a user whose role is below the one a route needs. */

@@ -2,7 +2,7 @@ import { ApiExtension } from '@nestjs/swagger';
 
 /** What each error status means here: the description of each error response the OpenAPI document declares. */
 export const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid input (the message names the field)',
+  400: 'Invalid input: the message names the field or the problem',
   401: 'Missing, malformed, expired or revoked credentials, or a wrong email or password at login (WWW-Authenticate: Bearer)',
   403: 'Authenticated but not allowed: a token of another organization, a role too weak for the route, the platform token on a route about the calling user, or a wrong current password',
   404: 'Not found',

@@ -1,4 +1,5 @@
 import { ArgumentMetadata, BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { getMetadataStorage } from 'class-validator';
 
 /** Flattens nested class-validator errors into messages that name the field (`owner.email must be an email`). */
 function messages(errors: ValidationError[], parent = ''): string[] {
@@ -64,21 +65,37 @@ class AppValidationPipe extends ValidationPipe {
         code: 'VALIDATION_FAILED',
       });
     }
-    return super.transform(
-      metadata.type === 'query' ? withoutBlanks(value) : value,
-      metadata,
-    ) as Promise<unknown>;
+    const input =
+      metadata.type === 'query' && metadata.metatype ? withoutBlanks(value, metadata.metatype) : value;
+    return super.transform(input, metadata) as Promise<unknown>;
   }
 }
 
+/** The validated properties of each query DTO. */
+const queryProperties = new WeakMap<object, Set<string>>();
+
 /**
- * A query parameter sent empty or blank (`?name=&from=`, a form's empty search box) counts as not sent: a filter
- * left unset, a page size at its default.
+ * A query parameter of the DTO sent empty or blank (`?name=&from=`, a form's empty search box) counts as not sent: a
+ * filter left unset, a page size at its default. A parameter the DTO lacks stays, for the whitelist to refuse.
  */
-function withoutBlanks(query: unknown): unknown {
+function withoutBlanks(query: unknown, dto: object): unknown {
   if (query === null || typeof query !== 'object') return query;
+  let known = queryProperties.get(dto);
+  if (!known) {
+    const rules = getMetadataStorage().getTargetValidationMetadatas(
+      dto as new () => object,
+      '',
+      false,
+      false,
+    );
+    known = new Set(rules.map((rule) => rule.propertyName));
+    queryProperties.set(dto, known);
+  }
+  const properties = known;
   return Object.fromEntries(
-    Object.entries(query).filter(([, item]) => typeof item !== 'string' || item.trim() !== ''),
+    Object.entries(query).filter(
+      ([key, item]) => !(properties.has(key) && typeof item === 'string' && item.trim() === ''),
+    ),
   );
 }
 

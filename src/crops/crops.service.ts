@@ -44,13 +44,14 @@ export class CropsService {
   }
 
   /**
-   * On the row locked: a crop deleted meanwhile answers 404, not 200 for an update of nothing. A planting date after
-   * one of its harvests is refused (409); a harvest's write locks its crop for share, so none slips in meanwhile.
+   * On the row locked: a crop deleted meanwhile answers 404, not 200 for an update of nothing. A planting date moved
+   * past one of its harvests is refused (409); a harvest's write locks its crop for share, so none slips in meanwhile.
    */
   update(id: string, dto: UpdateCropDto): Promise<Crop> {
     return this.em.transactional(async (em) => {
       const crop = await findByIdOrFail(em, Crop, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (dto.plantingDate !== undefined) {
+      // Only a later date can pass a harvest: a form sending the date back, or an earlier one, is not checked.
+      if (dto.plantingDate !== undefined && dto.plantingDate > crop.plantingDate) {
         const earlier = await em.findOne(
           Harvest,
           { crop, harvestedAt: { $lt: dto.plantingDate } },

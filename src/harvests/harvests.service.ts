@@ -53,9 +53,12 @@ export class HarvestsService {
     return this.em.transactional(async (em) => {
       const harvest = await findByIdOrFail(em, Harvest, id, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const { cropId, ...fields } = definedOnly(dto);
-      if (cropId === undefined && fields.harvestedAt === undefined) return em.assign(harvest, fields);
-      const crop = await sharedCrop(em, cropId ?? harvest.crop.id);
-      notBeforePlanting(fields.harvestedAt ?? harvest.harvestedAt, crop);
+      const moved = cropId !== undefined && cropId.toLowerCase() !== harvest.crop.id;
+      const harvestedAt = fields.harvestedAt ?? harvest.harvestedAt;
+      // Only a new date or crop is checked: a form sending every field back changes neither.
+      if (!moved && harvestedAt === harvest.harvestedAt) return em.assign(harvest, fields);
+      const crop = await sharedCrop(em, moved ? cropId : harvest.crop.id);
+      notBeforePlanting(harvestedAt, crop);
       return em.assign(harvest, { ...fields, crop });
     });
   }

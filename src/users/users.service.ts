@@ -2,8 +2,7 @@ import { EntityManager, LockMode, UniqueConstraintViolationException } from '@mi
 import { Injectable } from '@nestjs/common';
 import { forgiveLoginFailures } from '../auth/login-throttle';
 import { PasswordHasher } from '../auth/password-hasher';
-import { Principal, roleForbidden, tokenRevoked } from '../auth/principal';
-import { roleAtLeast } from '../auth/roles';
+import { currentUser, Principal } from '../auth/principal';
 import { ConflictError } from '../common/domain-errors';
 import { findByIdOrFail } from '../common/find-or-fail';
 import { findPage } from '../common/find-page';
@@ -75,9 +74,7 @@ export class UsersService {
     return this.em.transactional(async (em) => {
       await em.execute(`select pg_advisory_xact_lock(hashtext('users:admins'))`);
       if (caller.kind === 'user') {
-        const current = await em.findOne(User, { id: caller.user.id }, { refresh: true });
-        if (!current || current.credentialsVersion !== caller.user.credentialsVersion) throw tokenRevoked();
-        if (!roleAtLeast(current.role, 'admin')) throw roleForbidden('admin', current.role);
+        await currentUser(em, caller.user.id, caller.tokenVersion, 'admin', { refresh: true });
       }
       return work(em);
     });
