@@ -74,24 +74,28 @@ class AppValidationPipe extends ValidationPipe {
 /** The validated properties of each query DTO. */
 const queryProperties = new WeakMap<object, Set<string>>();
 
-/**
- * A query parameter of the DTO sent empty or blank (`?name=&from=`, a form's empty search box) counts as not sent: a
- * filter left unset, a page size at its default. A parameter the DTO lacks stays, for the whitelist to refuse.
- */
-function withoutBlanks(query: unknown, dto: object): unknown {
-  if (query === null || typeof query !== 'object') return query;
-  let known = queryProperties.get(dto);
-  if (!known) {
+function propertiesOf(dto: object): Set<string> {
+  let properties = queryProperties.get(dto);
+  if (!properties) {
     const rules = getMetadataStorage().getTargetValidationMetadatas(
       dto as new () => object,
       '',
       false,
       false,
     );
-    known = new Set(rules.map((rule) => rule.propertyName));
-    queryProperties.set(dto, known);
+    properties = new Set(rules.map((rule) => rule.propertyName));
+    queryProperties.set(dto, properties);
   }
-  const properties = known;
+  return properties;
+}
+
+/**
+ * A query parameter of the DTO sent empty or blank (`?name=&from=`, a form's empty search box) counts as not sent: a
+ * filter left unset, a page size at its default. A parameter the DTO lacks stays, for the whitelist to refuse.
+ */
+function withoutBlanks(query: unknown, dto: object): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  const properties = propertiesOf(dto);
   return Object.fromEntries(
     Object.entries(query).filter(
       ([key, item]) => !(properties.has(key) && typeof item === 'string' && item.trim() === ''),
