@@ -1,4 +1,5 @@
 import { LoggerService } from '@nestjs/common';
+import * as argon2 from 'argon2';
 import { JwtService } from '@nestjs/jwt';
 import type { Response } from 'supertest';
 import { PasswordHasher } from '../src/auth/password-hasher';
@@ -456,6 +457,25 @@ describe('security', () => {
         message: 'The email or the password is wrong',
         code: 'INVALID_CREDENTIALS',
       });
+    });
+
+    it('takes a password typed composed or decomposed alike, and one hashed as sent before that', async () => {
+      const composed = 'Café-garden-1';
+      const decomposed = 'Cafe\u0301-garden-1';
+      expect(decomposed.normalize('NFC')).toBe(composed);
+      await addUser('viewer', 'nfc@secure.example', decomposed);
+      expect((await login('nfc@secure.example', composed)).status).toBe(200);
+      expect((await login('nfc@secure.example', decomposed)).status).toBe(200);
+      // A hash from before: of the password as it was sent, decomposed.
+      const hash = await argon2.hash(decomposed, { type: argon2.argon2id });
+      await sqlIn(
+        `${t.prefix}${A}`,
+        `INSERT INTO users (id, first_name, last_name, email, role, password_hash)
+         VALUES (gen_random_uuid(), 'Old', 'Hash', 'nfd@secure.example', 'viewer', $1)`,
+        [hash],
+      );
+      expect((await login('nfd@secure.example', decomposed)).status).toBe(200);
+      expect((await login('nfd@secure.example', 'Cafe-garden-1')).status).toBe(401);
     });
 
     it('does not count toward the lockout a login the busy hasher refused (503)', async () => {

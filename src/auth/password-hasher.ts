@@ -50,7 +50,7 @@ export class PasswordHasher {
   async hash(password: string): Promise<string> {
     const place = this.admit();
     try {
-      return await this.permits.use(() => argon2.hash(password, OPTIONS));
+      return await this.permits.use(() => argon2.hash(password.normalize('NFC'), OPTIONS));
     } finally {
       place.release();
     }
@@ -97,16 +97,26 @@ export class PasswordHasher {
     };
   }
 
+  /**
+   * Passwords are hashed composed (Unicode NFC, as RFC 8265 prepares them), so one typed or pasted decomposed (é as e
+   * and an accent) matches; a hash made before that holds the password as it was sent, so a decomposed password is
+   * also checked as sent. The decoy gets the same checks, so an unknown email still costs what a wrong password does.
+   */
   private async check(hash: string | null, password: string): Promise<boolean> {
-    if (hash === null) {
-      // A failed hash is not kept: the next check makes the decoy again.
-      this.decoy ??= argon2.hash('decoy password never used', OPTIONS).catch((error: unknown) => {
-        this.decoy = undefined;
-        throw error;
-      });
-      await argon2.verify(await this.decoy, password);
-      return false;
-    }
-    return argon2.verify(hash, password);
+    const against = hash ?? (await this.decoyHash());
+    const composed = password.normalize('NFC');
+    const matches =
+      (await argon2.verify(against, composed)) ||
+      (composed !== password && (await argon2.verify(against, password)));
+    return hash !== null && matches;
+  }
+
+  private decoyHash(): Promise<string> {
+    // A failed hash is not kept: the next check makes the decoy again.
+    this.decoy ??= argon2.hash('decoy password never used', OPTIONS).catch((error: unknown) => {
+      this.decoy = undefined;
+      throw error;
+    });
+    return this.decoy;
   }
 }
