@@ -478,6 +478,27 @@ describe('security', () => {
       expect((await login('nfd@secure.example', 'Cafe-garden-1')).status).toBe(401);
     });
 
+    it('refuses the old password when a reset commits while the login checks it (no token revoked at once)', async () => {
+      await addUser('viewer', 'reset-racing@secure.example');
+      const database = `${t.prefix}${A}`;
+      const other = await connectTo(database);
+      try {
+        await other.query('BEGIN');
+        await other.query(
+          `UPDATE users SET credentials_version = credentials_version + 1 WHERE email = 'reset-racing@secure.example'`,
+        );
+        const response = login('reset-racing@secure.example', PASSWORD);
+        const waits = async () => (await lockWaitersIn(database)) === 1;
+        await until(waits);
+        expect(await waits()).toBe(true);
+        await other.query('COMMIT');
+        const res = await response;
+        expect([res.status, res.body.code]).toEqual([401, 'INVALID_CREDENTIALS']);
+      } finally {
+        await other.end();
+      }
+    });
+
     it('does not count toward the lockout a login the busy hasher refused (503)', async () => {
       await addUser('viewer', 'busy@secure.example');
       expect((await login('busy@secure.example', 'a wrong guess')).status).toBe(401);

@@ -1,4 +1,4 @@
-import { EntityManager, FindOneOptions, LockMode } from '@mikro-orm/postgresql';
+import { EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import { InjectTenant, InjectTenantEntityManager } from '../tenancy/tenant-entity-manager';
@@ -9,7 +9,7 @@ import { AccessTokens } from './access-tokens';
 import { AccessTokenDto, ChangePasswordDto, LoginDto } from './dto/auth.dto';
 import { forgiveLoginFailures, recordFailedCheck, recordLoginAttempt } from './login-throttle';
 import { PasswordHasher } from './password-hasher';
-import { Principal, tokenRevoked } from './principal';
+import { currentUser, Principal } from './principal';
 
 /** Logging in to a tenant and changing one's password. */
 @Injectable()
@@ -24,9 +24,11 @@ export class AuthService {
   /** One answer for an unknown email, a user without a password and a wrong password; 429 after too many. */
   async login(dto: LoginDto): Promise<AccessTokenDto> {
     const user = await this.em.findOne(User, withEmail(dto.email), { populate: ['passwordHash'] });
+    const checked = user?.credentialsVersion;
     const attempt = await recordLoginAttempt(this.em, dto.email, () => this.hasher.admit());
     try {
-      if (!(await attempt.place.verify(user?.passwordHash ?? null, dto.password)) || !user) {
+      const right = await attempt.place.verify(user?.passwordHash ?? null, dto.password);
+      if (!right || !user || !(await this.stillHolds(user.id, checked))) {
         await recordFailedCheck(this.em, attempt);
         throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or the password is wrong');
       }
@@ -38,6 +40,18 @@ export class AuthService {
   }
 
   /**
+   * Whether a user's password is still the one a login checked: a reset or deletion committing meanwhile is waited
+   * for (the row read FOR SHARE) and seen, so the old password gets no token that is revoked on its first use.
+   */
+  private async stillHolds(id: string, checked: number | undefined): Promise<boolean> {
+    const rows = await this.em.execute<Array<{ version: number }>>(
+      'SELECT credentials_version AS version FROM users WHERE id = ? FOR SHARE',
+      [id],
+    );
+    return rows.length === 1 && rows[0].version === checked;
+  }
+
+  /**
    * Checks the current password (failures count toward the login lockout), stores the new one and answers with a
    * new token: older ones stop working. The user's row is read again before the check and again, locked, before
    * the write: a concurrent admin reset or password change makes the caller's token revoked (401), so it wins
@@ -45,7 +59,10 @@ export class AuthService {
    */
   async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<AccessTokenDto> {
     const { id, email, credentialsVersion } = this.userOf(principal);
-    const current = await unchangedUser(this.em, id, credentialsVersion, { populate: ['passwordHash'] });
+    const current = await currentUser(this.em, id, credentialsVersion, 'viewer', {
+      populate: ['passwordHash'],
+      refresh: true,
+    });
     const attempt = await recordLoginAttempt(this.em, email, () => this.hasher.admit());
     try {
       if (!(await attempt.place.verify(current.passwordHash ?? null, dto.currentPassword))) {
@@ -58,8 +75,9 @@ export class AuthService {
     await forgiveLoginFailures(this.em, email);
     const passwordHash = await this.hasher.hash(dto.newPassword);
     const user = await this.em.transactional(async (em) => {
-      const locked = await unchangedUser(em, id, credentialsVersion, {
+      const locked = await currentUser(em, id, credentialsVersion, 'viewer', {
         lockMode: LockMode.PESSIMISTIC_WRITE,
+        refresh: true,
       });
       locked.setPasswordHash(passwordHash);
       return locked;
@@ -87,16 +105,4 @@ export class AuthService {
     });
     return { ...token, tokenType: 'Bearer', user: UserDto.from(user) };
   }
-}
-
-/** The user read again from the database, as long as their credentials are still those the token carried. */
-async function unchangedUser(
-  em: EntityManager,
-  id: string,
-  credentialsVersion: number,
-  options: FindOneOptions<User, 'passwordHash'>,
-): Promise<User> {
-  const user = await em.findOne(User, id, { ...options, refresh: true });
-  if (!user || user.credentialsVersion !== credentialsVersion) throw tokenRevoked();
-  return user;
 }

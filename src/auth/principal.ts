@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, FindOneOptions } from '@mikro-orm/core';
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ForbiddenError, UnauthenticatedError } from '../common/domain-errors';
 import type { TenantRequest } from '../tenancy/tenant-request';
@@ -43,7 +43,7 @@ export async function currentUser(
   id: string,
   tokenVersion: number,
   required: Role,
-  options: { refresh?: boolean } = {},
+  options: FindOneOptions<User, 'passwordHash'> = {},
 ): Promise<User> {
   const user = await em.findOne(User, { id }, options);
   if (!user || user.credentialsVersion !== tokenVersion) throw tokenRevoked();
