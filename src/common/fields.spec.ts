@@ -1,5 +1,5 @@
 import { validate } from 'class-validator';
-import { codePoints, hasAtMostDecimals, TextField } from './fields';
+import { codePoints, hasAtMostDecimals, PasswordField, TextField } from './fields';
 
 describe('hasAtMostDecimals', () => {
   it.each([1, 12.5, 12.345, 999999999.999, 0.001])('accepts %p with 3 decimals', (value) => {
@@ -37,5 +37,22 @@ describe('codePoints and TextField', () => {
     expect(await errors('a\ufe0fb\ufe0fc')).toEqual(['name must be shorter than or equal to 4 characters']);
     expect(await errors('')).toEqual(['name must be longer than or equal to 1 characters']);
     expect(await errors('\ufe0f')).toEqual([]);
+  });
+});
+
+describe('PasswordField', () => {
+  class PasswordDto {
+    @PasswordField()
+    password!: string;
+  }
+  const errors = async (password: unknown) =>
+    (await validate(Object.assign(new PasswordDto(), { password }))).flatMap((e) =>
+      Object.values(e.constraints ?? {}),
+    );
+
+  it('counts the characters of the password as it is hashed, composed (NFC)', async () => {
+    expect(await errors('é'.repeat(10))).toEqual([]);
+    expect(await errors('e\u0301'.repeat(10))).toEqual([]);
+    expect(await errors('e\u0301'.repeat(5))).toEqual(['password must be at least 10 characters long']);
   });
 });

@@ -60,13 +60,19 @@ export function codePoints(text: string): number {
 export function MinChars(
   min: number,
   message = `$property must be longer than or equal to ${min} characters`,
+  { composed = false } = {},
 ): PropertyDecorator {
   return ValidateBy({
     name: 'minLength',
     constraints: [min],
     validator: {
-      // A code point is one or two UTF-16 units: only a string near the limit needs counting.
-      validate: (value) => typeof value === 'string' && (value.length >= 2 * min || codePoints(value) >= min),
+      // A code point is one or two UTF-16 units: only a string near the limit needs counting. `composed` counts the
+      // value as NFC makes it (a password is hashed so: "e" and an accent are one character).
+      validate: (value) =>
+        typeof value === 'string' &&
+        (composed
+          ? codePoints(value.normalize('NFC')) >= min
+          : value.length >= 2 * min || codePoints(value) >= min),
       defaultMessage: () => message,
     },
   });
@@ -153,7 +159,7 @@ export function PasswordField(options: FieldOptions & { minLength?: number } = {
     doc(options, { type: String, format: 'password', minLength: min, maxLength: 1024, writeOnly: true }),
     ...presence(options),
     IsString(),
-    MinChars(min, `$property must be at least ${min} characters long`),
+    MinChars(min, `$property must be at least ${min} characters long`, { composed: true }),
     MaxChars(1024),
   );
 }
