@@ -1,7 +1,6 @@
 import type { Response } from 'supertest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
-import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
-import { connectTo, lockWaitersIn } from './support/test-database';
+import { asTenant, sqlIn, startTestApp, stopTestApp, TestApp, whileLockedIn } from './support/test-app';
 import { until } from './support/until';
 
 describe('harvests and the harvest summary', () => {
@@ -228,26 +227,9 @@ describe('harvests and the harvest summary', () => {
   });
 
   describe('writes racing a transaction of another session', () => {
-    /**
-     * Runs `sql` in a transaction of another session on A's database, sends `request` once that transaction holds
-     * its locks, commits once the request waits for one of them, and answers the request's response.
-     */
-    async function racing(sql: string, params: unknown[], request: () => PromiseLike<Response>) {
-      const database = `${t.prefix}${A}`;
-      const other = await connectTo(database);
-      try {
-        await other.query('BEGIN');
-        await other.query(sql, params);
-        const response = Promise.resolve(request());
-        const waits = async () => (await lockWaitersIn(database)) === 1;
-        await until(waits);
-        expect(await waits()).toBe(true);
-        await other.query('COMMIT');
-        return await response;
-      } finally {
-        await other.end();
-      }
-    }
+    /** `sql` in a transaction of another session on A's database, committed once `request` waits for its locks. */
+    const racing = (sql: string, params: unknown[], request: () => PromiseLike<Response>) =>
+      whileLockedIn(`${t.prefix}${A}`, [[sql, params]], request);
     const newCrop = async (name: string) =>
       (await as(A).post('/api/crops', { name, plantingDate: '2025-05-01' }).expect(201)).body.id as string;
     const newHarvest = async (cropId: string) =>

@@ -14,9 +14,9 @@ import {
   startTestApp,
   stopTestApp,
   TestApp,
+  whileLockedIn,
   withMaintenanceClient,
 } from './support/test-app';
-import { connectTo, lockWaitersIn } from './support/test-database';
 import { until } from './support/until';
 
 /** Every line the app logs, at every level. */
@@ -480,23 +480,12 @@ describe('security', () => {
 
     it('refuses the old password when a reset commits while the login checks it (no token revoked at once)', async () => {
       await addUser('viewer', 'reset-racing@secure.example');
-      const database = `${t.prefix}${A}`;
-      const other = await connectTo(database);
-      try {
-        await other.query('BEGIN');
-        await other.query(
-          `UPDATE users SET credentials_version = credentials_version + 1 WHERE email = 'reset-racing@secure.example'`,
-        );
-        const response = login('reset-racing@secure.example', PASSWORD);
-        const waits = async () => (await lockWaitersIn(database)) === 1;
-        await until(waits);
-        expect(await waits()).toBe(true);
-        await other.query('COMMIT');
-        const res = await response;
-        expect([res.status, res.body.code]).toEqual([401, 'INVALID_CREDENTIALS']);
-      } finally {
-        await other.end();
-      }
+      const reset = `UPDATE users SET credentials_version = credentials_version + 1
+                     WHERE email = 'reset-racing@secure.example'`;
+      const res = await whileLockedIn(`${t.prefix}${A}`, [[reset]], () =>
+        login('reset-racing@secure.example', PASSWORD),
+      );
+      expect([res.status, res.body.code]).toEqual([401, 'INVALID_CREDENTIALS']);
     });
 
     it('does not count toward the lockout a login the busy hasher refused (503)', async () => {
@@ -733,22 +722,12 @@ describe('security', () => {
       const secondToken = (await login('second@demoted.example', PASSWORD, farm.tenantId)).body.accessToken;
       const bySecond = as(secondToken, farm.tenantId);
       /** Runs `sql` holding the app's admin lock; commits once `request` (past its guard) waits for that lock. */
-      const meanwhile = async (sql: string, request: () => Promise<Response>) => {
-        const other = await connectTo(database);
-        try {
-          await other.query('BEGIN');
-          await other.query(`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`);
-          await other.query(sql, [second.id]);
-          const response = request();
-          const waits = async () => (await lockWaitersIn(database)) === 1;
-          await until(waits);
-          expect(await waits()).toBe(true);
-          await other.query('COMMIT');
-          return await response;
-        } finally {
-          await other.end();
-        }
-      };
+      const meanwhile = (sql: string, request: () => Promise<Response>) =>
+        whileLockedIn(
+          database,
+          [[`SELECT pg_advisory_xact_lock(hashtext('users:admins'))`], [sql, [second.id]]],
+          request,
+        );
       const demote = `UPDATE users SET role = 'viewer' WHERE id = $1`;
       passwords.add('taken over 12345');
       const reset = await meanwhile(demote, () =>

@@ -52,7 +52,7 @@ export async function currentUser(
 }
 
 /** 403 for a user whose role is below the one a route needs. */
-export function roleForbidden(required: Role, role: Role): ForbiddenError {
+function roleForbidden(required: Role, role: Role): ForbiddenError {
   return new ForbiddenError(
     'ROLE_FORBIDDEN',
     `This needs the ${required} role or higher; your role is ${role}`,

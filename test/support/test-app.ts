@@ -16,12 +16,14 @@ import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
 import { assertNoContractViolations, OpenApiContract } from './openapi-contract';
 import {
   connectTo,
+  lockWaitersIn,
   maintenanceClient,
   runId,
   serverEnv,
   settledLockWaiters,
   TEST_DB_MARKER,
 } from './test-database';
+import { until } from './until';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -172,6 +174,30 @@ export async function lockWaitersAndStatuses(
     await holder.query('SELECT pg_advisory_unlock_all()');
     return { waiters, statuses: await statuses };
   });
+}
+
+/**
+ * Runs `statements` in a transaction of another session on `database`, sends `request` once they hold their locks,
+ * commits once the request is seen waiting for one of them, and answers the request's response.
+ */
+export async function whileLockedIn<T>(
+  database: string,
+  statements: Array<[sql: string, params?: unknown[]]>,
+  request: () => PromiseLike<T>,
+): Promise<T> {
+  const other = await connectTo(database);
+  try {
+    await other.query('BEGIN');
+    for (const [sql, params] of statements) await other.query(sql, params);
+    const response = Promise.resolve(request());
+    const waits = async () => (await lockWaitersIn(database)) === 1;
+    await until(waits);
+    expect(await waits()).toBe(true);
+    await other.query('COMMIT');
+    return await response;
+  } finally {
+    await other.end();
+  }
 }
 
 /** Runs SQL in one database of the test server. */
