@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { ParameterObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ERROR_CODES_EXTENSION, ERROR_DESCRIPTIONS, ErrorCodes } from './common/api-errors.decorator';
@@ -51,6 +52,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion('0.1.0')
     .addServer('/', 'The server that serves this document')
+    .addTag('organizations', 'Sign-up and the registry of organizations (the platform operator)')
+    .addTag('auth', "Logging in to an organization, and the calling user's own account")
+    .addTag('users', "The organization's users and their roles")
+    .addTag('crops', "The organization's crops, and each crop's harvests")
+    .addTag('harvests', 'Harvests of the crops')
+    .addTag('reports', 'Figures computed from the harvests')
+    .addTag('health', 'Liveness and readiness')
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
@@ -85,7 +93,13 @@ const DATABASE_ERRORS: ErrorCodes = {
 const TENANT_ERRORS: ErrorCodes = {
   400: ['TENANT_REQUIRED', 'TENANT_ID_MALFORMED'],
   404: ['TENANT_NOT_FOUND'],
-  503: ['TENANT_PROVISIONING', 'TENANT_UNAVAILABLE', 'TENANT_CAPACITY', 'SHUTTING_DOWN'],
+  503: [
+    'TENANT_PROVISIONING',
+    'TENANT_PROVISIONING_FAILED',
+    'TENANT_UNAVAILABLE',
+    'TENANT_CAPACITY',
+    'SHUTTING_DOWN',
+  ],
 };
 const TENANT_USER_ERRORS: ErrorCodes = {
   401: ['AUTH_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED'],
@@ -164,8 +178,21 @@ function errorResponse(status: number, codes: string[]) {
         schema: {
           allOf: [
             { $ref: getSchemaPath(ErrorResponseDto) },
-            { type: 'object', properties: { code: { type: 'string', enum: codes } } },
+            {
+              type: 'object',
+              required: ['code'],
+              properties: {
+                statusCode: { type: 'integer', enum: [status] },
+                code: { type: 'string', enum: codes },
+              },
+            },
           ],
+        },
+        example: {
+          statusCode: status,
+          error: STATUS_CODES[status],
+          message: ERROR_DESCRIPTIONS[status],
+          code: codes[0],
         },
       },
     },

@@ -113,7 +113,7 @@ describe('harvests and the harvest summary', () => {
     expect([moved.status, moved.body.code]).toEqual([400, 'HARVEST_BEFORE_PLANTING']);
     await as(A).patch(`/api/harvests/${harvest}`, { quantity: 2 }).expect(200);
     const replanted = await as(A).patch(`/api/crops/${crop}`, { plantingDate: '2025-10-02' });
-    expect([replanted.status, replanted.body.code]).toEqual([409, 'HARVESTS_BEFORE_PLANTING']);
+    expect([replanted.status, replanted.body.code]).toEqual([409, 'PLANTING_AFTER_HARVEST']);
     expect(replanted.body.message).toMatch(
       /has a harvest on 2025-10-01, before the planting date 2025-10-02/,
     );

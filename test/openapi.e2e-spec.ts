@@ -233,6 +233,49 @@ describe('OpenAPI document', () => {
     expect(codes.size).toBeGreaterThan(40);
   });
 
+  it('gives each error response its status, a required code and an example of its own', () => {
+    for (const { path, method, op } of operations()) {
+      for (const [status, response] of Object.entries(op.responses).filter(([s]) => Number(s) >= 400)) {
+        const content = response.content?.['application/json'] as unknown as {
+          schema: { allOf: [object, { required: string[]; properties: { statusCode: { enum: number[] } } }] };
+          example: { statusCode: number; code: string };
+        };
+        const own = content.schema.allOf[1];
+        expect({
+          at: `${method} ${path} ${status}`,
+          required: own.required,
+          status: own.properties.statusCode.enum,
+        }).toEqual({ at: `${method} ${path} ${status}`, required: ['code'], status: [Number(status)] });
+        expect(content.example.statusCode).toBe(Number(status));
+        expect(errorCodes(op)[status]).toContain(content.example.code);
+      }
+    }
+  });
+
+  it('names each enum once (one type in generated clients) and declares every tag', () => {
+    const document = served as unknown as {
+      components: { schemas: Record<string, { enum?: string[] }> };
+      tags: Array<{ name: string }>;
+    };
+    const named = ['Role', 'HarvestUnit', 'FarmType', 'OrganizationStatus'].map(
+      (name) => document.components.schemas[name]?.enum,
+    );
+    expect(named).toEqual([
+      ['viewer', 'member', 'admin'],
+      ['kg', 'bushel', 'crate'],
+      ['vegetable', 'dairy', 'orchard', 'mixed'],
+      ['provisioning', 'active', 'failed'],
+    ]);
+    // Elsewhere no schema spells one of them out again.
+    const others = Object.entries(document.components.schemas).filter(
+      ([name]) => !['Role', 'HarvestUnit', 'FarmType', 'OrganizationStatus'].includes(name),
+    );
+    const text = JSON.stringify([served.paths, others]);
+    for (const values of named) expect(text).not.toContain(JSON.stringify(values));
+    const tags = new Set(operations().flatMap(({ op }) => op.tags ?? []));
+    expect(document.tags.map((tag) => tag.name).sort()).toEqual([...tags].sort());
+  });
+
   it('declares the bearer schemes and which routes need which', () => {
     expect(served.components.securitySchemes).toEqual({
       tenantUser: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),

@@ -176,7 +176,9 @@ describe('tenant requests', () => {
         sunnyAcres.tenantId,
       ]);
       const res = await t.http.get('/api/crops').set('X-Tenant-ID', sunnyAcres.tenantId).expect(503);
-      expect(res.body.code).toBe(status === 'provisioning' ? 'TENANT_PROVISIONING' : 'TENANT_UNAVAILABLE');
+      expect(res.body.code).toBe(
+        status === 'provisioning' ? 'TENANT_PROVISIONING' : 'TENANT_PROVISIONING_FAILED',
+      );
     }
     await sqlIn(t.config.DB_NAME, "UPDATE organizations SET status = 'active' WHERE tenant_id = $1", [
       sunnyAcres.tenantId,

@@ -1,5 +1,7 @@
 /** Tenant user roles, weakest first: each role may do what the ones before it may. */
 export const ROLES = ['viewer', 'member', 'admin'] as const;
+/** The roles as one named enum of the OpenAPI document (one type in generated clients). */
+export const ROLE_ENUM = { enum: ROLES, enumName: 'Role' };
 export type Role = (typeof ROLES)[number];
 
 /** True when `role` may do what `required` may. */

@@ -2,17 +2,16 @@ import { ApiProperty } from '@nestjs/swagger';
 
 /** The single JSON shape of every error this API returns. */
 export class ErrorResponseDto {
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', description: "The response's HTTP status" })
   statusCode!: number;
 
-  @ApiProperty({ example: 'Bad Request' })
+  @ApiProperty({ description: "The status's name: Bad Request, Not Found, …" })
   error!: string;
 
-  @ApiProperty({ example: 'name must be shorter than or equal to 200 characters' })
+  @ApiProperty({ description: 'What went wrong, for people (it names the field of an invalid input)' })
   message!: string;
 
   @ApiProperty({
-    example: 'VALIDATION_FAILED',
     description: "Stable machine-readable error code; each operation's error responses list theirs",
   })
   code!: string;

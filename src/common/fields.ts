@@ -36,6 +36,12 @@ function presence({ required = true, nullable = false }: FieldOptions): Property
   return [];
 }
 
+/** The field's description followed by a note on how the field is read. */
+function withNote(options: FieldOptions, note: string): FieldOptions {
+  const own = options.description?.replace(/\.$/, '');
+  return { ...options, description: own ? `${own}. ${note}` : note };
+}
+
 function doc(options: FieldOptions, schema: ApiPropertyOptions): PropertyDecorator {
   return ApiProperty({
     ...schema,
@@ -111,7 +117,7 @@ export function TextField(
 ): PropertyDecorator {
   const { mustMatch } = options;
   return applyDecorators(
-    doc(options, {
+    doc(withNote(options, 'Trimmed and composed (Unicode NFC) before its length is counted.'), {
       type: String,
       minLength: 1,
       maxLength: max,
@@ -156,7 +162,10 @@ export const PASSWORD_MIN_LENGTH = 10;
 export function PasswordField(options: FieldOptions & { minLength?: number } = {}): PropertyDecorator {
   const min = options.minLength ?? PASSWORD_MIN_LENGTH;
   return applyDecorators(
-    doc(options, { type: String, format: 'password', minLength: min, maxLength: 1024, writeOnly: true }),
+    doc(
+      withNote(options, 'Counted and hashed composed (Unicode NFC): é is one character, typed either way.'),
+      { type: String, format: 'password', minLength: min, maxLength: 1024, writeOnly: true },
+    ),
     ...presence(options),
     IsString(),
     MinChars(min, `$property must be at least ${min} characters long`, { composed: true }),
@@ -182,9 +191,13 @@ export function UuidField(options: FieldOptions = {}): PropertyDecorator {
   );
 }
 
-export function EnumField(values: readonly string[], options: FieldOptions = {}): PropertyDecorator {
+/** One of a named enum's values (`enumName`: the enum's one schema in the OpenAPI document). */
+export function EnumField(
+  { enum: values, enumName }: { enum: readonly string[]; enumName: string },
+  options: FieldOptions = {},
+): PropertyDecorator {
   return applyDecorators(
-    doc(options, { enum: values, type: String }),
+    doc(options, { enum: values as string[], enumName }),
     ...presence(options),
     IsIn(values, { message: `$property must be one of: ${values.join(', ')}` }),
   );

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 export const locationHeaderDoc = {
   Location: {
     description: 'The path of the created resource, which its GET route reads',
+    required: true,
     schema: { type: 'string' },
   },
 };

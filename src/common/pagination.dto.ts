@@ -36,7 +36,8 @@ export const TOTAL_COUNT_HEADER = 'X-Total-Count';
 export const totalCountHeaderDoc = {
   [TOTAL_COUNT_HEADER]: {
     description: 'Total number of items matching the query',
-    schema: { type: 'integer' },
+    required: true,
+    schema: { type: 'integer', minimum: 0 },
   },
 };
 

@@ -62,7 +62,7 @@ export class CropsController {
   @ApiOperation({ operationId: 'updateCrop', summary: 'Change some fields of a crop' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: CropDto, description: 'The updated crop' })
-  @ApiErrors({ 404: ['CROP_NOT_FOUND'], 409: ['HARVESTS_BEFORE_PLANTING'] })
+  @ApiErrors({ 404: ['CROP_NOT_FOUND'], 409: ['PLANTING_AFTER_HARVEST'] })
   async update(@UuidParam() id: string, @Body() dto: UpdateCropDto): Promise<CropDto> {
     return CropDto.from(await this.crops.update(id, dto));
   }

@@ -59,7 +59,7 @@ export class CropsService {
         );
         if (earlier) {
           throw new ConflictError(
-            'HARVESTS_BEFORE_PLANTING',
+            'PLANTING_AFTER_HARVEST',
             `Crop ${id} has a harvest on ${earlier.harvestedAt}, before the planting date ${dto.plantingDate}`,
           );
         }

@@ -4,6 +4,8 @@ import { Timestamped } from '../common/timestamps';
 import { Crop } from '../crops/crop.entity';
 
 export const HARVEST_UNITS = ['kg', 'bushel', 'crate'] as const;
+/** The units as one named enum of the OpenAPI document (one type in generated clients). */
+export const HARVEST_UNIT_ENUM = { enum: HARVEST_UNITS, enumName: 'HarvestUnit' };
 export type HarvestUnit = (typeof HARVEST_UNITS)[number];
 
 /**

@@ -3,9 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { Timestamped } from '../common/timestamps';
 
 export const FARM_TYPES = ['vegetable', 'dairy', 'orchard', 'mixed'] as const;
+/** Named enums of the OpenAPI document (one type each in generated clients). */
+export const FARM_TYPE_ENUM = { enum: FARM_TYPES, enumName: 'FarmType' };
 export type FarmType = (typeof FARM_TYPES)[number];
 
 export const ORGANIZATION_STATUSES = ['provisioning', 'active', 'failed'] as const;
+export const ORGANIZATION_STATUS_ENUM = { enum: ORGANIZATION_STATUSES, enumName: 'OrganizationStatus' };
 export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
 
 /** A tenant in the control-plane registry: who it is and where its database lives. */

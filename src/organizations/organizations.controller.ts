@@ -41,7 +41,8 @@ export class OrganizationsController {
   @ApiCreatedResponse({
     type: OrganizationDto,
     headers: locationHeaderDoc,
-    description: 'Created; its tenant database is ready',
+    description:
+      'Created; its tenant database is ready (Location, GET /organizations/{id}, needs the platform token)',
   })
   @ApiErrors({
     400: ['OWNER_REQUIRED', 'ORGANIZATION_NAME_INVALID'],

@@ -2,7 +2,7 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { PLATFORM_ADMIN_SCHEME, PublicTenantRoute, TENANT_USER_SCHEME } from '../auth/auth.decorators';
 import { TenantAuthGuard } from '../auth/tenant-auth.guard';
-import { TENANT_SLUG_PATTERN } from './tenant-slug';
+import { TENANT_SLUG_MAX_LENGTH, TENANT_SLUG_PATTERN } from './tenant-slug';
 
 /**
  * Marks a controller as a tenant route: the guard (a validated tenant, the user of the access token the tenant
@@ -23,7 +23,7 @@ export function TenantRoute({
       schema: {
         type: 'string',
         pattern: TENANT_SLUG_PATTERN.source,
-        maxLength: 48,
+        maxLength: TENANT_SLUG_MAX_LENGTH,
         example: 'green-valley-co-op',
       },
     }),

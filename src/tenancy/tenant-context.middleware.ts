@@ -59,10 +59,10 @@ export class TenantContextMiddleware implements NestMiddleware {
     }
     if (record.status !== 'active') {
       throw new UnavailableError(
-        record.status === 'provisioning' ? 'TENANT_PROVISIONING' : 'TENANT_UNAVAILABLE',
+        record.status === 'provisioning' ? 'TENANT_PROVISIONING' : 'TENANT_PROVISIONING_FAILED',
         record.status === 'provisioning'
           ? `Tenant ${tenantId} is still being provisioned; retry shortly`
-          : `Tenant ${tenantId} is not available: its provisioning failed`,
+          : `Tenant ${tenantId} is not available: its provisioning failed; repeating its sign-up finishes it`,
       );
     }
     const credentials = this.credentials.check(req, tenantId);

@@ -25,7 +25,7 @@ export class AccessTokenDto {
   @ApiProperty({ enum: ['Bearer'], example: 'Bearer' })
   tokenType!: 'Bearer';
 
-  @ApiProperty({ description: 'Seconds until the token expires', example: 900 })
+  @ApiProperty({ type: 'integer', description: 'Seconds until the token expires', example: 900 })
   expiresIn!: number;
 
   @ApiProperty({ type: UserDto })

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { DateField, EnumField, PositiveDecimalField, TextField, UuidField } from '../../common/fields';
 import { PaginationQueryDto } from '../../common/pagination.dto';
-import { Harvest, HARVEST_UNITS, HarvestUnit } from '../harvest.entity';
+import { Harvest, HARVEST_UNIT_ENUM, HarvestUnit } from '../harvest.entity';
 
 export const MAX_QUANTITY = 999_999_999.999;
 
@@ -12,7 +12,7 @@ export class CreateHarvestDto {
   @PositiveDecimalField(MAX_QUANTITY, 3, { example: 12.5 })
   quantity!: number;
 
-  @EnumField(HARVEST_UNITS, { example: 'kg' })
+  @EnumField(HARVEST_UNIT_ENUM, { example: 'kg' })
   unit!: HarvestUnit;
 
   @DateField({ required: false, example: '2025-08-01', description: 'Defaults to today (UTC)' })
@@ -29,7 +29,7 @@ export class UpdateHarvestDto {
   @PositiveDecimalField(MAX_QUANTITY, 3, { required: false, example: 14 })
   quantity?: number;
 
-  @EnumField(HARVEST_UNITS, { required: false })
+  @EnumField(HARVEST_UNIT_ENUM, { required: false })
   unit?: HarvestUnit;
 
   @DateField({ required: false })
@@ -49,7 +49,7 @@ export class ListHarvestsQueryDto extends PaginationQueryDto {
   @DateField({ required: false, description: 'Only harvests on or before this date' })
   to?: string;
 
-  @EnumField(HARVEST_UNITS, { required: false, description: 'Only harvests in this unit' })
+  @EnumField(HARVEST_UNIT_ENUM, { required: false, description: 'Only harvests in this unit' })
   unit?: HarvestUnit;
 }
 
@@ -63,7 +63,7 @@ export class HarvestDto {
   @ApiProperty({ type: Number, example: 12.5 })
   quantity!: number;
 
-  @ApiProperty({ enum: HARVEST_UNITS, example: 'kg' })
+  @ApiProperty({ ...HARVEST_UNIT_ENUM, example: 'kg' })
   unit!: HarvestUnit;
 
   @ApiProperty({ type: String, format: 'date', example: '2025-08-01' })

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, IsUrl, ValidateIf, ValidateNested } from 'class-validator';
 import { EmailField, MaxChars, PasswordField, TextField } from '../../common/fields';
 import { TENANT_SLUG_MAX_LENGTH } from '../../tenancy/tenant-slug';
-import { FARM_TYPES, FarmType } from '../organization.entity';
+import { FARM_TYPE_ENUM, FARM_TYPES, FarmType } from '../organization.entity';
 
 export class OwnerDto {
   @TextField(200, { example: 'Ada' })
@@ -30,7 +30,7 @@ export class CreateOrganizationDto {
   })
   name!: string;
 
-  @ApiProperty({ enum: FARM_TYPES, example: 'vegetable' })
+  @ApiProperty({ ...FARM_TYPE_ENUM, example: 'vegetable' })
   @IsIn(FARM_TYPES, { message: `farmType must be one of: ${FARM_TYPES.join(', ')}` })
   farmType!: FarmType;
 

@@ -1,11 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
 import {
-  FARM_TYPES,
+  FARM_TYPE_ENUM,
   FarmType,
   Organization,
-  ORGANIZATION_STATUSES,
+  ORGANIZATION_STATUS_ENUM,
   OrganizationStatus,
 } from '../organization.entity';
+import { TENANT_SLUG_MAX_LENGTH, TENANT_SLUG_PATTERN } from '../../tenancy/tenant-slug';
 
 export class OrganizationDto {
   @ApiProperty({ format: 'uuid', example: '4b6f0c7e-1c43-4a53-9a59-5d3c2a1f2b10' })
@@ -14,16 +15,21 @@ export class OrganizationDto {
   @ApiProperty({ example: 'Green Valley Co-op' })
   name!: string;
 
-  @ApiProperty({ example: 'green-valley-co-op', description: 'Send it as X-Tenant-ID on tenant routes' })
+  @ApiProperty({
+    example: 'green-valley-co-op',
+    description: 'Send it as X-Tenant-ID on tenant routes',
+    pattern: TENANT_SLUG_PATTERN.source,
+    maxLength: TENANT_SLUG_MAX_LENGTH,
+  })
   tenantId!: string;
 
-  @ApiProperty({ enum: FARM_TYPES, example: 'vegetable' })
+  @ApiProperty({ ...FARM_TYPE_ENUM, example: 'vegetable' })
   farmType!: FarmType;
 
-  @ApiProperty({ type: String, nullable: true, example: null })
+  @ApiProperty({ type: String, format: 'uri', nullable: true, example: null })
   logoUrl!: string | null;
 
-  @ApiProperty({ enum: ORGANIZATION_STATUSES, example: 'active' })
+  @ApiProperty({ ...ORGANIZATION_STATUS_ENUM, example: 'active' })
   status!: OrganizationStatus;
 
   @ApiProperty({ type: String, format: 'date-time' })

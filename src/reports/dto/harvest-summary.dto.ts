@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { DateField, UuidField } from '../../common/fields';
-import { HARVEST_UNITS, HarvestUnit } from '../../harvests/harvest.entity';
+import { HARVEST_UNIT_ENUM, HarvestUnit } from '../../harvests/harvest.entity';
 
 export class HarvestSummaryQueryDto {
   @DateField({ required: false, description: 'Only harvests on or after this date' })
@@ -20,7 +20,7 @@ export class HarvestSummaryRowDto {
   @ApiProperty({ example: 'Heirloom Tomatoes' })
   cropName!: string;
 
-  @ApiProperty({ enum: HARVEST_UNITS, example: 'kg' })
+  @ApiProperty({ ...HARVEST_UNIT_ENUM, example: 'kg' })
   unit!: HarvestUnit;
 
   @ApiProperty({

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ROLES, Role } from '../../auth/roles';
+import { ROLE_ENUM, Role } from '../../auth/roles';
 import { EmailField, EnumField, PasswordField, TextField } from '../../common/fields';
 import { User } from '../user.entity';
 
@@ -19,7 +19,7 @@ export class CreateUserDto {
   @PasswordField({ description: 'At least 10 characters; stored as an argon2id hash, never returned' })
   password!: string;
 
-  @EnumField(ROLES, {
+  @EnumField(ROLE_ENUM, {
     required: false,
     example: 'member',
     default: 'member',
@@ -44,7 +44,7 @@ export class UpdateUserDto {
   })
   password?: string;
 
-  @EnumField(ROLES, {
+  @EnumField(ROLE_ENUM, {
     required: false,
     example: 'viewer',
     description: 'The last admin of the organization cannot be demoted (409)',
@@ -70,7 +70,7 @@ export class UserDto {
   })
   email!: string;
 
-  @ApiProperty({ enum: ROLES, example: 'member' })
+  @ApiProperty({ ...ROLE_ENUM, example: 'member' })
   role!: Role;
 
   @ApiProperty({ type: String, format: 'date-time' })
