@@ -10,6 +10,7 @@ import {
   asTenant,
   logIn,
   OWNER_PASSWORD,
+  SignedUp,
   sqlIn,
   startTestApp,
   stopTestApp,
@@ -663,6 +664,19 @@ describe('security', () => {
   });
 
   describe('the last admin', () => {
+    /** A second admin of `farm`, added by its owner, and that admin's access token. */
+    const addSecondAdmin = async (farm: SignedUp, email: string) => {
+      const created = await as(farm.token, farm.tenantId).post('/api/users', {
+        firstName: 'Second',
+        lastName: 'Admin',
+        email,
+        password: PASSWORD,
+        role: 'admin',
+      });
+      const token = (await login(email, PASSWORD, farm.tenantId)).body.accessToken as string;
+      return { id: (created.body as { id: string }).id, token };
+    };
+
     it('cannot be deleted or demoted (409); with a second admin, either can', async () => {
       const farm = await t.signUp('Lonely Admin Farm');
       const api = as(farm.token, farm.tenantId);
@@ -673,21 +687,12 @@ describe('security', () => {
       expect({ status: demote.status, code: demote.body.code }).toEqual({ status: 409, code: 'LAST_ADMIN' });
       expect((await api.get('/api/auth/me')).body.role).toBe('admin');
 
-      const second = (
-        await api.post('/api/users', {
-          firstName: 'Second',
-          lastName: 'Admin',
-          email: 'second@lonely.example',
-          password: PASSWORD,
-          role: 'admin',
-        })
-      ).body as { id: string };
+      const second = await addSecondAdmin(farm, 'second@lonely.example');
       // Two admins demote each other at once: one wins and one admin remains. The loser gets 409 LAST_ADMIN when
       // its guard ran before the winner's commit, else 403 ROLE_FORBIDDEN (role changes apply at once).
-      const secondToken = (await login('second@lonely.example', PASSWORD, farm.tenantId)).body.accessToken;
       const [a, b] = await Promise.all([
         api.patch(`/api/users/${second.id}`, { role: 'viewer' }),
-        as(secondToken, farm.tenantId).patch(`/api/users/${owner.id}`, { role: 'viewer' }),
+        as(second.token, farm.tenantId).patch(`/api/users/${owner.id}`, { role: 'viewer' }),
       ]);
       const [winner, loser] = a.status === 200 ? [a, b] : [b, a];
       expect(winner.status).toBe(200);
@@ -710,17 +715,8 @@ describe('security', () => {
       const farm = await t.signUp('Demoted Admin Farm');
       const database = `${t.prefix}${farm.tenantId}`;
       const owner = (await as(farm.token, farm.tenantId).get('/api/auth/me')).body as { id: string };
-      const second = (
-        await as(farm.token, farm.tenantId).post('/api/users', {
-          firstName: 'Second',
-          lastName: 'Admin',
-          email: 'second@demoted.example',
-          password: PASSWORD,
-          role: 'admin',
-        })
-      ).body as { id: string };
-      const secondToken = (await login('second@demoted.example', PASSWORD, farm.tenantId)).body.accessToken;
-      const bySecond = as(secondToken, farm.tenantId);
+      const second = await addSecondAdmin(farm, 'second@demoted.example');
+      const bySecond = as(second.token, farm.tenantId);
       /** Runs `sql` holding the app's admin lock; commits once `request` (past its guard) waits for that lock. */
       const meanwhile = (sql: string, request: () => Promise<Response>) =>
         whileLockedIn(
