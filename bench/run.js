@@ -16,7 +16,15 @@ const os = require('node:os');
 const { join } = require('node:path');
 const { assertBuilt, startApp } = require('./lib/app');
 const { connectionControl } = require('./lib/control');
-const { ROOT, dropDatabases, seedCrops, startServer } = require('./lib/postgres');
+const {
+  ROOT,
+  dropAbandonedRuns,
+  dropDatabases,
+  holdRunLock,
+  runDatabases,
+  seedCrops,
+  startServer,
+} = require('./lib/postgres');
 
 const SCENARIOS = ['warm', 'cold', 'zipf', 'memory', 'signup', 'fleet'];
 /** Seconds of the connection control before the seeding (see lib/control.js). */
@@ -123,6 +131,21 @@ function checkTarget(value, [op, bound]) {
   return op === '>=' ? value >= bound : value <= bound;
 }
 
+/**
+ * What makes a run's figures meaningless, whatever the targets: an error count above 0 (every request of a load is
+ * to succeed) or a figure that is not a number (a load that served nothing).
+ */
+function invalidFigures(results) {
+  const problems = [];
+  for (const [scenario, metrics] of Object.entries(results)) {
+    for (const [metric, value] of Object.entries(metrics)) {
+      if (!Number.isFinite(value)) problems.push(`${scenario}.${metric} is ${value}`);
+      else if (/^(e|.*E)rrors$/.test(metric) && value > 0) problems.push(`${scenario}.${metric} is ${value}`);
+    }
+  }
+  return problems;
+}
+
 function printTable(results, targets) {
   const rows = [['scenario', 'metric', 'value', 'target', '']];
   for (const [scenario, metrics] of Object.entries(results)) {
@@ -189,26 +212,33 @@ async function main() {
   };
   const targets = {};
   let failed = false;
-  const interrupted = () => {
-    log('interrupted: cleaning up');
-    void cleanup().then(() => process.exit(130));
+  const runLock = await holdRunLock(server, runPrefix).catch(async (error) => {
+    await server.stop();
+    throw error;
+  });
+  /** Ctrl-C, a closed terminal, a CI job's timeout: the run's apps and databases go first. */
+  const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+  const interrupted = (signal) => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(SIGNALS[signal]));
   };
   async function cleanup() {
-    process.off('SIGINT', interrupted);
-    await Promise.allSettled([...apps].map((app) => app.stop()));
-    const dropped = await dropDatabases(server, runPrefix);
-    log(`dropped ${dropped} database(s) with prefix ${runPrefix}`);
-    await server.stop();
+    for (const signal of Object.keys(SIGNALS)) process.off(signal, interrupted);
+    try {
+      await Promise.allSettled([...apps].map((app) => app.stop()));
+      const dropped = await dropDatabases(server, runDatabases([runPrefix]));
+      log(`dropped ${dropped} database(s) with prefix ${runPrefix}`);
+      await runLock.release();
+    } finally {
+      await server.stop();
+    }
   }
-  process.on('SIGINT', interrupted);
+  for (const signal of Object.keys(SIGNALS)) process.on(signal, interrupted);
   const started = Date.now();
   try {
     log(`${quick ? 'quick' : 'full'} run, prefix ${runPrefix}, PostgreSQL ${server.host}:${server.port}`);
-    if (server.embedded) {
-      // The embedded server is this run's alone; Ctrl-C stops it before the cleanup can drop a run's databases.
-      const leftovers = await dropDatabases(server, 'bench');
-      if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
-    }
+    const leftovers = await dropAbandonedRuns(server);
+    if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
     ctx.results.control = await connectionControl(server, quick ? 1 : CONTROL_SECONDS);
     targets.control = {};
     log(`control: ${JSON.stringify(ctx.results.control)}`);
@@ -229,6 +259,7 @@ async function main() {
   }
   if (failed) process.exit(1);
   printTable(ctx.results, targets);
+  const problems = invalidFigures(ctx.results);
   const report = {
     ...ctx.results,
     mode: quick ? 'quick' : 'full',
@@ -239,6 +270,10 @@ async function main() {
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(join(__dirname, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote bench/results/latest.json`);
+  if (problems.length > 0) {
+    console.error(`The run's figures do not stand: ${problems.join('; ')}`);
+    process.exit(1);
+  }
 }
 
 void main();

@@ -15,7 +15,7 @@
  * See bench/README.md, section 2026-11-27, 13:37–15:10 UTC.
  */
 const { readFileSync } = require('node:fs');
-const { percentile, round } = require('./lib/stats');
+const { median, percentile, round } = require('./lib/stats');
 
 const LINE = /^\s*\[(\d+)\]\s+([\d.]+):\s+(\S+):\s+(.*)$/;
 const SWITCH = /prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d+)/;
@@ -98,7 +98,7 @@ function analyse(text, tid) {
     migrations,
     spansWaitingWhileAnotherCpuIdle: {
       count: spans.length,
-      medianMs: ms(percentile(spans, 50)),
+      medianMs: ms(median(spans)),
       p90Ms: ms(percentile(spans, 90)),
       longestMs: ms(Math.max(0, ...spans)),
       shareOfTheirTimeInSpansOf1MsOrMore: spanTotal > 0 ? round(longSpans / spanTotal, 3) : 0,

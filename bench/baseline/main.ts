@@ -138,6 +138,9 @@ class HealthController {
         max: Number(env('BASELINE_POOL_MAX', '10')),
         idleTimeoutMillis: Number(env('BASELINE_POOL_IDLE_MS', '30000')),
       },
+      // As the app's tenant connections have it (DB_STATEMENT_TIMEOUT_MS's default): PostgreSQL arms a timer per
+      // statement.
+      driverOptions: { connection: { statement_timeout: 30_000 } },
     }),
   ],
   controllers: [CropsController, HealthController],

@@ -71,25 +71,78 @@ const controlDatabase = (prefix) => `${prefix.slice(0, -1)}control`;
 
 const quote = (name) => `"${name.replace(/"/g, '""')}"`;
 
-/** Drops every database whose name starts with the run's prefix, four at a time (each drop takes ~0.2 s). */
-async function dropDatabases(server, prefix) {
+/**
+ * Drops every database whose name matches `pattern` (a regular expression), four at a time (each drop takes
+ * ~0.2 s); a drop that fails is tried once more after the others, then reported by the error thrown.
+ */
+async function dropDatabases(server, pattern) {
   const names = await withClient(server, 'postgres', async (client) => {
-    const { rows } = await client.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
-      prefix,
-    ]);
+    const { rows } = await client.query('SELECT datname FROM pg_database WHERE datname ~ $1', [pattern]);
     return rows.map((row) => row.datname);
   });
-  const queue = [...names];
-  await Promise.all(
-    Array.from({ length: 4 }, () =>
-      withClient(server, 'postgres', async (client) => {
-        for (let name = queue.shift(); name; name = queue.shift()) {
-          await client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
-        }
-      }),
-    ),
-  );
+  /** Drops `list`; returns what is left: name -> why (a failed drop's error, or a connection that failed first). */
+  const dropAll = async (list) => {
+    const queue = [...list];
+    const left = new Map();
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () =>
+        withClient(server, 'postgres', async (client) => {
+          for (let name = queue.shift(); name; name = queue.shift()) {
+            await client
+              .query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`)
+              .catch((error) => left.set(name, error.message));
+          }
+        }),
+      ),
+    );
+    const failure = results.find((result) => result.status === 'rejected');
+    for (const name of queue) left.set(name, failure ? failure.reason.message : 'not reached');
+    return left;
+  };
+  const left = await dropAll([...(await dropAll(names)).keys()]);
+  if (left.size > 0) {
+    const why = [...left].map(([name, message]) => `${name} (${message})`).join(', ');
+    throw new Error(`Could not drop ${left.size} database(s): ${why}`);
+  }
   return names.length;
+}
+
+/** A bench run's databases: its prefix (`bench` + 6 hex digits) and the apps' `m_`, `s_`, `n_` and `mcontrol`. */
+const runDatabases = (runPrefixes) => `^(${runPrefixes.join('|')})`;
+
+/** The advisory lock a run holds for its whole length: other runs leave its databases alone. */
+const runLockKey = (runPrefix) => `farm-bench-run:${runPrefix}`;
+
+/**
+ * Takes the run's lock on a session of its own, held until `release()` (or the process's end, when the server ends
+ * the session).
+ */
+async function holdRunLock(server, runPrefix) {
+  const client = await connect(server);
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(runPrefix)]);
+  return { release: () => client.end() };
+}
+
+/**
+ * Drops the databases of earlier runs that ended without their cleanup (a killed process, a lost terminal): those
+ * of every run whose lock no session holds. Returns how many.
+ */
+async function dropAbandonedRuns(server) {
+  return withClient(server, 'postgres', async (client) => {
+    const { rows } = await client.query(
+      `SELECT DISTINCT substring(datname from '^bench[0-9a-f]{6}') AS run FROM pg_database
+        WHERE datname ~ '^bench[0-9a-f]{6}'`,
+    );
+    const abandoned = [];
+    for (const { run } of rows) {
+      const { rows: locked } = await client.query('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+        runLockKey(run),
+      ]);
+      if (locked[0].ok) abandoned.push(run);
+    }
+    // The locks taken stay held until the drops are done (the client's end releases them).
+    return abandoned.length > 0 ? dropDatabases(server, runDatabases(abandoned)) : 0;
+  });
 }
 
 /** Replaces a database's crops with `count` rows, created a minute apart. */
@@ -106,14 +159,17 @@ async function seedCrops(server, database, count) {
 
 /**
  * Samples every `everyMs` the client connections PostgreSQL holds for this run: on an embedded server (ours alone)
- * every client backend, on a shared one those to the apps' tenant databases (`prefix`) and their control database.
- * Call stop() for the peak.
+ * every client backend, on a shared one those to the apps' tenant databases (`prefix`) and their control database,
+ * and every app's maintenance session (on `postgres`, named `farm-management:admin`; another deployment's on the same
+ * server would count too). Call stop() for the peak.
  */
 function sampleConnections(server, prefix, everyMs = 250) {
   const sql = server.embedded
     ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
     : `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE (starts_with(datname, $1) OR datname = $2) AND pid <> pg_backend_pid()`;
+        WHERE (starts_with(datname, $1) OR datname = $2
+               OR (datname = 'postgres' AND application_name = 'farm-management:admin'))
+          AND pid <> pg_backend_pid()`;
   const params = server.embedded ? [] : [prefix, controlDatabase(prefix)];
   let running = true;
   let peak = 0;
@@ -172,6 +228,9 @@ module.exports = {
   withClient,
   controlDatabase,
   dropDatabases,
+  runDatabases,
+  holdRunLock,
+  dropAbandonedRuns,
   seedCrops,
   sampleConnections,
   waitForTenantConnectionsClosed,

@@ -8,12 +8,18 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
-const median = (values) => percentile(values, 50);
+/** The middle value, or the mean of the two middle values of an even count (nearest-rank p50 takes the lower one). */
+function median(values) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
 
 /** p50/p90/p99 of a list of timings, rounded to 0.1. */
 function summary(values) {
   return {
-    p50: round(percentile(values, 50)),
+    p50: round(median(values)),
     p90: round(percentile(values, 90)),
     p99: round(percentile(values, 99)),
   };

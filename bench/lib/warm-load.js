@@ -61,7 +61,7 @@ function warmLoad(headers) {
 
 /** A measured round for the log. */
 const describeRound = (side) =>
-  `${round(side.rps)} req/s p99 ${side.p99} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
+  `${round(side.rps)} req/s p99 ${round(side.p99)} ms, CPU µs/req ${round(side.cpuUsPerRequest)} own ` +
   `${round(side.serverCpuUsPerRequest)} rest, ${round(100 * side.idleShare)} % idle, ` +
   `${round(100 * side.stealShare)} % stolen` +
   (side.mainThreadRunShare === undefined

@@ -71,7 +71,13 @@ module.exports = async function warm(ctx) {
         ),
       ],
     ]);
-    const run = (side, seconds) => loads.get(side)(side, seconds);
+    /** Errors of every load of either side, warm-ups included. */
+    let errors = 0;
+    const run = async (side, seconds) => {
+      const result = await loads.get(side)(side, seconds);
+      errors += result.errors;
+      return result;
+    };
     const seconds = ctx.quick ? 2 : ROUND_SECONDS;
     // Steady state only (see FIRST_WARM_UP_SECONDS).
     await app.waitForSpares();
@@ -100,12 +106,12 @@ module.exports = async function warm(ctx) {
       appRps: round(pick('tenant', 'rps')),
       baselineRps: round(pick('single', 'rps')),
       throughputRatio: round(median(pairs.map((p) => p.tenant.rps / p.single.rps)), 3),
-      appP50Ms: pick('tenant', 'p50'),
-      appP90Ms: pick('tenant', 'p90'),
-      appP99Ms: pick('tenant', 'p99'),
-      baselineP50Ms: pick('single', 'p50'),
-      baselineP90Ms: pick('single', 'p90'),
-      baselineP99Ms: pick('single', 'p99'),
+      appP50Ms: round(pick('tenant', 'p50')),
+      appP90Ms: round(pick('tenant', 'p90')),
+      appP99Ms: round(pick('tenant', 'p99')),
+      baselineP50Ms: round(pick('single', 'p50')),
+      baselineP90Ms: round(pick('single', 'p90')),
+      baselineP99Ms: round(pick('single', 'p99')),
       p99Ratio: round(median(pairs.map((p) => p.tenant.p99 / p.single.p99)), 3),
       appCpuUsPerRequest: round(pick('tenant', 'cpuUsPerRequest')),
       baselineCpuUsPerRequest: round(pick('single', 'cpuUsPerRequest')),
@@ -123,7 +129,7 @@ module.exports = async function warm(ctx) {
         'baseline',
         pairs.map((p) => p.single),
       ),
-      errors: pairs.reduce((sum, p) => sum + p.tenant.errors + p.single.errors, 0),
+      errors,
       rounds,
       roundWarmUpSeconds: ctx.quick ? 0 : ROUND_WARM_UP_SECONDS,
     };

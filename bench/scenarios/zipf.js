@@ -1,10 +1,10 @@
 'use strict';
 /**
  * zipf: 1,000 tenants, each request's tenant drawn from a Zipf distribution (s = 1.1), 20 connections, after 30 s of
- * the same load; its measured minute comes in rounds, each after a round of warm's load on a fresh app as warm runs
- * it (the reference), so that zipf's throughput is compared with warm's measured beside it. PostgreSQL's connections
- * are sampled every 250 ms while zipf's app is loaded, the connection registry's counters read around each measured
- * round.
+ * the same load; its measured minute comes in rounds, each paired with a round of warm's load on a fresh app as warm
+ * runs it (the reference), the pair's order alternating, so that zipf's throughput is compared with warm's measured
+ * beside it. PostgreSQL's connections are sampled every 250 ms while zipf's app is loaded, the connection registry's
+ * counters read around each measured round.
  */
 const { load, mainThreadMedians, measuredLoad } = require('../lib/load');
 const { median, round, seededRandom, zipfSampler } = require('../lib/stats');
@@ -43,9 +43,9 @@ const ZIPF_ENV = {
 const WARM_UP_S = 30;
 
 /**
- * The measured minute: 5 rounds of 12 s (an odd count, so the median is a round's), each after the reference's round
- * and ROUND_WARM_UP_SECONDS of the same load: the app has idled meanwhile, its pools have closed their connections
- * (the round's first requests reconnect), and V8's memory reducer has shrunk its heap (see lib/warm-load.js).
+ * The measured minute: 5 rounds of 12 s (an odd count, so the median is a round's), each after ROUND_WARM_UP_SECONDS
+ * of the same load: after a reference's round the app has idled, its pools have closed their connections (the
+ * round's first requests reconnect), and V8's memory reducer has shrunk its heap (see lib/warm-load.js).
  */
 const ROUNDS = 5;
 const ROUND_SECONDS = 12;
@@ -59,8 +59,11 @@ const ROUND_WARM_UP_SECONDS = 10;
  */
 const REFERENCE_WARM_UP_SECONDS = FIRST_WARM_UP_SECONDS + WARM_ROUND_WARM_UP_SECONDS;
 
-/** With `--quick` zipf's pools close after 1 s idle, so that its references need not wait 10 s each. */
-const QUICK_POOL_IDLE_MS = '1000';
+/**
+ * With `--quick` zipf's pools close after 1 s idle, so that its references need not wait 10 s each, and 8 tenants are
+ * kept open, fewer than the 20 seeded, so that the quick run evicts and reopens tenants as the full one does.
+ */
+const QUICK_ENV = { TENANT_POOL_IDLE_MS: '1000', TENANT_MAX_OPEN: '8' };
 
 module.exports = async function zipf(ctx) {
   const tenants = ctx.tenants;
@@ -81,7 +84,7 @@ module.exports = async function zipf(ctx) {
   const connections = { peak: 0, samples: 0 };
   /** Errors in every load of zipf's app, warm-ups included. */
   let errors = 0;
-  const env = { ...ZIPF_ENV, ...(ctx.quick ? { TENANT_POOL_IDLE_MS: QUICK_POOL_IDLE_MS } : {}) };
+  const env = { ...ZIPF_ENV, ...(ctx.quick ? QUICK_ENV : {}) };
   // How long a reference waits for zipf's idle pools to close.
   const poolsClosedTimeoutMs = Number(env.TENANT_POOL_IDLE_MS) + 20_000;
   const app = await ctx.startApp('zipf', {
@@ -132,10 +135,10 @@ module.exports = async function zipf(ctx) {
     const reference = await startWarmApp(ctx, `zipf-reference-${i + 1}`);
     try {
       await reference.waitForSpares();
-      await referenceLoad(reference, ctx.quick ? 1 : REFERENCE_WARM_UP_SECONDS);
+      const warmUp = await referenceLoad(reference, ctx.quick ? 1 : REFERENCE_WARM_UP_SECONDS);
       const result = await referenceLoad(reference, ctx.quick ? 1 : WARM_ROUND_SECONDS);
       if (result.requests === 0) throw new Error("zipf's reference served no request");
-      return result;
+      return { ...result, errors: warmUp.errors + result.errors };
     } finally {
       await reference.stop();
     }
@@ -145,8 +148,16 @@ module.exports = async function zipf(ctx) {
     const warmUp = await sampled(() => unmeasured(warmUpSeconds));
     const pairs = [];
     for (let i = 0; i < rounds; i++) {
-      const warm = await referenceRound(i);
-      const zipf = await zipfRound();
+      // Alternated, R Z | Z R | R Z ..., so that a drift of the machine does not fall on one side of every pair.
+      let warm;
+      let zipf;
+      if (i % 2 === 0) {
+        warm = await referenceRound(i);
+        zipf = await zipfRound();
+      } else {
+        zipf = await zipfRound();
+        warm = await referenceRound(i);
+      }
       ctx.log(`zipf round ${i + 1}: reference ${describeRound(warm)}; zipf ${describeRound(zipf)}`);
       pairs.push({ warm, zipf });
     }
@@ -157,6 +168,7 @@ module.exports = async function zipf(ctx) {
     const total = (key) => pairs.reduce((sum, p) => sum + p.zipf[key], 0);
     const hits = total('hits');
     const opens = total('opens');
+    if (total('evictions') === 0) throw new Error('zipf evicted no tenant: its registry was never full');
     const warmScenarioRps = ctx.results.warm && ctx.results.warm.appRps;
     const referenceRps = pick('warm', 'rps');
     return {
@@ -167,8 +179,8 @@ module.exports = async function zipf(ctx) {
       roundWarmUpSeconds,
       roundSeconds,
       rps: round(pick('zipf', 'rps')),
-      p50Ms: pick('zipf', 'p50'),
-      p99Ms: pick('zipf', 'p99'),
+      p50Ms: round(pick('zipf', 'p50')),
+      p99Ms: round(pick('zipf', 'p99')),
       errors,
       pgConnectionsMax: connections.peak,
       connectionSamples: connections.samples,
@@ -200,8 +212,8 @@ module.exports = async function zipf(ctx) {
       registryEvictions: total('evictions'),
       registryOpenAtEnd: final.open,
       registryKeptAtEnd: final.kept,
-      tenantMaxOpen: Number(ZIPF_ENV.TENANT_MAX_OPEN),
-      tenantPoolMax: Number(ZIPF_ENV.TENANT_POOL_MAX),
+      tenantMaxOpen: Number(env.TENANT_MAX_OPEN),
+      tenantPoolMax: Number(env.TENANT_POOL_MAX),
     };
   } finally {
     await app.stop();
