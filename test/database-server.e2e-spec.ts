@@ -24,6 +24,19 @@ describe('DatabaseServer', () => {
     }
   });
 
+  it("keeps a maintenance session that idles, and its locks, through the server's idle_session_timeout", () =>
+    withLimitedRole(5, async (role) => {
+      await withMaintenanceClient((c) =>
+        c.query(`ALTER ROLE ${quoteIdent(role)} SET idle_session_timeout = '200ms'`),
+      );
+      const limited = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), role, env.DB_PASSWORD);
+      const idled = limited.withAdminClient(async (client) => {
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        return (await client.query<{ one: number }>('SELECT 1 AS one')).rows;
+      });
+      await expect(idled).resolves.toEqual([{ one: 1 }]);
+    }));
+
   it('refuses to start for a role that may not create databases, which every sign-up does', () =>
     withLimitedRole(50, async (role) => {
       const started = startTestApp({ env: { DB_USER: role, TENANT_MAX_OPEN: '5', TENANT_POOL_MAX: '1' } });

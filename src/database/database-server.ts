@@ -52,6 +52,13 @@ export const KEEPALIVE: Pick<ClientConfig, 'keepAlive' | 'keepAliveInitialDelayM
   keepAliveInitialDelayMillis: 10_000,
 };
 
+/**
+ * For a session that may idle while it matters: a maintenance session holds advisory locks while its work goes on
+ * elsewhere (a migration on the tenant's own connection, a control-plane write), the change listener waits for
+ * notifications. A server-wide idle_session_timeout would end it, and with it its locks or the cache's freshness.
+ */
+export const NO_IDLE_TIMEOUT: Pick<ClientConfig, 'options'> = { options: '-c idle_session_timeout=0' };
+
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
   maintenanceSessions?: number;
@@ -124,7 +131,7 @@ export class DatabaseServer {
    * failure of `work` is its own, and stays as it is.
    */
   private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = this.client(database, 'farm-management:admin');
+    const client = this.client(database, 'farm-management:admin', NO_IDLE_TIMEOUT);
     let lost: Error | undefined;
     client.on('error', (error) => {
       lost ??= error;
