@@ -12,7 +12,7 @@ import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-regis
 import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
-import { templateLockKey } from '../src/tenancy/tenant-template';
+import { TenantTemplate, templateLockKey } from '../src/tenancy/tenant-template';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { maintenanceClient, serverEnv, settledLockWaiters, withLimitedRole } from './support/test-database';
 import {
@@ -222,6 +222,28 @@ describe('migrations', () => {
         ok: true,
         migrations: [],
       });
+    });
+
+    it('lets go of the template once a clone is made, while the cloning session goes on', async () => {
+      const target = `${t.prefix}clone-released`;
+      try {
+        await server().withAdminClient(async (client) => {
+          await t.app.get(TenantTemplate).clone(client, target);
+          // An exclusive request (upkeep, a fleet command) need not wait for the rest of a sign-up or a fill.
+          const observer = await maintenanceClient();
+          try {
+            const { rows } = await observer.query<{ free: boolean }>(
+              'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
+              [templateLockKey(`${t.prefix}_template`)],
+            );
+            expect(rows).toEqual([{ free: true }]);
+          } finally {
+            await observer.end();
+          }
+        });
+      } finally {
+        await withMaintenanceClient((c) => c.query(`DROP DATABASE IF EXISTS "${target}"`));
+      }
     });
 
     it('goes on past a failing tenant and reports it', async () => {

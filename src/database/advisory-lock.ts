@@ -31,6 +31,16 @@ export async function advisoryLock(
   }
 }
 
+/** Releases a session-level lock `advisoryLock` took in this mode (the client lives on). */
+export async function advisoryUnlock(
+  client: Client,
+  key: string,
+  mode: 'exclusive' | 'shared' = 'exclusive',
+): Promise<void> {
+  const unlock = mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock';
+  await client.query(`SELECT ${unlock}(hashtext($1))`, [key]);
+}
+
 /** PostgreSQL's lock_not_available, raised when lock_timeout ends a wait. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -62,7 +72,7 @@ export async function withAdvisoryLock<T>(
   work: () => Promise<T>,
   waitMs = 0,
 ): Promise<T> {
-  const unlock = () => client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+  const unlock = () => advisoryUnlock(client, key);
   await advisoryLock(client, key, 'exclusive', waitMs);
   let result: T;
   try {

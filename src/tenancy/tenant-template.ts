@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Client } from 'pg';
-import { advisoryLock, lockKey } from '../database/advisory-lock';
+import { advisoryLock, advisoryUnlock, lockKey } from '../database/advisory-lock';
 import { DatabaseServer } from '../database/database-server';
 import { migrateToLatest } from '../database/migrate-to-latest';
 import { quoteIdent } from '../database/sql-identifiers';
@@ -37,12 +37,18 @@ export class TenantTemplate {
     return this.ready;
   }
 
-  /** `CREATE DATABASE <target> TEMPLATE <template> STRATEGY = WAL_LOG` on a maintenance client. */
+  /**
+   * `CREATE DATABASE <target> TEMPLATE <template> STRATEGY = WAL_LOG` on a maintenance client, under the template's
+   * shared lock, released once the clone is made: the session goes on (a sign-up's migration, a fill's next spares),
+   * and an exclusive request queued meanwhile (upkeep, a fleet command) would hold every later clone behind it.
+   */
   async clone(client: Client, target: string): Promise<void> {
-    await advisoryLock(client, templateLockKey(this.names.template), 'shared');
+    const key = templateLockKey(this.names.template);
+    await advisoryLock(client, key, 'shared');
     await client.query(
       `CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(this.names.template)} STRATEGY = WAL_LOG`,
     );
+    await advisoryUnlock(client, key, 'shared');
   }
 
   /**
