@@ -65,6 +65,22 @@ describe('spare databases', () => {
     expect(await spareDatabases()).toBe(2);
   });
 
+  it("refills after a sign-up whose refill found another process's fill under way", async () => {
+    const other = await connectTo('postgres');
+    try {
+      // Another process's fill, past its last count of the pool: it will not see this claim.
+      await advisoryLock(other, lockKey(`spares:${t.prefix}`));
+      await t.signUp('Late Refill');
+      await t.app.get(TenantSparePool).settled();
+      expect(await spareRows()).toHaveLength(1);
+    } finally {
+      await other.end();
+    }
+    await until(async () => (await spareRows()).length === 2, 20_000);
+    await t.app.get(TenantSparePool).settled();
+    expect((await spareRows()).every((r) => r.migrated_to === LATEST)).toBe(true);
+  }, 30_000);
+
   it('gives concurrent sign-ups in two app processes each its own database', async () => {
     const other = await startTestApp({ prefix: t.prefix, env: { TENANT_SPARE_POOL: '2' } });
     try {

@@ -14,8 +14,8 @@ import { TenantTemplate } from './tenant-template';
 
 /** PostgreSQL's invalid_catalog_name: the database does not exist. */
 const MISSING_DATABASE = '3D000';
-/** A start-up fill that failed, or found another process preparing spares, is tried again after this long. */
-const START_RETRY_MS = 5_000;
+/** A fill that failed, or found another process preparing spares, is tried again after this long. */
+const RETRY_MS = 5_000;
 
 export interface SparePoolStats {
   target: number;
@@ -34,7 +34,8 @@ export interface SparePoolStats {
  * start: a start means a rollback, after which nothing would claim it, or a process of the older release restarted
  * during a deploy, whose drop the newer release's refills make up for. (Spares that processes of the newer release
  * still relabel during a rollback wait for the next start.) At start, those beyond TENANT_SPARE_POOL (lowered, or 0)
- * are dropped too; a start that fails or finds another process preparing spares tries again START_RETRY_MS later.
+ * are dropped too. A fill that fails or finds another process preparing spares tries again RETRY_MS later (a
+ * start's, with what a start does): that process may have counted the pool before the claim that asked for it.
  */
 @Injectable()
 export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -45,7 +46,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
   /** A start-up fill (its retry) asked for while another fill ran: the next round does what a start does. */
   private startPending = false;
   private stopping = false;
-  private startRetry?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
 
   constructor(
     private readonly config: AppConfig,
@@ -67,7 +68,7 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.startRetry);
+    clearTimeout(this.retry);
     await this.settled();
   }
 
@@ -142,10 +143,11 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         try {
           done = await this.fillLocked(start);
         } finally {
-          // A start round that failed or found the lock taken, or a start asked for during a refill that failed.
-          if (!done && (start || this.startPending) && !this.stopping) {
-            clearTimeout(this.startRetry);
-            this.startRetry = setTimeout(() => this.run(() => this.fill(true)), START_RETRY_MS).unref();
+          // A round that failed or found the lock taken; a start's is still to do.
+          if (!done && !this.stopping) {
+            this.startPending ||= start;
+            clearTimeout(this.retry);
+            this.retry = setTimeout(() => this.run(() => this.fill(false)), RETRY_MS).unref();
           }
         }
       } while (this.refillAgain && !this.stopping);
