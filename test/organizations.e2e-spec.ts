@@ -34,8 +34,9 @@ function leaveSignUp(
   const tenantId = name.toLowerCase().replace(/ /g, '-');
   return sqlIn(
     app.config.DB_NAME,
-    `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at)
-     VALUES (gen_random_uuid(), $1, $2, 'mixed', $6, $3, $4, now() - $5::interval)`,
+    `INSERT INTO organizations
+       (id, name, tenant_id, farm_type, status, database_name, pending_owner, updated_at, database_owned)
+     VALUES (gen_random_uuid(), $1, $2, 'mixed', $6, $3, $4, now() - $5::interval, false)`,
     [name, tenantId, databaseName ?? `${app.prefix}${tenantId}`, owner, touched, status],
   );
 }
@@ -451,6 +452,20 @@ describe('organizations (control plane)', () => {
     await t.http.post('/organizations').send({ name: 'Owned Farm', farmType: 'mixed' }).expect(201);
     const crops = await asTenant(t, 'owned-farm', token).get('/api/crops').expect(200);
     expect(crops.body).toEqual([expect.objectContaining({ name: 'Kept' })]);
+  });
+
+  it('finishes a sign-up that a process of a release from before database_owned left, during a rolling upgrade', async () => {
+    // That release's insert does not name the column; its sign-up had cloned the database when it failed.
+    await sqlIn(
+      t.config.DB_NAME,
+      `INSERT INTO organizations (id, name, tenant_id, farm_type, status, database_name, updated_at)
+       VALUES (gen_random_uuid(), 'Older Release', 'older-release', 'mixed', 'failed', $1, now() - interval '1 hour')`,
+      [`${t.prefix}older-release`],
+    );
+    await cloneTemplate(`${t.prefix}older-release`);
+    const res = await t.http.post('/organizations').send({ name: 'Older Release', farmType: 'mixed' });
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 201, code: undefined });
+    await t.http.get('/api/crops').set('X-Tenant-ID', 'older-release').expect(200);
   });
 
   it("reads whether it owns its name under the name's lock: another attempt may have made the database", async () => {

@@ -5,6 +5,7 @@ import { Migration20261126070931 } from './Migration20261126070931';
 import { Migration20261127170000 } from './Migration20261127170000';
 import { Migration20261127234000 } from './Migration20261127234000';
 import { Migration20261128043000 } from './Migration20261128043000';
+import { Migration20261128161000 } from './Migration20261128161000';
 
 /** Every control-plane migration, in order. A test checks this list against the files in this folder. */
 export const CONTROL_MIGRATIONS: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const CONTROL_MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127170000', class: Migration20261127170000 },
   { name: 'Migration20261127234000', class: Migration20261127234000 },
   { name: 'Migration20261128043000', class: Migration20261128043000 },
+  { name: 'Migration20261128161000', class: Migration20261128161000 },
 ];

@@ -43,9 +43,10 @@ export class Organization extends Timestamped {
   /**
    * Set once a sign-up attempt has found the database name free (or its database without tenant migrations): a
    * database of that name is then this organization's, which a retry finishes. Until then an existing database that
-   * has run tenant migrations is someone else's (see TenantProvisioner).
+   * has run tenant migrations is someone else's (see TenantProvisioner). Every insert of this release names it (the
+   * initializer); the column's default is for a process of a release from before it (Migration20261128161000).
    */
-  @Property({ type: 'boolean', default: false })
+  @Property({ type: 'boolean', default: true })
   databaseOwned: boolean & Opt = false;
 
   /**
