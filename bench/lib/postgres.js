@@ -42,6 +42,9 @@ function runningPostmaster(dir) {
   }
 }
 
+/** The bench's own sessions (this sampler, the run's lock, seeding), which the connection samples leave out. */
+const BENCH_APPLICATION_NAME = 'farm-management:bench';
+
 async function connect(server, database = 'postgres') {
   const client = new Client({
     host: server.host,
@@ -49,7 +52,7 @@ async function connect(server, database = 'postgres') {
     user: server.user,
     password: server.password,
     database,
-    application_name: 'farm-management:bench',
+    application_name: BENCH_APPLICATION_NAME,
   });
   // An idle client's connection can be ended by the server (e.g. its shutdown): report it, do not crash the run.
   client.on('error', (error) => console.error(`[bench] PostgreSQL connection error: ${error.message}`));
@@ -158,18 +161,19 @@ async function seedCrops(server, database, count) {
 }
 
 /**
- * Samples every `everyMs` the client connections PostgreSQL holds for this run: on an embedded server (ours alone)
- * every client backend, on a shared one those to the apps' tenant databases (`prefix`) and their control database,
- * and every app's maintenance session (on `postgres`, named `farm-management:admin`; another deployment's on the same
- * server would count too). Call stop() for the peak.
+ * Samples every `everyMs` the client connections PostgreSQL holds for this run's apps: on an embedded server (ours
+ * alone) every client backend but the bench's own, on a shared one those to the apps' tenant databases (`prefix`)
+ * and their control database, and every app's maintenance session (on `postgres`, named `farm-management:admin`;
+ * another deployment's on the same server would count too). Call stop() for the peak.
  */
 function sampleConnections(server, prefix, everyMs = 250) {
   const sql = server.embedded
-    ? "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ? `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND application_name <> '${BENCH_APPLICATION_NAME}'`
     : `SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE (starts_with(datname, $1) OR datname = $2
                OR (datname = 'postgres' AND application_name = 'farm-management:admin'))
-          AND pid <> pg_backend_pid()`;
+          AND application_name <> '${BENCH_APPLICATION_NAME}'`;
   const params = server.embedded ? [] : [prefix, controlDatabase(prefix)];
   let running = true;
   let peak = 0;
