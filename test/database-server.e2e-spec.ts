@@ -24,7 +24,7 @@ describe('DatabaseServer', () => {
     }
   });
 
-  it("keeps a maintenance session that idles, and its locks, through the server's idle_session_timeout", () =>
+  it("keeps a maintenance session that idles through the server's idle_session_timeout", () =>
     withLimitedRole(5, async (role) => {
       await withMaintenanceClient((c) =>
         c.query(`ALTER ROLE ${quoteIdent(role)} SET idle_session_timeout = '200ms'`),

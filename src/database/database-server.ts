@@ -52,12 +52,20 @@ export const KEEPALIVE: Pick<ClientConfig, 'keepAlive' | 'keepAliveInitialDelayM
   keepAliveInitialDelayMillis: 10_000,
 };
 
+/** PostgreSQL's undefined_object: here, a setting the server does not have (idle_session_timeout before 14). */
+const UNDEFINED_OBJECT = '42704';
+
 /**
- * For a session that may idle while it matters: a maintenance session holds advisory locks while its work goes on
- * elsewhere (a migration on the tenant's own connection, a control-plane write), the change listener waits for
- * notifications. A server-wide idle_session_timeout would end it, and with it its locks or the cache's freshness.
+ * Lifts a server-wide idle_session_timeout for a session that may idle while it matters: a maintenance session holds
+ * advisory locks while its work goes on elsewhere (a migration on the tenant's own connection, a control-plane
+ * write), the change listener waits for notifications; ended, it would take its locks or the cache's freshness with
+ * it. A statement, not a startup parameter, which PgBouncer refuses unless told to ignore it.
  */
-export const NO_IDLE_TIMEOUT: Pick<ClientConfig, 'options'> = { options: '-c idle_session_timeout=0' };
+export async function keepWhileIdle(client: Client): Promise<void> {
+  await client.query('SET idle_session_timeout = 0').catch((error: { code?: string }) => {
+    if (error.code !== UNDEFINED_OBJECT) throw error;
+  });
+}
 
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
@@ -131,7 +139,7 @@ export class DatabaseServer {
    * failure of `work` is its own, and stays as it is.
    */
   private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = this.client(database, 'farm-management:admin', NO_IDLE_TIMEOUT);
+    const client = this.client(database, 'farm-management:admin');
     let lost: Error | undefined;
     client.on('error', (error) => {
       lost ??= error;
@@ -139,6 +147,7 @@ export class DatabaseServer {
     });
     await client.connect();
     try {
+      await keepWhileIdle(client);
       return await work(client);
     } catch (error) {
       if (lost === undefined || !NOT_QUERYABLE.test(error instanceof Error ? error.message : '')) throw error;

@@ -3,7 +3,7 @@ import { DatabaseError } from 'pg';
 import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer, NO_IDLE_TIMEOUT } from '../database/database-server';
+import { DatabaseServer, keepWhileIdle } from '../database/database-server';
 import { TenantRegistry } from './tenant-registry';
 
 /** The channel the control plane's triggers on `organizations` notify (migrations/control). */
@@ -65,8 +65,6 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // The LISTEN (and a heartbeat) too: a connection that goes silent before the heartbeat starts is not kept.
       query_timeout: CONNECT_TIMEOUT_MS,
-      // Not ended by an idle_session_timeout: each loss clears the cache.
-      ...NO_IDLE_TIMEOUT,
       // A peer that vanished (no FIN, no RST) is noticed by the kernel's probes (KEEPALIVE, every client of the
       // server's); one that answers them but not the queries (a proxy or pooler in between, a hung server) by the
       // heartbeat (TENANT_CHANGES_HEARTBEAT_MS).
@@ -83,6 +81,8 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     client.on('end', () => setImmediate(() => this.lost(client)));
     try {
       await client.connect();
+      // Each loss clears the cache.
+      await keepWhileIdle(client);
       await client.query(`LISTEN ${TENANT_CHANGED_CHANNEL}`);
     } catch (error) {
       this.lost(client, error);
