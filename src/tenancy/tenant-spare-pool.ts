@@ -143,10 +143,11 @@ export class TenantSparePool implements OnApplicationBootstrap, BeforeApplicatio
         try {
           done = await this.fillLocked(start);
         } finally {
-          // A round that failed or found the lock taken; a start's is still to do.
+          // A round that failed or found the lock taken is tried again (a start's is still to do); one that did its
+          // work makes a retry asked for by an earlier round needless.
+          clearTimeout(this.retry);
           if (!done && !this.stopping) {
             this.startPending ||= start;
-            clearTimeout(this.retry);
             this.retry = setTimeout(() => this.run(() => this.fill(false)), RETRY_MS).unref();
           }
         }
