@@ -220,24 +220,36 @@ async function main() {
   const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
   const interrupted = (signal) => {
     log(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(SIGNALS[signal]));
+    void cleanup()
+      .catch((error) => console.error(error))
+      .finally(() => process.exit(SIGNALS[signal]));
   };
-  async function cleanup() {
+  /** Once, whether a signal or the end of the run asks first. */
+  let cleaning;
+  const cleanup = () => {
     for (const signal of Object.keys(SIGNALS)) process.off(signal, interrupted);
-    try {
-      await Promise.allSettled([...apps].map((app) => app.stop()));
-      const dropped = await dropDatabases(server, runDatabases([runPrefix]));
-      log(`dropped ${dropped} database(s) with prefix ${runPrefix}`);
-      await runLock.release();
-    } finally {
-      await server.stop();
-    }
-  }
+    cleaning ??= (async () => {
+      try {
+        await Promise.allSettled([...apps].map((app) => app.stop()));
+        const dropped = await dropDatabases(server, runDatabases([runPrefix]));
+        log(`dropped ${dropped} database(s) with prefix ${runPrefix}`);
+        await runLock.release();
+      } finally {
+        await server.stop();
+      }
+    })();
+    return cleaning;
+  };
   for (const signal of Object.keys(SIGNALS)) process.on(signal, interrupted);
   const started = Date.now();
+  let lockLost;
   try {
     log(`${quick ? 'quick' : 'full'} run, prefix ${runPrefix}, PostgreSQL ${server.host}:${server.port}`);
-    const leftovers = await dropAbandonedRuns(server);
+    // Another role's databases, say, are left for their owner: the run goes on.
+    const leftovers = await dropAbandonedRuns(server).catch((error) => {
+      log(`could not drop what interrupted runs left: ${error.message}`);
+      return 0;
+    });
     if (leftovers > 0) log(`dropped ${leftovers} database(s) left by interrupted runs`);
     ctx.results.control = await connectionControl(server, quick ? 1 : CONTROL_SECONDS);
     targets.control = {};
@@ -255,11 +267,21 @@ async function main() {
     failed = true;
     console.error(error);
   } finally {
-    await cleanup();
+    lockLost = runLock.lost();
+    // A failed cleanup leaves databases to the next run's sweep; the figures still stand, the exit status says so.
+    await cleanup().catch((error) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
   }
   if (failed) process.exit(1);
   printTable(ctx.results, targets);
   const problems = invalidFigures(ctx.results);
+  if (lockLost) {
+    problems.push(
+      `the run's lock was lost (${lockLost.message}): another run may have dropped its databases`,
+    );
+  }
   const report = {
     ...ctx.results,
     mode: quick ? 'quick' : 'full',

@@ -27,7 +27,8 @@ async function startServer() {
     throw new Error(`Another bench run is using the embedded PostgreSQL in ${dir}; wait until it ends`);
   }
   const { startEmbeddedPostgres } = require(`${ROOT}/dist/src/database/embedded-postgres`);
-  const server = await startEmbeddedPostgres(dir, 0);
+  // The run stops it once it has dropped its databases, also on a signal (run.js).
+  const server = await startEmbeddedPostgres(dir, 0, { stopOnSignals: false });
   return { ...server, embedded: true };
 }
 
@@ -45,7 +46,7 @@ function runningPostmaster(dir) {
 /** The bench's own sessions (this sampler, the run's lock, seeding), which the connection samples leave out. */
 const BENCH_APPLICATION_NAME = 'farm-management:bench';
 
-async function connect(server, database = 'postgres') {
+async function connect(server, database = 'postgres', options = {}) {
   const client = new Client({
     host: server.host,
     port: server.port,
@@ -53,6 +54,7 @@ async function connect(server, database = 'postgres') {
     password: server.password,
     database,
     application_name: BENCH_APPLICATION_NAME,
+    ...options,
   });
   // An idle client's connection can be ended by the server (e.g. its shutdown): report it, do not crash the run.
   client.on('error', (error) => console.error(`[bench] PostgreSQL connection error: ${error.message}`));
@@ -118,12 +120,16 @@ const runLockKey = (runPrefix) => `farm-bench-run:${runPrefix}`;
 
 /**
  * Takes the run's lock on a session of its own, held until `release()` (or the process's end, when the server ends
- * the session).
+ * the session): kept while idle (TCP keepalive, no idle_session_timeout). `lost()` says whether the session ended
+ * before its release, after which another run may have dropped this one's databases.
  */
 async function holdRunLock(server, runPrefix) {
-  const client = await connect(server);
+  const client = await connect(server, 'postgres', { keepAlive: true });
+  let lost;
+  client.on('error', (error) => (lost ??= error));
+  await client.query('SET idle_session_timeout = 0');
   await client.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(runPrefix)]);
-  return { release: () => client.end() };
+  return { release: () => client.end(), lost: () => lost };
 }
 
 /**
