@@ -29,8 +29,25 @@ async function startServer() {
   const { startEmbeddedPostgres } = require(`${ROOT}/dist/src/database/embedded-postgres`);
   // The run stops it once it has dropped its databases, also on a signal (run.js).
   const server = await startEmbeddedPostgres(dir, 0, { stopOnSignals: false });
-  return { ...server, embedded: true };
+  return {
+    ...server,
+    embedded: true,
+    // Ctrl-C in a terminal reaches the server too, which may have exited by now: the package's stop() would then wait
+    // for an exit that has happened.
+    stop: async () => {
+      if (!runningPostmaster(dir)) return;
+      let timer;
+      const stopped = Promise.race([
+        server.stop(),
+        new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS))),
+      ]);
+      await stopped.finally(() => clearTimeout(timer));
+    },
+  };
 }
+
+/** How long stopping the embedded server may take (a fast shutdown takes well under a second). */
+const STOP_WAIT_MS = 15_000;
 
 function runningPostmaster(dir) {
   const pidFile = `${dir}/postmaster.pid`;
@@ -124,7 +141,7 @@ const runLockKey = (runPrefix) => `farm-bench-run:${runPrefix}`;
  * before its release, after which another run may have dropped this one's databases.
  */
 async function holdRunLock(server, runPrefix) {
-  const client = await connect(server, 'postgres', { keepAlive: true });
+  const client = await connect(server, 'postgres', { keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   let lost;
   client.on('error', (error) => (lost ??= error));
   await client.query('SET idle_session_timeout = 0');
