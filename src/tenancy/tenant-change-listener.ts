@@ -81,7 +81,7 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     client.on('end', () => setImmediate(() => this.lost(client)));
     try {
       await client.connect();
-      // Each loss clears the cache.
+      // Not ended while it waits: each loss clears the cache.
       await keepWhileIdle(client);
       await client.query(`LISTEN ${TENANT_CHANGED_CHANNEL}`);
     } catch (error) {
