@@ -285,7 +285,8 @@ async function main() {
   }
   const report = {
     ...ctx.results,
-    mode: quick ? 'quick' : 'full',
+    // Profiled apps run slower, and only some are profiled (zipf's references are not): its ratios are not comparable.
+    mode: `${quick ? 'quick' : 'full'}${profile ? ', profiled' : ''}`,
     date: new Date().toISOString(),
     commit: commit(),
     machine: machine(server),
