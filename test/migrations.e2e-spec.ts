@@ -13,7 +13,7 @@ import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { TenantTemplate, templateLockKey } from '../src/tenancy/tenant-template';
-import { advisoryLock, lockKey } from '../src/database/advisory-lock';
+import { advisoryLock, lockKey, tryAdvisoryLock } from '../src/database/advisory-lock';
 import { maintenanceClient, serverEnv, settledLockWaiters, withLimitedRole } from './support/test-database';
 import {
   lockWaitersAndStatuses,
@@ -232,11 +232,7 @@ describe('migrations', () => {
           // An exclusive request (upkeep, a fleet command) need not wait for the rest of a sign-up or a fill.
           const observer = await maintenanceClient();
           try {
-            const { rows } = await observer.query<{ free: boolean }>(
-              'SELECT pg_try_advisory_lock(hashtext($1)) AS free',
-              [templateLockKey(`${t.prefix}_template`)],
-            );
-            expect(rows).toEqual([{ free: true }]);
+            expect(await tryAdvisoryLock(observer, templateLockKey(`${t.prefix}_template`))).toBe(true);
           } finally {
             await observer.end();
           }

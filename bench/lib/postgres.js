@@ -146,8 +146,10 @@ async function holdRunLock(server, runPrefix) {
   const client = await connect(server, 'postgres', { keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   let lost;
   client.on('error', (error) => (lost ??= error));
-  await client.query('SET idle_session_timeout = 0');
-  await client.query('SELECT pg_advisory_lock(hashtext($1))', [runLockKey(runPrefix)]);
+  const { advisoryLock } = require(`${ROOT}/dist/src/database/advisory-lock`);
+  const { keepWhileIdle } = require(`${ROOT}/dist/src/database/database-server`);
+  await keepWhileIdle(client);
+  await advisoryLock(client, runLockKey(runPrefix));
   return { release: () => client.end(), lost: () => lost };
 }
 
@@ -161,12 +163,10 @@ async function dropAbandonedRuns(server) {
       `SELECT DISTINCT substring(datname from '^bench[0-9a-f]{6}') AS run FROM pg_database
         WHERE datname ~ '^bench[0-9a-f]{6}'`,
     );
+    const { tryAdvisoryLock } = require(`${ROOT}/dist/src/database/advisory-lock`);
     const abandoned = [];
     for (const { run } of rows) {
-      const { rows: locked } = await client.query('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
-        runLockKey(run),
-      ]);
-      if (locked[0].ok) abandoned.push(run);
+      if (await tryAdvisoryLock(client, runLockKey(run))) abandoned.push(run);
     }
     // The locks taken stay held until the drops are done (the client's end releases them).
     return abandoned.length > 0 ? dropDatabases(server, runDatabases(abandoned)) : 0;
