@@ -1,12 +1,33 @@
-import { DatabaseServer } from '../src/database/database-server';
+import type { Client } from 'pg';
+import { advisoryLock, tryAdvisoryLock } from '../src/database/advisory-lock';
+import { DatabaseServer, ServerOptions } from '../src/database/database-server';
 import { quoteIdent } from '../src/database/sql-identifiers';
-import { serverEnv, withLimitedRole } from './support/test-database';
+import { serverEnv, testServer, withLimitedRole } from './support/test-database';
 import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
+import { until } from './support/until';
+
+const backendPid = async (client: Client): Promise<number> =>
+  (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+
+/** Whether the backend is still connected. */
+const connected = (pid: number): Promise<boolean> =>
+  withMaintenanceClient(async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
+    return rowCount === 1;
+  });
 
 /** What the app checks of, and does on, the PostgreSQL server it is given. */
 describe('DatabaseServer', () => {
   const env = serverEnv();
-  const server = () => new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+  const servers: DatabaseServer[] = [];
+  const server = (options?: ServerOptions) => {
+    const made = testServer(options);
+    servers.push(made);
+    return made;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((made) => made.stop()));
+  });
 
   it('creates a database when several processes race to create it, however the losers learn of it', async () => {
     // Both past the existence check, as two processes starting at once are: both send CREATE DATABASE.
@@ -30,12 +51,72 @@ describe('DatabaseServer', () => {
         c.query(`ALTER ROLE ${quoteIdent(role)} SET idle_session_timeout = '200ms'`),
       );
       const limited = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), role, env.DB_PASSWORD);
-      const idled = limited.withAdminClient(async (client) => {
-        await new Promise((resolve) => setTimeout(resolve, 700));
-        return (await client.query<{ one: number }>('SELECT 1 AS one')).rows;
-      });
-      await expect(idled).resolves.toEqual([{ one: 1 }]);
+      try {
+        let pid = 0;
+        const idled = limited.withAdminClient(async (client) => {
+          pid = await backendPid(client);
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          return (await client.query<{ one: number }>('SELECT 1 AS one')).rows;
+        });
+        await expect(idled).resolves.toEqual([{ one: 1 }]);
+        // Kept for the next session, the connection idles under the server's timeout, which ends it.
+        await until(async () => !(await connected(pid)));
+        expect(await connected(pid)).toBe(false);
+        const next = await limited.withAdminClient(backendPid);
+        expect(next).not.toBe(pid);
+      } finally {
+        await limited.stop();
+      }
     }));
+
+  it("keeps a maintenance session's connection for the next session, with nothing of its own left", async () => {
+    const maintenance = server();
+    const key = `farm-management:${newPrefix()}kept`;
+    const first = await maintenance.withAdminClient(async (client) => {
+      await client.query("SET lock_timeout = '1234ms'");
+      await advisoryLock(client, key);
+      return backendPid(client);
+    });
+    // The session's lock is released while its connection lives on.
+    expect(await connected(first)).toBe(true);
+    await withMaintenanceClient(async (other) => {
+      expect(await tryAdvisoryLock(other, key)).toBe(true);
+    });
+    const next = await maintenance.withAdminClient(async (client) => ({
+      pid: await backendPid(client),
+      settings: (
+        await client.query<{ lock: string; idle: string }>(
+          "SELECT current_setting('lock_timeout') AS lock, current_setting('idle_session_timeout') AS idle",
+        )
+      ).rows[0],
+    }));
+    expect(next).toEqual({ pid: first, settings: { lock: '0', idle: '0' } });
+    await maintenance.stop();
+    await until(async () => !(await connected(first)));
+    expect(await connected(first)).toBe(false);
+  });
+
+  it('closes a maintenance connection whose work failed or left a transaction open, and one kept too long', async () => {
+    const maintenance = server({ maintenanceIdleMs: 300 });
+    let failed = 0;
+    await expect(
+      maintenance.withAdminClient(async (client) => {
+        failed = await backendPid(client);
+        throw new Error('the work failed');
+      }),
+    ).rejects.toThrow('the work failed');
+    const open = await maintenance.withAdminClient(async (client) => {
+      await client.query('BEGIN');
+      return backendPid(client);
+    });
+    const kept = await maintenance.withAdminClient(backendPid);
+    expect(new Set([failed, open, kept]).size).toBe(3);
+    await until(async () => !(await connected(failed)) && !(await connected(open)));
+    expect([await connected(failed), await connected(open)]).toEqual([false, false]);
+    expect(await connected(kept)).toBe(true);
+    await until(async () => !(await connected(kept)));
+    expect(await connected(kept)).toBe(false);
+  });
 
   it('refuses to start for a role that may not create databases, which every sign-up does', () =>
     withLimitedRole(50, async (role) => {

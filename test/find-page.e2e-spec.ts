@@ -3,19 +3,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { findPage } from '../src/common/find-page';
 import { NEWEST_FIRST } from '../src/common/queries';
 import { Crop } from '../src/crops/crop.entity';
-import { DatabaseServer } from '../src/database/database-server';
 import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { Harvest } from '../src/harvests/harvest.entity';
 import { TenantOrm, TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { User } from '../src/users/user.entity';
 import { newPrefix } from './support/test-app';
-import { serverEnv } from './support/test-database';
+import { testServer } from './support/test-database';
 
 /** findPage against em.findAndCount on a real tenant database: same pages and totals, fewer statements. */
 describe('findPage', () => {
   const prefix = newPrefix();
-  const env = serverEnv();
-  const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+  const server = testServer();
   const factory = new TenantOrmFactory(server, {
     TENANT_POOL_MAX: 1,
     TENANT_POOL_IDLE_MS: 1000,
@@ -66,7 +64,10 @@ describe('findPage', () => {
     await em.flush();
   });
 
-  afterAll(() => orm.close(true));
+  afterAll(async () => {
+    await orm.close(true);
+    await server.stop();
+  });
 
   const cropCases: Array<[string, FilterQuery<Crop>, number, number]> = [
     ['the first page', {}, 10, 0],

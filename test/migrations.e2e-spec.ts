@@ -14,7 +14,13 @@ import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { TenantTemplate, templateLockKey } from '../src/tenancy/tenant-template';
 import { advisoryLock, lockKey, tryAdvisoryLock } from '../src/database/advisory-lock';
-import { maintenanceClient, serverEnv, settledLockWaiters, withLimitedRole } from './support/test-database';
+import {
+  maintenanceClient,
+  serverEnv,
+  settledLockWaiters,
+  testServer,
+  withLimitedRole,
+} from './support/test-database';
 import {
   lockWaitersAndStatuses,
   sqlIn,
@@ -173,10 +179,9 @@ describe('migrations', () => {
           ...(extra ? [{ name: 'Migration99990101000000', class: AddFleetProbeTable }] : []),
         ]),
       );
-    const server = () => {
-      const env = serverEnv();
-      return new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
-    };
+    const fleetServer = testServer();
+    const server = () => fleetServer;
+    afterAll(() => fleetServer.stop());
 
     it('reports a new migration as pending everywhere, applies it to every tenant and the template', async () => {
       const fleet = fleetWith(server(), true);

@@ -1,10 +1,9 @@
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { advisoryLock, lockKey } from '../src/database/advisory-lock';
-import { DatabaseServer } from '../src/database/database-server';
 import { TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
-import { connectTo, countDatabases, serverEnv } from './support/test-database';
+import { connectTo, countDatabases, testServer } from './support/test-database';
 import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
 import { until } from './support/until';
 
@@ -114,15 +113,14 @@ describe('spare databases', () => {
     expect(JSON.stringify(listed.body)).not.toMatch(/_spare_/);
     await t.http.get('/api/crops').set('X-Tenant-ID', spare.name.slice(t.prefix.length)).expect(400);
 
-    const env = serverEnv();
-    const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+    const server = testServer();
     const fleet = new TenantFleet(
       server,
       t.config,
       new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }),
     );
-    const targets = (await fleet.targets()).map((target) => target.databaseName);
-    expect(targets.some((name) => name.startsWith(`${t.prefix}_spare_`))).toBe(false);
+    const targets = await fleet.targets().finally(() => server.stop());
+    expect(targets.some((target) => target.databaseName.startsWith(`${t.prefix}_spare_`))).toBe(false);
   });
 
   const EARLIER = TENANT_MIGRATIONS[0].name;

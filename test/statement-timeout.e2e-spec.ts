@@ -1,7 +1,6 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migration } from '@mikro-orm/migrations';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
-import { DatabaseServer } from '../src/database/database-server';
 import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { quoteIdent } from '../src/database/sql-identifiers';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
@@ -13,7 +12,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
-import { connectTo, serverEnv } from './support/test-database';
+import { connectTo, testServer } from './support/test-database';
 import { failAfter } from './support/until';
 
 /** Long enough that nothing but the statements made to wait hits it on a loaded machine. */
@@ -50,7 +49,11 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
     await t.signUp('Slow Farm');
   });
 
-  afterAll(() => stopTestApp(t));
+  const server = testServer();
+  afterAll(async () => {
+    await stopTestApp(t);
+    await server.stop();
+  });
 
   it('answers 503 QUERY_TIMEOUT to a statement waiting past it, stores nothing, serves the next request', async () => {
     const farm = asTenant(t, 'slow-farm');
@@ -95,8 +98,6 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
   });
 
   it('does not limit migrations, which run on the same pools', async () => {
-    const env = serverEnv();
-    const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
     const database = `${t.prefix}slow-migration`;
     await withMaintenanceClient((client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`));
     const factory = new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, [
@@ -117,8 +118,6 @@ describe('DB_STATEMENT_TIMEOUT_MS', () => {
   });
   it('lets a migration wait DB_MIGRATION_LOCK_TIMEOUT_MS for a lock, then rolls the batch back', async () => {
     const lockTimeoutMs = 500;
-    const env = serverEnv();
-    const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
     const database = `${t.prefix}lock-migration`;
     await withMaintenanceClient((client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`));
     const config = { ...t.config, TENANT_POOL_MAX: 1, DB_MIGRATION_LOCK_TIMEOUT_MS: lockTimeoutMs };

@@ -1,22 +1,22 @@
 import { RequestContext } from '@mikro-orm/core';
 import { Crop } from '../src/crops/crop.entity';
-import { DatabaseServer } from '../src/database/database-server';
 import { migrateToLatest } from '../src/database/migrate-to-latest';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { newPrefix } from './support/test-app';
-import { serverEnv } from './support/test-database';
+import { testServer } from './support/test-database';
 
 /** Covers the one place that reaches into MikroORM internals: ORMs built on shared, once-discovered metadata. */
 describe('TenantOrmFactory', () => {
   const prefix = newPrefix();
-  const env = serverEnv();
-  const server = new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD);
+  const server = testServer();
   const factory = new TenantOrmFactory(server, {
     TENANT_POOL_MAX: 1,
     TENANT_POOL_IDLE_MS: 1000,
     DB_STATEMENT_TIMEOUT_MS: 0,
     DB_MIGRATION_LOCK_TIMEOUT_MS: 0,
   });
+
+  afterAll(() => server.stop());
 
   beforeAll(async () => {
     for (const name of ['a', 'b']) {

@@ -19,14 +19,19 @@ export default async function cliConfig(contextName: string): Promise<Options> {
   loadDotEnv();
   const config = loadConfig();
   const server = await DatabaseServer.fromConfig(config, { startEmbedded: false });
-  if (contextName === 'control') {
-    await server.ensureDatabase(config.DB_NAME);
-    return withSnapshot({ ...controlOrmOptions(server, config), contextName });
+  try {
+    if (contextName === 'control') {
+      await server.ensureDatabase(config.DB_NAME);
+      return withSnapshot({ ...controlOrmOptions(server, config), contextName });
+    }
+    if (contextName === 'tenant') {
+      const template = TenantDatabaseNames.fromConfig(config).template;
+      await server.ensureDatabase(template);
+      return withSnapshot(tenantOrmOptions(server, config, template, contextName));
+    }
+    throw new Error(`Unknown MikroORM context ${JSON.stringify(contextName)}: use control or tenant`);
+  } finally {
+    // Closes the maintenance connection it kept (a joined embedded server is left running).
+    await server.stop();
   }
-  if (contextName === 'tenant') {
-    const template = TenantDatabaseNames.fromConfig(config).template;
-    await server.ensureDatabase(template);
-    return withSnapshot(tenantOrmOptions(server, config, template, contextName));
-  }
-  throw new Error(`Unknown MikroORM context ${JSON.stringify(contextName)}: use control or tenant`);
 }

@@ -67,9 +67,30 @@ export async function keepWhileIdle(client: Client): Promise<void> {
   });
 }
 
+/** Whether the statement ran. */
+const succeeds = (statement: Promise<unknown>): Promise<boolean> =>
+  statement.then(
+    () => true,
+    () => false,
+  );
+
+/** pg's Client lets the process exit while its socket idles (pg-pool's `allowExitOnIdle`); @types/pg omits it. */
+type ReferencedClient = Client & { ref(): void; unref(): void };
+
+/** A maintenance session's connection. */
+interface MaintenanceConnection {
+  client: ReferencedClient;
+  /** What the client emitted when the server ended the session, if it has. */
+  lost?: Error;
+  /** While kept for the next session: what closes it. */
+  idleTimer?: NodeJS.Timeout;
+}
+
 export interface ServerOptions {
   /** Maintenance sessions at once (default 1). */
   maintenanceSessions?: number;
+  /** How long a maintenance connection is kept for the next session (default 30 s, as the control plane pool's). */
+  maintenanceIdleMs?: number;
   /** Stops the embedded server this process started. */
   stopEmbedded?: () => Promise<void>;
 }
@@ -84,6 +105,10 @@ export interface ServerOptions {
 export class DatabaseServer {
   private readonly sessions: Semaphore;
   private readonly stopEmbedded?: () => Promise<void>;
+  private readonly maintenanceIdleMs: number;
+  /** Maintenance connections kept after their work, the last one kept at the end. */
+  private readonly idle: MaintenanceConnection[] = [];
+  private stopped = false;
 
   constructor(
     readonly host: string,
@@ -93,6 +118,7 @@ export class DatabaseServer {
     options: ServerOptions = {},
   ) {
     this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
+    this.maintenanceIdleMs = options.maintenanceIdleMs ?? 30_000;
     this.stopEmbedded = options.stopEmbedded;
   }
 
@@ -123,37 +149,113 @@ export class DatabaseServer {
 
   /**
    * Runs `work` in a maintenance session: once one is free (waiting at most `waitMs`, else SemaphoreTimeoutError),
-   * on a client of the `postgres` maintenance database that is closed afterwards (with the session-level advisory
-   * locks it took).
+   * on a client of the `postgres` maintenance database. Its connection is then reset (`DISCARD ALL`: the
+   * session-level advisory locks it took, its settings) and kept `maintenanceIdleMs` for the next session, as a
+   * new backend costs the server more than most sessions' work (a sign-up's, `tenants:migrate`'s per tenant); one
+   * whose work failed, or that cannot be reset (a transaction left open), is closed instead.
    */
   withAdminClient<T>(work: (client: Client) => Promise<T>, waitMs?: number): Promise<T> {
-    return this.sessions.use(() => this.withClient('postgres', work), waitMs);
+    return this.sessions.use(async () => {
+      const connection = await this.maintenanceConnection();
+      let reusable = false;
+      try {
+        const result = await this.runOn(connection, work);
+        reusable = true;
+        return result;
+      } finally {
+        await this.putBack(connection, reusable);
+      }
+    }, waitMs);
+  }
+
+  /** A kept maintenance connection that still answers, or else a new one. */
+  private async maintenanceConnection(): Promise<MaintenanceConnection> {
+    for (let kept = this.idle.at(-1); kept && this.unkeep(kept); kept = this.idle.at(-1)) {
+      // Also the check that the server has not ended it meanwhile (its idle_session_timeout applies while kept).
+      if (await succeeds(keepWhileIdle(kept.client))) return kept;
+      await kept.client.end().catch(() => undefined);
+    }
+    return this.connect('postgres');
+  }
+
+  private async putBack(connection: MaintenanceConnection, reusable: boolean): Promise<void> {
+    const reset =
+      reusable && connection.lost === undefined && (await succeeds(connection.client.query('DISCARD ALL')));
+    if (!reset || this.stopped) {
+      await connection.client.end();
+      return;
+    }
+    // Kept, it does not keep the process alive (nor does its timer).
+    connection.client.unref();
+    connection.idleTimer = setTimeout(() => void this.dropKept(connection), this.maintenanceIdleMs).unref();
+    this.idle.push(connection);
+  }
+
+  /** Takes a connection back from the kept ones (referenced again: its work keeps the process alive); if it was. */
+  private unkeep(connection: MaintenanceConnection): boolean {
+    const at = this.idle.indexOf(connection);
+    if (at < 0) return false;
+    this.idle.splice(at, 1);
+    clearTimeout(connection.idleTimer);
+    connection.client.ref();
+    return true;
+  }
+
+  /** Closes a kept connection (not one in use). */
+  private async dropKept(connection: MaintenanceConnection): Promise<void> {
+    if (this.unkeep(connection)) await connection.client.end().catch(() => undefined);
+  }
+
+  /** Runs `work` on a maintenance connection to `database` of its own, closed afterwards. */
+  private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
+    const connection = await this.connect(database);
+    try {
+      return await this.runOn(connection, work);
+    } finally {
+      await connection.client.end();
+    }
   }
 
   /**
-   * Runs `work` on a maintenance connection to `database` of its own, closed afterwards. Should the server end the
-   * session meanwhile (a restart, `pg_terminate_backend`), the client emits an error, which with no listener would
-   * be thrown out of the socket's callback and end the process: it is logged here, and `work` fails with it. A query
-   * in flight then fails with the server's error; one sent after the loss with pg's "not queryable", which says
-   * nothing of the server, so that failure is replaced by the loss (the session's locks went with it). Any other
-   * failure of `work` is its own, and stays as it is.
+   * A maintenance connection to `database`, kept through idle spells (keepWhileIdle). Should the server end the
+   * session (a restart, `pg_terminate_backend`, its idle_session_timeout while kept), the client emits an error,
+   * which with no listener would be thrown out of the socket's callback and end the process: it is recorded here,
+   * and logged unless the connection was kept idle (it is dropped then).
    */
-  private async withClient<T>(database: string, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = this.client(database, 'farm-management:admin');
-    let lost: Error | undefined;
+  private async connect(database: string): Promise<MaintenanceConnection> {
+    const client = this.client(database, 'farm-management:admin') as ReferencedClient;
+    const connection: MaintenanceConnection = { client };
     client.on('error', (error) => {
-      lost ??= error;
-      logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
+      connection.lost ??= error;
+      if (this.idle.includes(connection)) void this.dropKept(connection);
+      else logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
     });
     await client.connect();
     try {
       await keepWhileIdle(client);
-      return await work(client);
     } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return connection;
+  }
+
+  /**
+   * Runs `work` on the connection. Should the session be lost meanwhile, a query in flight fails with the server's
+   * error; one sent after the loss with pg's "not queryable", which says nothing of the server, so that failure is
+   * replaced by the loss (the session's locks went with it). Any other failure of `work` is its own, and stays as
+   * it is.
+   */
+  private async runOn<T>(
+    connection: MaintenanceConnection,
+    work: (client: Client) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await work(connection.client);
+    } catch (error) {
+      const { lost } = connection;
       if (lost === undefined || !NOT_QUERYABLE.test(error instanceof Error ? error.message : '')) throw error;
       throw new Error(`The maintenance session was lost: ${describeError(lost)}`, { cause: lost });
-    } finally {
-      await client.end();
     }
   }
 
@@ -233,8 +335,13 @@ export class DatabaseServer {
     if (problem) throw new Error(problem);
   }
 
-  /** Stops the embedded server if this process started it (the app last in its shutdown, command-line tools on exit). */
+  /**
+   * Closes the kept maintenance connections (later sessions close theirs when done), then stops the embedded server
+   * if this process started it: the app last in its shutdown, command-line tools on exit.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.idle].map((connection) => this.dropKept(connection)));
     await this.stopEmbedded?.();
   }
 

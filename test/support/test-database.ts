@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, ClientConfig } from 'pg';
 import { advisoryLock, tryAdvisoryLock } from '../../src/database/advisory-lock';
+import { DatabaseServer, ServerOptions } from '../../src/database/database-server';
 import { quoteIdent } from '../../src/database/sql-identifiers';
 
 /** Every database a test run creates starts with this, so teardown can find them and nothing else. */
@@ -20,6 +21,12 @@ export function serverEnv(): Record<string, string> {
     DB_USER: process.env.DB_USER ?? 'postgres',
     DB_PASSWORD: process.env.DB_PASSWORD ?? 'postgres',
   };
+}
+
+/** The test server as the app sees it given DB_HOST. Stop it when done: it keeps a maintenance connection. */
+export function testServer(options?: ServerOptions): DatabaseServer {
+  const env = serverEnv();
+  return new DatabaseServer(env.DB_HOST, Number(env.DB_PORT), env.DB_USER, env.DB_PASSWORD, options);
 }
 
 /** A connected client on one database of the test server (the maintenance database by default). */
