@@ -100,7 +100,8 @@ export interface ServerOptions {
  * Maintenance work (CREATE/DROP/ALTER DATABASE, migration locks) runs in sessions, at most `maintenanceSessions`
  * at once per process (the app's DB_MAINTENANCE_SESSIONS); a session holds one connection to the `postgres`
  * database and may open one more to a database it prepares (a migration of the template, a spare or a new
- * tenant), so maintenance takes at most twice as many connections. A session never opens another session.
+ * tenant), so maintenance takes at most twice as many connections (those to `postgres` kept between sessions
+ * included: never more than `maintenanceSessions`). A session never opens another session.
  */
 export class DatabaseServer {
   private readonly sessions: Semaphore;
