@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CONTROL_MIGRATIONS } from '../migrations/control';
 import { TENANT_MIGRATIONS } from '../migrations/tenant';
-import { DatabaseServer } from '../src/database/database-server';
+import { migrateToLatest } from '../src/database/migrate-to-latest';
+import { quoteIdent } from '../src/database/sql-identifiers';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { TEMPLATE_TARGET_ID, TenantFleet } from '../src/tenancy/tenant-fleet';
 import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
@@ -170,21 +171,17 @@ describe('migrations', () => {
   });
 
   describe('fleet', () => {
-    const fleetWith = (server: DatabaseServer, extra: boolean) =>
-      new TenantFleet(
-        server,
-        t.config,
-        new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, [
-          ...TENANT_MIGRATIONS,
-          ...(extra ? [{ name: 'Migration99990101000000', class: AddFleetProbeTable }] : []),
-        ]),
-      );
-    const fleetServer = testServer();
-    const server = () => fleetServer;
-    afterAll(() => fleetServer.stop());
+    const server = testServer();
+    afterAll(() => server.stop());
+    const factoryWith = (extra: boolean) =>
+      new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, [
+        ...TENANT_MIGRATIONS,
+        ...(extra ? [{ name: 'Migration99990101000000', class: AddFleetProbeTable }] : []),
+      ]);
+    const fleetWith = (extra: boolean) => new TenantFleet(server, t.config, factoryWith(extra));
 
     it('reports a new migration as pending everywhere, applies it to every tenant and the template', async () => {
-      const fleet = fleetWith(server(), true);
+      const fleet = fleetWith(true);
       const lines: string[] = [];
       const status = await fleet.status((r) => lines.push(r.tenantId));
       expect(status.map((r) => r.tenantId).sort()).toEqual([TEMPLATE_TARGET_ID, ...tenantIds].sort());
@@ -212,7 +209,7 @@ describe('migrations', () => {
         const key = templateLockKey(`${t.prefix}_template`);
         await advisoryLock(cloning, key, 'shared');
         let settled = false;
-        status = fleetWith(server(), false)
+        status = fleetWith(false)
           .status(() => undefined)
           .finally(() => (settled = true));
         // The fleet's exclusive lock on the template waits behind the clone's shared one.
@@ -232,7 +229,7 @@ describe('migrations', () => {
     it('lets go of the template once a clone is made, while the cloning session goes on', async () => {
       const target = `${t.prefix}clone-released`;
       try {
-        await server().withAdminClient(async (client) => {
+        await server.withAdminClient(async (client) => {
           await t.app.get(TenantTemplate).clone(client, target);
           // An exclusive request (upkeep, a fleet command) need not wait for the rest of a sign-up or a fill.
           const observer = await maintenanceClient();
@@ -247,22 +244,44 @@ describe('migrations', () => {
       }
     });
 
+    it("migrates without MikroORM's lookup of every table where its own table exists", async () => {
+      const database = `${t.prefix}table-lookup`;
+      await withMaintenanceClient((c) => c.query(`CREATE DATABASE ${quoteIdent(database)}`));
+      const migrate = async (extra: boolean) => {
+        const orm = factoryWith(extra).create(database, 'tenant:table-lookup');
+        const execute = jest.spyOn(orm.em.getConnection(), 'execute');
+        try {
+          const applied = await migrateToLatest(orm, (work) => server.withAdminClient(work));
+          const lookups = execute.mock.calls.filter(
+            ([sql]) => typeof sql === 'string' && sql.includes('information_schema.tables'),
+          );
+          return { applied, lookups: lookups.length };
+        } finally {
+          await orm.close(true);
+        }
+      };
+      // A new database: MikroORM looks its table up and makes it.
+      expect(await migrate(false)).toEqual({ applied: TENANT_MIGRATIONS.map((m) => m.name), lookups: 1 });
+      expect(await migrate(true)).toEqual({ applied: ['Migration99990101000000'], lookups: 0 });
+      expect(await sqlIn(database, 'SELECT count(*)::int AS n FROM fleet_probe')).toEqual([{ n: 0 }]);
+    });
+
     it('goes on past a failing tenant and reports it', async () => {
       await t.app.get(TenantConnectionRegistry).evict('south-field');
       await withMaintenanceClient((c) => c.query(`DROP DATABASE "${t.prefix}south-field" WITH (FORCE)`));
-      const results = await fleetWith(server(), true).migrate(() => undefined);
+      const results = await fleetWith(true).migrate(() => undefined);
       const failed = results.filter((r) => !r.ok);
       expect(failed.map((r) => r.tenantId)).toEqual(['south-field']);
       expect(results.filter((r) => r.ok)).toHaveLength(tenantIds.length);
     });
 
     it("reports a failed migration by the server's error, without the statement or its values", async () => {
-      const factory = new TenantOrmFactory(server(), { ...t.config, TENANT_POOL_MAX: 1 }, [
+      const factory = new TenantOrmFactory(server, { ...t.config, TENANT_POOL_MAX: 1 }, [
         ...TENANT_MIGRATIONS,
         { name: 'Migration99990101000000', class: AddFleetProbeTable },
         { name: 'Migration99990102000000', class: FailingProbe },
       ]);
-      const results = await new TenantFleet(server(), t.config, factory).migrate(() => undefined);
+      const results = await new TenantFleet(server, t.config, factory).migrate(() => undefined);
       const north = results.find((r) => r.tenantId === 'north-field');
       expect(north).toMatchObject({
         ok: false,

@@ -1,5 +1,5 @@
 import { MigrationObject, MikroORM } from '@mikro-orm/core';
-import { Migration } from '@mikro-orm/migrations';
+import { Migration, Migrator } from '@mikro-orm/migrations';
 import type { Client } from 'pg';
 import { lockKey, withAdvisoryLock } from './advisory-lock';
 import { UNDEFINED_TABLE } from './database-server';
@@ -69,8 +69,14 @@ function withSettings(migration: MigrationObject['class'], settings: string): Mi
  * tenant whose database is gone fails instead of coming back empty.
  */
 export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
+  return (await migrationState(orm)).pending;
+}
+
+/** The pending migrations, and whether the database has MikroORM's table of those it ran. */
+async function migrationState(orm: MikroORM): Promise<{ pending: string[]; hasTable: boolean }> {
   const { tableName = 'mikro_orm_migrations', migrationsList = [] } = orm.config.get('migrations');
   let executed: Set<string>;
+  let hasTable = true;
   try {
     const rows = (await orm.em.getConnection().execute(`select name from "${tableName}"`)) as {
       name: string;
@@ -79,8 +85,9 @@ export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   } catch (error) {
     if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
     executed = new Set();
+    hasTable = false;
   }
-  return migrationsList.map((m) => m.name).filter((name) => !executed.has(name));
+  return { pending: migrationsList.map((m) => m.name).filter((name) => !executed.has(name)), hasTable };
 }
 
 /** Runs work on a maintenance client: in a new maintenance session, or on the caller's own session's client. */
@@ -97,7 +104,9 @@ export async function migrateToLatest(
   onAdminClient: OnAdminClient,
   lockWaitMs = 0,
 ): Promise<string[]> {
-  if ((await pendingMigrations(orm)).length === 0) return [];
+  const { pending, hasTable } = await migrationState(orm);
+  if (pending.length === 0) return [];
+  if (hasTable) skipTableLookup(orm);
   return onAdminClient((client) =>
     withAdvisoryLock(
       client,
@@ -109,4 +118,13 @@ export async function migrateToLatest(
       lockWaitMs,
     ),
   );
+}
+
+/**
+ * Before each run MikroORM's migrator looks for its table among every table of the database (a query on
+ * information_schema.tables), which costs a new backend as much as the migration itself: ~12 ms of the ~64 ms a
+ * tenant took `tenants:migrate` on a PVM machine. Where the table is known to exist, this ORM's migrator skips it.
+ */
+function skipTableLookup(orm: MikroORM): void {
+  orm.getMigrator<Migrator>().getStorage().ensureTable = () => Promise.resolve();
 }
