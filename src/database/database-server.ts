@@ -1,6 +1,6 @@
 import { Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Logger } from '@nestjs/common';
-import { Client, ClientConfig } from 'pg';
+import { Client, ClientConfig, QueryConfig } from 'pg';
 import { describeError } from '../common/error-text';
 import { Semaphore } from '../common/semaphore';
 import { AppConfig } from '../config/app-config';
@@ -61,11 +61,20 @@ const UNDEFINED_OBJECT = '42704';
  * write), the change listener waits for notifications; ended, it would take its locks or the cache's freshness with
  * it. A statement, not a startup parameter, which PgBouncer refuses unless told to ignore it.
  */
-export async function keepWhileIdle(client: Client): Promise<void> {
-  await client.query('SET idle_session_timeout = 0').catch((error: { code?: string }) => {
+export async function keepWhileIdle(client: Client, timeoutMs?: number): Promise<void> {
+  // query_timeout: pg's limit on one query's answer, which @types/pg's QueryConfig omits.
+  const statement = { text: 'SET idle_session_timeout = 0', query_timeout: timeoutMs } as QueryConfig;
+  await client.query(statement).catch((error: { code?: string }) => {
     if (error.code !== UNDEFINED_OBJECT) throw error;
   });
 }
+
+/**
+ * How long a kept maintenance connection may take to answer before it is given up for a new one: a server gone
+ * without closing the socket (a failover that moved its address) would otherwise hold the session until TCP gives up
+ * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged).
+ */
+const KEPT_CHECK_TIMEOUT_MS = 5_000;
 
 /** Whether the statement ran. */
 const succeeds = (statement: Promise<unknown>): Promise<boolean> =>
@@ -153,7 +162,8 @@ export class DatabaseServer {
    * on a client of the `postgres` maintenance database. Its connection is then reset (`DISCARD ALL`: the
    * session-level advisory locks it took, its settings) and kept `maintenanceIdleMs` for the next session, as a
    * new backend costs the server more than most sessions' work (a sign-up's, `tenants:migrate`'s per tenant); one
-   * whose work failed, or that cannot be reset (a transaction left open), is closed instead.
+   * whose work failed, that was lost or that cannot be reset (a transaction left open) is closed instead. `work`
+   * leaves the client as it found it on the client's side: no listeners, no named statements.
    */
   withAdminClient<T>(work: (client: Client) => Promise<T>, waitMs?: number): Promise<T> {
     return this.sessions.use(async () => {
@@ -169,14 +179,16 @@ export class DatabaseServer {
     }, waitMs);
   }
 
-  /** A kept maintenance connection that still answers, or else a new one. */
+  /** The connection kept last if it still answers, or else a new one. */
   private async maintenanceConnection(): Promise<MaintenanceConnection> {
-    for (let kept = this.idle.at(-1); kept && this.unkeep(kept); kept = this.idle.at(-1)) {
+    for (;;) {
+      const kept = this.idle.at(-1);
+      if (!kept) return this.connect('postgres');
+      this.unkeep(kept);
       // Also the check that the server has not ended it meanwhile (its idle_session_timeout applies while kept).
-      if (await succeeds(keepWhileIdle(kept.client))) return kept;
+      if (await succeeds(keepWhileIdle(kept.client, KEPT_CHECK_TIMEOUT_MS))) return kept;
       await kept.client.end().catch(() => undefined);
     }
-    return this.connect('postgres');
   }
 
   private async putBack(connection: MaintenanceConnection, reusable: boolean): Promise<void> {
