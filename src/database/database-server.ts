@@ -62,19 +62,24 @@ const UNDEFINED_OBJECT = '42704';
  * it. A statement, not a startup parameter, which PgBouncer refuses unless told to ignore it.
  */
 export async function keepWhileIdle(client: Client, timeoutMs?: number): Promise<void> {
-  // query_timeout: pg's limit on one query's answer, which @types/pg's QueryConfig omits.
-  const statement = { text: 'SET idle_session_timeout = 0', query_timeout: timeoutMs } as QueryConfig;
-  await client.query(statement).catch((error: { code?: string }) => {
+  await client.query(limited('SET idle_session_timeout = 0', timeoutMs)).catch((error: { code?: string }) => {
     if (error.code !== UNDEFINED_OBJECT) throw error;
   });
 }
 
+/** A statement whose answer pg waits for at most `timeoutMs` (its query_timeout, which @types/pg omits). */
+function limited(text: string, timeoutMs?: number): QueryConfig {
+  const statement: QueryConfig & { query_timeout?: number } = { text, query_timeout: timeoutMs };
+  return statement;
+}
+
 /**
- * How long a kept maintenance connection may take to answer before it is given up for a new one: a server gone
- * without closing the socket (a failover that moved its address) would otherwise hold the session until TCP gives up
- * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged).
+ * How long a kept maintenance connection may take to answer, or to close, before it is given up (a new one taken,
+ * its socket destroyed): a server gone without closing the socket (a failover that moved its address) would
+ * otherwise hold the session, or a shutdown, until TCP gives up retransmitting, some 15 minutes (keepalive probes do
+ * not run while data is unacknowledged).
  */
-const KEPT_CHECK_TIMEOUT_MS = 5_000;
+const KEPT_TIMEOUT_MS = 5_000;
 
 /** Whether the statement ran. */
 const succeeds = (statement: Promise<unknown>): Promise<boolean> =>
@@ -186,14 +191,16 @@ export class DatabaseServer {
       if (!kept) return this.connect('postgres');
       this.unkeep(kept);
       // Also the check that the server has not ended it meanwhile (its idle_session_timeout applies while kept).
-      if (await succeeds(keepWhileIdle(kept.client, KEPT_CHECK_TIMEOUT_MS))) return kept;
+      if (await succeeds(keepWhileIdle(kept.client, KEPT_TIMEOUT_MS))) return kept;
       await kept.client.end().catch(() => undefined);
     }
   }
 
   private async putBack(connection: MaintenanceConnection, reusable: boolean): Promise<void> {
     const reset =
-      reusable && connection.lost === undefined && (await succeeds(connection.client.query('DISCARD ALL')));
+      reusable &&
+      connection.lost === undefined &&
+      (await succeeds(connection.client.query(limited('DISCARD ALL', KEPT_TIMEOUT_MS))));
     if (!reset || this.stopped) {
       await connection.client.end();
       return;
@@ -214,9 +221,16 @@ export class DatabaseServer {
     return true;
   }
 
-  /** Closes a kept connection (not one in use). */
+  /**
+   * Closes a kept connection (not one in use). It has nothing left to send, so a close the server does not answer
+   * within KEPT_TIMEOUT_MS ends with its socket destroyed.
+   */
   private async dropKept(connection: MaintenanceConnection): Promise<void> {
-    if (this.unkeep(connection)) await connection.client.end().catch(() => undefined);
+    if (!this.unkeep(connection)) return;
+    const { client } = connection;
+    const deadline = setTimeout(() => client.connection.stream.destroy(), KEPT_TIMEOUT_MS);
+    await client.end().catch(() => undefined);
+    clearTimeout(deadline);
   }
 
   /** Runs `work` on a maintenance connection to `database` of its own, closed afterwards. */

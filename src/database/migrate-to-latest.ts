@@ -120,7 +120,8 @@ export async function migrateToLatest(
  * Runs the ORM's pending migrations; returns their names. Before each run MikroORM's migrator looks for its table
  * among every table of the database (a query on information_schema.tables), which costs a new backend as much as the
  * migration itself: ~12 ms of the ~64 ms a tenant took `tenants:migrate` on a PVM machine. Where the table is known
- * to exist (`hasTable`), this run skips it.
+ * to exist (`hasTable`), this run skips it (a migrator's first run, which every caller's ORM makes: MikroORM makes the
+ * storage anew for later ones).
  */
 async function runPending(orm: MikroORM, hasTable: boolean): Promise<string[]> {
   const migrator = orm.getMigrator<Migrator>();
