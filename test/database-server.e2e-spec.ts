@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { advisoryLock, tryAdvisoryLock } from '../src/database/advisory-lock';
 import { DatabaseServer, ServerOptions } from '../src/database/database-server';
 import { quoteIdent } from '../src/database/sql-identifiers';
+import { SilentProxy } from './support/silent-proxy';
 import { serverEnv, testServer, withLimitedRole } from './support/test-database';
 import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
 import { until } from './support/until';
@@ -121,6 +122,45 @@ describe('DatabaseServer', () => {
     expect([await connected(failed), await connected(open)]).toEqual([false, false]);
     await until(async () => !(await connected(kept)));
     expect(await connected(kept)).toBe(false);
+  });
+
+  it('gives up a maintenance connection that goes silent after keptTimeoutMs: its reset, its check, its close', async () => {
+    const proxy = await SilentProxy.start();
+    const silent = new DatabaseServer('127.0.0.1', proxy.port, env.DB_USER, env.DB_PASSWORD, {
+      keptTimeoutMs: 300,
+    });
+    const admin = 'farm-management:admin';
+    const within = async <T>(ms: number, work: () => Promise<T>): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Not done within ${ms} ms`)), ms);
+      });
+      try {
+        return await Promise.race([work(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    try {
+      // Silent before its reset: the session's result stands, and the connection is not kept.
+      const reset = silent.withAdminClient(() => {
+        expect(proxy.silence(admin)).toBe(1);
+        return Promise.resolve('done');
+      });
+      await within(3_000, () => expect(reset).resolves.toBe('done'));
+      await silent.withAdminClient(backendPid);
+      expect(proxy.connectionsMade(admin)).toBe(2);
+      // Kept, then silent: the next session's check gives it up and connects anew.
+      expect(proxy.silence(admin)).toBe(1);
+      await within(3_000, () => expect(silent.withAdminClient(backendPid)).resolves.toBeGreaterThan(0));
+      expect(proxy.connectionsMade(admin)).toBe(3);
+      // Kept, then silent: stopping gives its close up, which the server never answers.
+      expect(proxy.silence(admin)).toBe(1);
+      await within(3_000, () => silent.stop());
+    } finally {
+      await proxy.close();
+      await silent.stop();
+    }
   });
 
   it('refuses to start for a role that may not create databases, which every sign-up does', () =>

@@ -73,14 +73,6 @@ function limited(text: string, timeoutMs?: number): QueryConfig {
   return statement;
 }
 
-/**
- * How long a kept maintenance connection may take to answer, or to close, before it is given up (a new one taken,
- * its socket destroyed): a server gone without closing the socket (a failover that moved its address) would
- * otherwise hold the session, or a shutdown, until TCP gives up retransmitting, some 15 minutes (keepalive probes do
- * not run while data is unacknowledged).
- */
-const KEPT_TIMEOUT_MS = 5_000;
-
 /** Whether the statement ran. */
 const succeeds = (statement: Promise<unknown>): Promise<boolean> =>
   statement.then(
@@ -105,6 +97,13 @@ export interface ServerOptions {
   maintenanceSessions?: number;
   /** How long a maintenance connection is kept for the next session (default 30 s, as the control plane pool's). */
   maintenanceIdleMs?: number;
+  /**
+   * How long a maintenance connection may take to be reset, to answer its check when taken back, or to close once
+   * kept, before it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the
+   * socket (a failover that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up
+   * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged).
+   */
+  keptTimeoutMs?: number;
   /** Stops the embedded server this process started. */
   stopEmbedded?: () => Promise<void>;
 }
@@ -121,6 +120,7 @@ export class DatabaseServer {
   private readonly sessions: Semaphore;
   private readonly stopEmbedded?: () => Promise<void>;
   private readonly maintenanceIdleMs: number;
+  private readonly keptTimeoutMs: number;
   /** Maintenance connections kept after their work, the last one kept at the end. */
   private readonly idle: MaintenanceConnection[] = [];
   private stopped = false;
@@ -134,6 +134,7 @@ export class DatabaseServer {
   ) {
     this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
     this.maintenanceIdleMs = options.maintenanceIdleMs ?? 30_000;
+    this.keptTimeoutMs = options.keptTimeoutMs ?? 5_000;
     this.stopEmbedded = options.stopEmbedded;
   }
 
@@ -191,7 +192,7 @@ export class DatabaseServer {
       if (!kept) return this.connect('postgres');
       this.unkeep(kept);
       // Also the check that the server has not ended it meanwhile (its idle_session_timeout applies while kept).
-      if (await succeeds(keepWhileIdle(kept.client, KEPT_TIMEOUT_MS))) return kept;
+      if (await succeeds(keepWhileIdle(kept.client, this.keptTimeoutMs))) return kept;
       await kept.client.end().catch(() => undefined);
     }
   }
@@ -200,7 +201,7 @@ export class DatabaseServer {
     const reset =
       reusable &&
       connection.lost === undefined &&
-      (await succeeds(connection.client.query(limited('DISCARD ALL', KEPT_TIMEOUT_MS))));
+      (await succeeds(connection.client.query(limited('DISCARD ALL', this.keptTimeoutMs))));
     if (!reset || this.stopped) {
       await connection.client.end();
       return;
@@ -223,12 +224,12 @@ export class DatabaseServer {
 
   /**
    * Closes a kept connection (not one in use). It has nothing left to send, so a close the server does not answer
-   * within KEPT_TIMEOUT_MS ends with its socket destroyed.
+   * within `keptTimeoutMs` ends with its socket destroyed.
    */
   private async dropKept(connection: MaintenanceConnection): Promise<void> {
     if (!this.unkeep(connection)) return;
     const { client } = connection;
-    const deadline = setTimeout(() => client.connection.stream.destroy(), KEPT_TIMEOUT_MS);
+    const deadline = setTimeout(() => client.connection.stream.destroy(), this.keptTimeoutMs);
     await client.end().catch(() => undefined);
     clearTimeout(deadline);
   }

@@ -7,12 +7,14 @@ interface Link {
   /** What the client sent first (its startup message, naming the connection's application_name). */
   startup: string;
   silent: boolean;
+  /** Whether the client has closed its side (sent its FIN), which a silent link does not answer. */
+  closedByClient: boolean;
 }
 
 /**
  * A TCP proxy to the test server that can make chosen connections go silent: their bytes are dropped both ways
  * while both sockets stay open, as when a NAT or firewall entry is dropped or the server's host vanishes (no FIN,
- * no RST).
+ * no RST): a client's close (its FIN) is not answered either.
  */
 export class SilentProxy {
   private readonly links = new Set<Link>();
@@ -21,7 +23,7 @@ export class SilentProxy {
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<SilentProxy> {
-    const proxy = new SilentProxy(createServer((client) => proxy.link(client)));
+    const proxy = new SilentProxy(createServer({ allowHalfOpen: true }, (client) => proxy.link(client)));
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
@@ -30,9 +32,12 @@ export class SilentProxy {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** The open connections whose startup message contains `text` (an application_name), silent or not. */
+  /**
+   * The connections whose startup message contains `text` (an application_name), silent or not, that the client has
+   * not closed.
+   */
   connections(text: string): number {
-    return [...this.links].filter((link) => link.startup.includes(text)).length;
+    return [...this.links].filter((link) => link.startup.includes(text) && !link.closedByClient).length;
   }
 
   /** The connections ever made whose startup message contains `text`. */
@@ -60,8 +65,8 @@ export class SilentProxy {
   }
 
   private link(client: Socket): void {
-    const upstream = createConnection(upstreamAddress());
-    const link: Link = { client, upstream, startup: '', silent: false };
+    const upstream = createConnection({ ...upstreamAddress(), allowHalfOpen: true });
+    const link: Link = { client, upstream, startup: '', silent: false, closedByClient: false };
     this.links.add(link);
     client.on('data', (chunk: Buffer) => {
       if (!link.startup) {
@@ -72,6 +77,14 @@ export class SilentProxy {
     });
     upstream.on('data', (chunk: Buffer) => {
       if (!link.silent) client.write(chunk);
+    });
+    // Each side's close passed on, unless silent (both sockets are half-open: Node would answer a FIN itself).
+    client.on('end', () => {
+      link.closedByClient = true;
+      if (!link.silent) upstream.end();
+    });
+    upstream.on('end', () => {
+      if (!link.silent) client.end();
     });
     const unlink = () => {
       client.destroy();
