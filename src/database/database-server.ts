@@ -98,12 +98,12 @@ export interface ServerOptions {
   /** How long a maintenance connection is kept for the next session (default 30 s, as the control plane pool's). */
   maintenanceIdleMs?: number;
   /**
-   * How long a maintenance connection may take to be reset, to answer its check when taken back, or to close once
-   * kept, before it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the
-   * socket (a failover that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up
-   * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged).
+   * How long a maintenance connection may take to be reset, to answer its check when taken back, or to close, before
+   * it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the socket (a failover
+   * that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up retransmitting, some
+   * 15 minutes (keepalive probes do not run while data is unacknowledged).
    */
-  keptTimeoutMs?: number;
+  maintenanceTimeoutMs?: number;
   /** Stops the embedded server this process started. */
   stopEmbedded?: () => Promise<void>;
 }
@@ -120,7 +120,7 @@ export class DatabaseServer {
   private readonly sessions: Semaphore;
   private readonly stopEmbedded?: () => Promise<void>;
   private readonly maintenanceIdleMs: number;
-  private readonly keptTimeoutMs: number;
+  private readonly maintenanceTimeoutMs: number;
   /** Maintenance connections kept after their work, the last one kept at the end. */
   private readonly idle: MaintenanceConnection[] = [];
   private stopped = false;
@@ -134,7 +134,7 @@ export class DatabaseServer {
   ) {
     this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
     this.maintenanceIdleMs = options.maintenanceIdleMs ?? 30_000;
-    this.keptTimeoutMs = options.keptTimeoutMs ?? 5_000;
+    this.maintenanceTimeoutMs = options.maintenanceTimeoutMs ?? 5_000;
     this.stopEmbedded = options.stopEmbedded;
   }
 
@@ -192,8 +192,8 @@ export class DatabaseServer {
       if (!kept) return this.connect('postgres');
       this.unkeep(kept);
       // Also the check that the server has not ended it meanwhile (its idle_session_timeout applies while kept).
-      if (await succeeds(keepWhileIdle(kept.client, this.keptTimeoutMs))) return kept;
-      await kept.client.end().catch(() => undefined);
+      if (await succeeds(keepWhileIdle(kept.client, this.maintenanceTimeoutMs))) return kept;
+      await this.close(kept.client);
     }
   }
 
@@ -201,9 +201,9 @@ export class DatabaseServer {
     const reset =
       reusable &&
       connection.lost === undefined &&
-      (await succeeds(connection.client.query(limited('DISCARD ALL', this.keptTimeoutMs))));
+      (await succeeds(connection.client.query(limited('DISCARD ALL', this.maintenanceTimeoutMs))));
     if (!reset || this.stopped) {
-      await connection.client.end();
+      await this.close(connection.client);
       return;
     }
     // Kept, it does not keep the process alive (nor does its timer).
@@ -222,14 +222,18 @@ export class DatabaseServer {
     return true;
   }
 
-  /**
-   * Closes a kept connection (not one in use). It has nothing left to send, so a close the server does not answer
-   * within `keptTimeoutMs` ends with its socket destroyed.
-   */
+  /** Closes a kept connection (not one in use). */
   private async dropKept(connection: MaintenanceConnection): Promise<void> {
-    if (!this.unkeep(connection)) return;
-    const { client } = connection;
-    const deadline = setTimeout(() => client.connection.stream.destroy(), this.keptTimeoutMs);
+    if (this.unkeep(connection)) await this.close(connection.client);
+  }
+
+  /**
+   * Closes a maintenance connection, which has nothing left to send: a close the server does not answer within
+   * `maintenanceTimeoutMs` ends with its socket destroyed. After a statement that timed out, pg destroys the socket
+   * at once (the statement still counts as under way).
+   */
+  private async close(client: Client): Promise<void> {
+    const deadline = setTimeout(() => client.connection.stream.destroy(), this.maintenanceTimeoutMs);
     await client.end().catch(() => undefined);
     clearTimeout(deadline);
   }
@@ -240,7 +244,7 @@ export class DatabaseServer {
     try {
       return await this.runOn(connection, work);
     } finally {
-      await connection.client.end();
+      await this.close(connection.client);
     }
   }
 
@@ -262,7 +266,7 @@ export class DatabaseServer {
     try {
       await keepWhileIdle(client);
     } catch (error) {
-      await client.end().catch(() => undefined);
+      await this.close(client);
       throw error;
     }
     return connection;

@@ -14,7 +14,8 @@ interface Link {
 /**
  * A TCP proxy to the test server that can make chosen connections go silent: their bytes are dropped both ways
  * while both sockets stay open, as when a NAT or firewall entry is dropped or the server's host vanishes (no FIN,
- * no RST): a client's close (its FIN) is not answered either.
+ * no RST): a client's close (its FIN) is not answered either, and the connection to the server stays open until
+ * `close()`.
  */
 export class SilentProxy {
   private readonly links = new Set<Link>();
@@ -45,11 +46,11 @@ export class SilentProxy {
     return this.startups.filter((startup) => startup.includes(text)).length;
   }
 
-  /** Silences the connections whose startup message contains `text`; how many. */
+  /** Silences the connections whose startup message contains `text` that the client has not closed; how many. */
   silence(text: string): number {
     let silenced = 0;
     for (const link of this.links) {
-      if (!link.startup.includes(text) || link.silent) continue;
+      if (!link.startup.includes(text) || link.silent || link.closedByClient) continue;
       link.silent = true;
       silenced++;
     }
