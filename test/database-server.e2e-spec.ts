@@ -124,7 +124,7 @@ describe('DatabaseServer', () => {
     expect(await connected(kept)).toBe(false);
   });
 
-  it('gives up a maintenance connection that goes silent after maintenanceTimeoutMs: its reset, its check, its close', async () => {
+  it('gives up a silent maintenance connection after maintenanceTimeoutMs: its reset, its check, its close', async () => {
     const timeoutMs = 1_000;
     const proxy = await SilentProxy.start();
     const silent = new DatabaseServer('127.0.0.1', proxy.port, env.DB_USER, env.DB_PASSWORD, {
