@@ -319,4 +319,13 @@ describe('the change listener through a connection that stops answering', () => 
     expect(listenersMade()).toBe(made + 1);
     await hearsChanges();
   });
+
+  // Last: the listener stops.
+  it('gives up a silent connection at shutdown: its socket destroyed once the close goes unanswered', async () => {
+    const listener = t.app.get(TenantChangeListener);
+    const { stream } = (listener as unknown as { current: Client }).current.connection;
+    expect(proxy!.silence(TENANT_CHANGES_APPLICATION_NAME)).toBe(1);
+    await Promise.race([listener.onApplicationShutdown(), failAfter(3_000, 'Shutdown not done within 3 s')]);
+    expect(stream.destroyed).toBe(true);
+  });
 });

@@ -73,6 +73,17 @@ function limited(text: string, timeoutMs?: number): QueryConfig {
   return statement;
 }
 
+/**
+ * Ends a client's session, waiting at most `timeoutMs` for the server to close its side: then the socket is
+ * destroyed, as a server gone without closing it (a failover that moved its address) never will. After a statement
+ * that timed out, pg destroys the socket at once (the statement still counts as under way).
+ */
+export async function endWithin(client: Client, timeoutMs: number): Promise<void> {
+  const deadline = setTimeout(() => client.connection.stream.destroy(), timeoutMs);
+  await client.end().catch(() => undefined);
+  clearTimeout(deadline);
+}
+
 /** Whether the statement ran. */
 const succeeds = (statement: Promise<unknown>): Promise<boolean> =>
   statement.then(
@@ -227,15 +238,9 @@ export class DatabaseServer {
     if (this.unkeep(connection)) await this.close(connection.client);
   }
 
-  /**
-   * Closes a maintenance connection, which has nothing left to send: a close the server does not answer within
-   * `maintenanceTimeoutMs` ends with its socket destroyed. After a statement that timed out, pg destroys the socket
-   * at once (the statement still counts as under way).
-   */
-  private async close(client: Client): Promise<void> {
-    const deadline = setTimeout(() => client.connection.stream.destroy(), this.maintenanceTimeoutMs);
-    await client.end().catch(() => undefined);
-    clearTimeout(deadline);
+  /** Closes a maintenance connection within `maintenanceTimeoutMs` (endWithin). */
+  private close(client: Client): Promise<void> {
+    return endWithin(client, this.maintenanceTimeoutMs);
   }
 
   /** Runs `work` on a maintenance connection to `database` of its own, closed afterwards. */

@@ -3,7 +3,7 @@ import { DatabaseError } from 'pg';
 import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer, keepWhileIdle } from '../database/database-server';
+import { DatabaseServer, endWithin, keepWhileIdle } from '../database/database-server';
 import { TenantRegistry } from './tenant-registry';
 
 /** The channel the control plane's triggers on `organizations` notify (migrations/control). */
@@ -15,7 +15,10 @@ export const TENANT_CHANGES_APPLICATION_NAME = 'farm-management:tenant-changes';
 const CONNECT_TIMEOUT_MS = 10_000;
 const FIRST_RETRY_MS = 250;
 const LONGEST_RETRY_MS = 30_000;
-/** How long shutdown waits for the server to acknowledge the end of the session (a silent one never does). */
+/**
+ * How long shutdown waits for the server to acknowledge the end of the session (a silent one never does), before the
+ * socket is destroyed.
+ */
 const END_WAIT_MS = 1_000;
 /** The heartbeat: whether this session still listens on the channel. */
 const LISTENING_QUERY = 'SELECT EXISTS (SELECT FROM pg_listening_channels() AS c WHERE c = $1) AS listening';
@@ -56,8 +59,7 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
     clearInterval(this.heartbeat);
     const client = this.current;
     this.current = undefined;
-    const ended = client?.end().catch(() => undefined);
-    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, END_WAIT_MS).unref())]);
+    if (client) await endWithin(client, END_WAIT_MS);
   }
 
   private async listen(): Promise<void> {
