@@ -32,6 +32,7 @@ describe('GET /internal/stats', () => {
       dropped: 0,
       failedOpenings: 0,
       refused: 0,
+      replaced: 0,
     });
     // The change listener is connected; the test app caches no answer (both time-to-lives 0).
     expect(res.body.tenantRegistry).toEqual({ listening: true, cached: 0 });

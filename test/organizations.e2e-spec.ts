@@ -4,6 +4,7 @@ import { TENANT_MIGRATIONS } from '../migrations/tenant';
 import { PasswordHasher } from '../src/auth/password-hasher';
 import {
   asTenant,
+  cloneTemplate,
   lockWaitersAndStatuses,
   logIn,
   OWNER_PASSWORD,
@@ -13,9 +14,7 @@ import {
   TestApp,
   withMaintenanceClient,
 } from './support/test-app';
-import { TenantDatabaseNames } from '../src/tenancy/tenant-database-names';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
-import { templateLockKey } from '../src/tenancy/tenant-template';
 import type { PendingOwner } from '../src/organizations/organization.entity';
 import { until } from './support/until';
 
@@ -117,13 +116,6 @@ describe('organizations (control plane)', () => {
   afterAll(() => stopTestApp(t));
 
   const databasesOfThisApp = () => withMaintenanceClient((c) => countTenantDatabases(c, t.prefix));
-  /** A clone of the app's template, as a sign-up makes (under the template's shared lock, as it does). */
-  const cloneTemplate = (database: string) =>
-    withMaintenanceClient(async (c) => {
-      const template = t.app.get(TenantDatabaseNames).template;
-      await advisoryLock(c, templateLockKey(template), 'shared');
-      await c.query(`CREATE DATABASE "${database}" TEMPLATE "${template}"`);
-    });
 
   it('signs up an organization: 201 once its database exists and is migrated', async () => {
     const res = await t.http
@@ -424,7 +416,7 @@ describe('organizations (control plane)', () => {
     // A retry of a failed sign-up that never owned its database name (it failed before it looked) is refused alike,
     // here by a tenant database of the other deployment's that holds no data yet (a clone of the template).
     const other = `${t.prefix}stray-retry`;
-    await cloneTemplate(other);
+    await cloneTemplate(t, other);
     await leaveSignUp(t, 'Stray Retry', '1 hour', null, 'failed');
     const retried = await t.http.post('/organizations').send({ name: 'Stray Retry', farmType: 'mixed' });
     expect({ status: retried.status, code: retried.body.code }).toEqual({
@@ -462,7 +454,7 @@ describe('organizations (control plane)', () => {
        VALUES (gen_random_uuid(), 'Older Release', 'older-release', 'mixed', 'failed', $1, now() - interval '1 hour')`,
       [`${t.prefix}older-release`],
     );
-    await cloneTemplate(`${t.prefix}older-release`);
+    await cloneTemplate(t, `${t.prefix}older-release`);
     const res = await t.http.post('/organizations').send({ name: 'Older Release', farmType: 'mixed' });
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 201, code: undefined });
     await t.http.get('/api/crops').set('X-Tenant-ID', 'older-release').expect(200);
@@ -478,7 +470,7 @@ describe('organizations (control plane)', () => {
         t.config.DB_NAME,
         "UPDATE organizations SET database_owned = true WHERE tenant_id = 'overlap-farm'",
       );
-      await cloneTemplate(`${t.prefix}overlap-farm`);
+      await cloneTemplate(t, `${t.prefix}overlap-farm`);
     });
     expect(response.status).toBe(201);
     await t.http.get('/api/crops').set('X-Tenant-ID', 'overlap-farm').expect(200);

@@ -6,6 +6,7 @@ import { DatabaseServer } from '../src/database/database-server';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import {
+  cloneTemplate,
   logIn,
   OWNER_PASSWORD,
   sqlIn,
@@ -200,7 +201,9 @@ describe('a tenant whose opening fails', () => {
     });
   });
 
-  it('is refused after its database is gone, without trying to connect again during the wait', async () => {
+  it('is refused after its database is gone until its record names another, without trying meanwhile', async () => {
+    const restored = `${t.prefix}restored-farm`;
+    await cloneTemplate(t, restored);
     await registry.evict('broken-farm');
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${brokenDatabase()}" WITH (FORCE)`));
     await crops('steady-farm').expect(200);
@@ -219,6 +222,14 @@ describe('a tenant whose opening fails', () => {
       refused: refused + 1,
     });
     await crops('steady-farm').expect(200);
+    // Restored elsewhere by an operator, within the wait of 1 s: tried at once.
+    await sqlIn(
+      t.config.DB_NAME,
+      "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'broken-farm'",
+      [restored],
+    );
+    await crops('broken-farm').expect(200);
+    expect(registry.stats()).toMatchObject({ failedOpenings: failedOpenings + 1, refused: refused + 1 });
   });
 
   it('is opened at once for a repeated sign-up, although its first attempt failed to open it', async () => {

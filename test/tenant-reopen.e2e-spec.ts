@@ -3,7 +3,8 @@ import * as net from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
-import { sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
+import { quoteIdent } from '../src/database/sql-identifiers';
+import { asTenant, cloneTemplate, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
 import { connectTo } from './support/test-database';
 import { until } from './support/until';
 
@@ -80,6 +81,66 @@ describe('reopening a tenant', () => {
     expect(await sqlIn(database, 'SELECT name FROM crops WHERE name = $1', [name])).toHaveLength(1);
   });
 
+  it('serves the database its record names: an ORM opened or kept for another one is replaced', async () => {
+    const registry = t.app.get(TenantConnectionRegistry);
+    const one = `${t.prefix}reopen-one`;
+    // Where an operator restored reopen-one's database, say: a copy holding a crop the original does not.
+    const moved = `${t.prefix}moved-one`;
+    await cloneTemplate(t, moved);
+    const crops = async (tenantId: string) =>
+      ((await list(tenantId)).body as { name: string }[]).map((crop) => crop.name);
+    const pointAt = (database: string) =>
+      sqlIn(t.config.DB_NAME, "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'reopen-one'", [
+        database,
+      ]);
+    await sqlIn(
+      moved,
+      "INSERT INTO crops (id, name, planting_date) VALUES (gen_random_uuid(), 'Only moved', now())",
+    );
+    expect(await crops('reopen-one')).not.toContain('Only moved');
+    const { replaced, evictions } = registry.stats();
+    try {
+      // Open when its record changes: the next request is served from the database it names now, in the slot the
+      // replaced ORM gave up (no eviction).
+      await pointAt(moved);
+      expect(await crops('reopen-one')).toContain('Only moved');
+      expect(registry.stats()).toMatchObject({ replaced: replaced + 1, evictions });
+      // The replaced ORM's pool is closed, not left holding a connection to the old database.
+      await until(async () => (await backends(one)) === 0);
+      expect(await backends(one)).toBe(0);
+      // Kept without a slot when its record changes back: its reopening (the kept ORM's, replaced then) is on the
+      // old database again.
+      await list('reopen-two');
+      expect(registry.isOpen('reopen-one')).toBe(false);
+      expect(registry.isKept('reopen-one')).toBe(true);
+    } finally {
+      await pointAt(one);
+    }
+    expect(await crops('reopen-one')).not.toContain('Only moved');
+    expect(registry.stats().replaced).toBe(replaced + 2);
+    expect(registry.stats().open).toBe(1);
+  });
+
+  it("builds a new DI subtree for an organization signed up again under a deleted one's name", async () => {
+    const registry = t.app.get(TenantConnectionRegistry);
+    const first = await t.signUp('Signed Up Twice');
+    const create = (organizationId: string) =>
+      asTenant(t, first.tenantId)
+        .post('/api/crops')
+        .send({ name: 'Wheat', plantingDate: '2025-06-01', organizationId });
+    // Builds the tenant's CropsService, which holds its organization's id.
+    await create(first.id).expect(201);
+    await list('reopen-two');
+    expect(registry.isKept(first.tenantId)).toBe(true);
+    // The operator deletes the organization and its database; its name is signed up again.
+    await sqlIn(t.config.DB_NAME, 'DELETE FROM organizations WHERE id = $1', [first.id]);
+    await sqlIn('postgres', `DROP DATABASE ${quoteIdent(`${t.prefix}${first.tenantId}`)}`);
+    const second = await t.signUp('Signed Up Twice');
+    expect(second.tenantId).toBe(first.tenantId);
+    await create(second.id).expect(201);
+    expect((await create(first.id).expect(400)).body.code).toBe('ORGANIZATION_MISMATCH');
+  });
+
   it('gives a slot up after pipelined requests whose connection dropped have finished', async () => {
     const database = `${t.prefix}reopen-one`;
     await list('reopen-one');
@@ -111,6 +172,16 @@ describe('reopening a tenant', () => {
     await list('reopen-two');
   });
 });
+
+/** Client backends connected to one database. */
+async function backends(database: string): Promise<number> {
+  const [row] = await sqlIn<{ n: number }>(
+    'postgres',
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+    [database],
+  );
+  return row.n;
+}
 
 /** Backends waiting for a lock in one database. */
 async function lockWaiters(database: string): Promise<number> {

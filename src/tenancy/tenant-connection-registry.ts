@@ -54,13 +54,26 @@ class TenantEntry {
   /** The pool's destruction after it lost its slot; a reconnection waits for it. */
   disconnecting: Promise<void> = Promise.resolve();
   closed = false;
+  /** Set when the tenant's record no longer names this entry's database and organization; closed once unleased. */
+  replaced = false;
   /** Keys the tenant's durable DI subtree; dropped with this entry, so a subtree never holds a closed ORM. */
   readonly contextId: ContextId = ContextIdFactory.create();
 
   constructor(
-    readonly tenantId: string,
+    readonly tenant: TenantRecord,
     readonly orm: TenantOrm,
   ) {}
+
+  get tenantId(): string {
+    return this.tenant.tenantId;
+  }
+
+  /** Whether the record names this entry's database and organization (an operator may move a tenant's database). */
+  serves(record: TenantRecord): boolean {
+    return (
+      record.databaseName === this.tenant.databaseName && record.organizationId === this.tenant.organizationId
+    );
+  }
 
   get knex(): Knex {
     return this.orm.em.getConnection().getKnex();
@@ -96,6 +109,8 @@ export interface ConnectionRegistryStats {
   failedOpenings: number;
   /** Requests refused without an attempt while their tenant's last opening had failed. */
   refused: number;
+  /** ORMs replaced because their tenant's record named another database or organization. */
+  replaced: number;
 }
 
 /**
@@ -129,8 +144,11 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
   private readonly current = new Set<string>();
-  /** Tenants whose last opening failed: one opening per FailedOpening.retryAt, not one per request. */
-  private readonly failed = new Map<string, FailedOpening>();
+  /**
+   * Tenants whose last opening failed, with the database it tried: one opening per FailedOpening.retryAt, not one per
+   * request, while the tenant's record names that database.
+   */
+  private readonly failed = new Map<string, FailedOpening & { databaseName: string }>();
   private readonly slotWaiters = new WaitQueue();
   private reserved = 0;
   /** Pools being destroyed: they hold a slot until their connections are gone. */
@@ -146,6 +164,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     dropped: 0,
     failedOpenings: 0,
     refused: 0,
+    replaced: 0,
   };
 
   constructor(
@@ -167,11 +186,11 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   async acquire(tenant: TenantRecord, { evenAfterFailure = false } = {}): Promise<TenantLease> {
     for (;;) {
       if (this.shuttingDown) throw new UnavailableError('SHUTTING_DOWN', 'The service is shutting down');
-      const leased = this.leaseIfOpen(tenant.tenantId);
+      const leased = this.leaseIfOpen(tenant);
       if (leased) return leased;
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
-        if (!evenAfterFailure) this.refuseAfterFailure(tenant.tenantId);
+        if (!evenAfterFailure) this.refuseAfterFailure(tenant);
         opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
         this.openings.set(tenant.tenantId, opening);
       }
@@ -179,18 +198,26 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       if (opened.heldForOpening) {
         opened.heldForOpening = false;
         opened.leases--;
+        if (opened.replaced && opened.leases === 0) this.unleased(opened);
       }
-      if (this.open.has(opened)) return this.lease(opened);
+      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
+      if (this.open.has(opened) && opened.serves(tenant)) return this.lease(opened);
     }
   }
 
   /**
    * A lease on an open tenant ORM without waiting, or undefined when it is not open (then `acquire`): the common
-   * case of a request costs no promise.
+   * case of a request costs no promise. An ORM opened for another database or organization than the record names
+   * (an operator moved the tenant's database, or deleted the organization and its name was signed up again) is
+   * replaced: undefined, and it is closed once its requests have ended.
    */
-  leaseIfOpen(tenantId: string): TenantLease | undefined {
-    const entry = this.shuttingDown ? undefined : this.entries.get(tenantId);
+  leaseIfOpen(tenant: TenantRecord): TenantLease | undefined {
+    const entry = this.shuttingDown ? undefined : this.entries.get(tenant.tenantId);
     if (!entry || !this.open.has(entry)) return undefined;
+    if (!entry.serves(tenant)) {
+      this.replace(entry, tenant);
+      return undefined;
+    }
     this.counters.hits++;
     return this.lease(entry);
   }
@@ -207,7 +234,9 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   stats(): ConnectionRegistryStats {
-    return { open: this.open.size, kept: this.entries.size - this.open.size, ...this.counters };
+    let kept = 0;
+    for (const entry of this.entries.values()) if (!this.open.has(entry)) kept++;
+    return { open: this.open.size, kept, ...this.counters };
   }
 
   /** Whether the tenant holds a slot. */
@@ -225,10 +254,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.openings.values()]);
-    const all = [...this.entries.values()];
-    await Promise.all(all.map((entry) => this.close(entry)));
+    const all = new Set([...this.entries.values(), ...this.open]);
+    await Promise.all([...all].map((entry) => this.close(entry)));
     await Promise.all([...this.closings]);
-    this.logger.log(`Shutdown: closed ${all.length} tenant ORM(s)`);
+    this.logger.log(`Shutdown: closed ${all.size} tenant ORM(s)`);
   }
 
   private lease(entry: TenantEntry): TenantLease {
@@ -247,9 +276,38 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         released = true;
         entry.leases--;
         entry.lastUsed = Date.now();
-        if (entry.leases === 0) this.slotWaiters.wakeOne();
+        if (entry.leases === 0) this.unleased(entry);
       },
     };
+  }
+
+  /** An entry's last lease has ended: its slot can be taken, or, replaced, it is closed. */
+  private unleased(entry: TenantEntry): void {
+    if (!entry.replaced) {
+      this.slotWaiters.wakeOne();
+      return;
+    }
+    void this.close(entry).catch((error: unknown) =>
+      this.logger.warn(`Closing replaced tenant ${entry.tenantId} failed: ${describeError(error)}`),
+    );
+  }
+
+  /**
+   * Stops handing out an entry whose database or organization the tenant's record no longer names: the next opening
+   * builds a new ORM and DI subtree on the record's database and checks its migrations. Requests holding the old one
+   * finish on it; it is closed when the last of them ends (at once when none does).
+   */
+  private replace(entry: TenantEntry, tenant: TenantRecord): void {
+    this.logger.warn(
+      `Tenant ${tenant.tenantId} now names database ${tenant.databaseName} of organization ` +
+        `${tenant.organizationId} (was ${entry.tenant.databaseName} of ${entry.tenant.organizationId}): ` +
+        'its ORM is replaced',
+    );
+    this.counters.replaced++;
+    entry.replaced = true;
+    this.entries.delete(entry.tenantId);
+    this.current.delete(entry.tenantId);
+    if (entry.leases === 0) this.unleased(entry);
   }
 
   private count(tenantId: string): void {
@@ -272,7 +330,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         entry.knex.initialize();
         this.counters.reopens++;
       } else {
-        entry = new TenantEntry(tenant.tenantId, await this.build(tenant));
+        entry = new TenantEntry(tenant, await this.build(tenant));
         this.entries.set(tenant.tenantId, entry);
       }
       entry.heldForOpening = true;
@@ -315,7 +373,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         this.logger.error(`Opening tenant ${tenant.tenantId} failed: ${describeError(error)}`);
         throw tenantUnavailable(tenant.tenantId);
       }
-      const retryMs = this.recordFailure(tenant.tenantId);
+      const retryMs = this.recordFailure(tenant);
       this.logger.error(
         `Opening tenant ${tenant.tenantId} failed: ${describeError(error)}; its requests are refused for ${retryMs} ms`,
       );
@@ -326,20 +384,25 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   /**
    * Throws until the `retryAt` of the tenant's last failed opening, so that a tenant that cannot be opened (a failing
    * migration, a missing database) costs one attempt per wait, not a slot, a connection and a maintenance session per
-   * request.
+   * request. A record naming another database (an operator restored it elsewhere) is tried at once.
    */
-  private refuseAfterFailure(tenantId: string): void {
-    const failed = this.failed.get(tenantId);
-    const waitMs = failed ? failed.retryAt - performance.now() : 0;
+  private refuseAfterFailure(tenant: TenantRecord): void {
+    const failed = this.failed.get(tenant.tenantId);
+    if (failed?.databaseName !== tenant.databaseName) return;
+    const waitMs = failed.retryAt - performance.now();
     if (waitMs <= 0) return;
     this.counters.refused++;
-    throw tenantUnavailable(tenantId, waitMs);
+    throw tenantUnavailable(tenant.tenantId, waitMs);
   }
 
   /** Counts a failed opening; returns how long the tenant's requests are now refused. */
-  private recordFailure(tenantId: string): number {
-    const failed = nextFailedOpening(this.failed.get(tenantId), performance.now());
-    this.failed.set(tenantId, failed);
+  private recordFailure(tenant: TenantRecord): number {
+    const previous = this.failed.get(tenant.tenantId);
+    const failed = nextFailedOpening(
+      previous?.databaseName === tenant.databaseName ? previous : undefined,
+      performance.now(),
+    );
+    this.failed.set(tenant.tenantId, { ...failed, databaseName: tenant.databaseName });
     this.counters.failedOpenings++;
     return failed.retryMs;
   }
@@ -450,7 +513,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     if (entry.closed) return;
     const held = this.open.delete(entry);
     entry.closed = true;
-    this.entries.delete(entry.tenantId);
+    if (this.entries.get(entry.tenantId) === entry) this.entries.delete(entry.tenantId);
     const closing = entry.disconnecting.then(() => entry.orm.close(this.shuttingDown));
     await (held ? this.drain(closing) : this.track(closing));
   }

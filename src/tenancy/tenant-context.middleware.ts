@@ -66,7 +66,7 @@ export class TenantContextMiddleware implements NestMiddleware {
       );
     }
     const credentials = this.credentials.check(req, tenantId);
-    const lease = this.connections.leaseIfOpen(tenantId);
+    const lease = this.connections.leaseIfOpen(record);
     if (lease) return this.run({ record, credentials, lease }, req, res, next);
     return this.connections
       .acquire(record)

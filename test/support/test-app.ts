@@ -12,7 +12,10 @@ import { APP_OPTIONS } from '../../src/common/json-bodies';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { buildOpenApiDocument } from '../../src/openapi';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
+import { TenantDatabaseNames } from '../../src/tenancy/tenant-database-names';
 import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
+import { templateLockKey } from '../../src/tenancy/tenant-template';
+import { quoteIdent } from '../../src/database/sql-identifiers';
 import { assertNoContractViolations, OpenApiContract } from './openapi-contract';
 import {
   connectTo,
@@ -156,6 +159,15 @@ export async function withMaintenanceClient<T>(work: (client: Client) => Promise
   } finally {
     await client.end();
   }
+}
+
+/** A clone of the app's template, as a sign-up makes (under the template's shared lock, as it does). */
+export function cloneTemplate(t: TestApp, database: string): Promise<void> {
+  return withMaintenanceClient(async (c) => {
+    const template = t.app.get(TenantDatabaseNames).template;
+    await advisoryLock(c, templateLockKey(template), 'shared');
+    await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(template)}`);
+  });
 }
 
 /**
