@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { DatabaseServer } from '../src/database/database-server';
-import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TenantConnectionRegistry, TenantLease } from '../src/tenancy/tenant-connection-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
@@ -186,6 +186,30 @@ describe('tenant connection registry', () => {
       const res = await t.http.get('/api/crops').set('X-Tenant-ID', 'farm-150').expect(200);
       // The first test sent farm-150 two POSTs (its requests 150 and 450).
       expect(res.body.map((crop: { name: string }) => crop.name).sort()).toEqual(['Crop 150', 'Crop 450']);
+    });
+
+    it('lets a request holding a replaced ORM finish on it, then closes it, not its successor', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const database = (lease: TenantLease) =>
+        lease.orm.em.getConnection().execute<{ db: string }[]>('SELECT current_database() AS db');
+      const record = (await t.app.get(TenantRegistry).find('farm-200'))!;
+      const held = await registry.acquire(record);
+      // The record as an operator moved it to another database (farm-201's here: the registry cannot tell).
+      const moved = { ...record, databaseName: `${t.prefix}farm-201` };
+      const successor = await registry.acquire(moved);
+      successor.release();
+      expect(successor.orm).not.toBe(held.orm);
+      expect(await database(held)).toEqual([{ db: `${t.prefix}farm-200` }]);
+      expect(await database(successor)).toEqual([{ db: `${t.prefix}farm-201` }]);
+      held.release();
+      const connections = () => withMaintenanceClient((c) => countConnections(c, `${t.prefix}farm-200`));
+      await until(async () => (await connections()) === 0);
+      expect(await connections()).toBe(0);
+      const opens = registry.stats().opens;
+      const again = await registry.acquire(moved);
+      again.release();
+      expect(again.orm).toBe(successor.orm);
+      expect(registry.stats().opens).toBe(opens);
     });
   });
 
