@@ -211,6 +211,20 @@ describe('tenant connection registry', () => {
       expect(again.orm).toBe(successor.orm);
       expect(registry.stats().opens).toBe(opens);
     });
+
+    it("does not hand a request the opening of its tenant's previous record", async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = (await t.app.get(TenantRegistry).find('farm-210'))!;
+      const moved = { ...record, databaseName: `${t.prefix}farm-211` };
+      await registry.evict('farm-210');
+      // The second joins the opening the first started.
+      const leases = await Promise.all([registry.acquire(record), registry.acquire(moved)]);
+      const databases = await Promise.all(
+        leases.map((lease) => lease.orm.em.getConnection().execute('SELECT current_database() AS db')),
+      );
+      leases.forEach((lease) => lease.release());
+      expect(databases).toEqual([[{ db: `${t.prefix}farm-210` }], [{ db: `${t.prefix}farm-211` }]]);
+    });
   });
 
   describe('with TENANT_MAX_KEPT=1', () => {

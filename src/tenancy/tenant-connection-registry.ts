@@ -195,13 +195,13 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         this.openings.set(tenant.tenantId, opening);
       }
       const opened = await opening;
+      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
+      const lease = this.open.has(opened) && opened.serves(tenant) ? this.lease(opened) : undefined;
       if (opened.heldForOpening) {
         opened.heldForOpening = false;
-        opened.leases--;
-        if (opened.replaced && opened.leases === 0) this.unleased(opened);
+        if (--opened.leases === 0) this.unleased(opened);
       }
-      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
-      if (this.open.has(opened) && opened.serves(tenant)) return this.lease(opened);
+      if (lease) return lease;
     }
   }
 
