@@ -27,7 +27,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Sign up with POST /organizations, then call /api/... routes with the X-Tenant-ID header set to the ' +
         "organization's tenantId and Authorization: Bearer <accessToken> from POST /api/auth/login (or the " +
         'platform admin token). Every error has the shape { statusCode, error, message, code }; each error response ' +
-        'lists the codes it can carry.',
+        'lists the codes it can carry. A body field or query parameter an operation does not declare is refused ' +
+        '(400 VALIDATION_FAILED).',
     )
     .addBearerAuth(
       {
@@ -68,6 +69,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   // No global requirement: each operation states its own (none for login, optional for sign-up).
   document.security = [];
   declareRequiredRoles(document);
+  declareClosedBodies(document);
   declareErrors(document);
   declareRequestId(document);
   return sortKeys(document);
@@ -154,6 +156,32 @@ function declareErrors(document: OpenAPIObject): void {
       operation.responses[String(status)] = errorResponse(status, [...set].sort());
     }
   }
+}
+
+/**
+ * Marks the object schemas of request bodies, and those their properties refer to, `additionalProperties: false`: the
+ * validation pipe refuses a field its DTO does not declare (400 VALIDATION_FAILED), so an SDK must not let one be sent
+ * (a crop as read passed back as its update, say). No such schema is also a response's (those stay open to fields
+ * added later); only enums are shared.
+ */
+function declareClosedBodies(document: OpenAPIObject): void {
+  const schemas = document.components?.schemas ?? {};
+  const closed = new Set<string>();
+  const close = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(close);
+    if (value === null || typeof value !== 'object') return;
+    const ref = (value as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string') {
+      const name = ref.slice(ref.lastIndexOf('/') + 1);
+      const schema = schemas[name];
+      if (closed.has(name) || !schema) return;
+      closed.add(name);
+      if ('type' in schema && schema.type === 'object') schema.additionalProperties = false;
+      return close(schema);
+    }
+    Object.values(value).forEach(close);
+  };
+  for (const { operation } of listOperations(document)) close(operation.requestBody);
 }
 
 function errorResponse(status: number, codes: string[]) {

@@ -252,6 +252,31 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('closes the schemas of request bodies to fields they do not declare (the pipe refuses them), and only those', () => {
+    const schemas = (
+      served as unknown as { components: { schemas: Record<string, Record<string, unknown>> } }
+    ).components.schemas;
+    /** The names of the component schemas `value` refers to, directly or through them. */
+    const referred = (value: unknown, names = new Set<string>()): Set<string> => {
+      const text = JSON.stringify(value);
+      for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+        if (names.has(name)) continue;
+        names.add(name);
+        referred(schemas[name], names);
+      }
+      return names;
+    };
+    const objects = (names: Set<string>) =>
+      [...names].filter((name) => schemas[name].type === 'object').sort();
+    const requests = objects(referred(operations().map(({ op }) => op.requestBody)));
+    const responses = objects(referred(operations().map(({ op }) => op.responses)));
+    expect(requests).toEqual(expect.arrayContaining(['CreateOrganizationDto', 'OwnerDto', 'UpdateCropDto']));
+    for (const name of requests)
+      expect({ name, closed: schemas[name].additionalProperties }).toEqual({ name, closed: false });
+    for (const name of responses)
+      expect({ name, closed: schemas[name].additionalProperties }).toEqual({ name, closed: undefined });
+  });
+
   it('names each enum once (one type in generated clients) and declares every tag', () => {
     const document = served as unknown as {
       components: { schemas: Record<string, { enum?: string[] }> };
