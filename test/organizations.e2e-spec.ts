@@ -161,6 +161,31 @@ describe('organizations (control plane)', () => {
     }
   });
 
+  it('takes a logo URL written as a URI only: percent-encoded, its domain name in ASCII', async () => {
+    const encoded = 'https://cdn.example.com/logos/caf%C3%A9%20farm.png?size=2&v=a:b@c#top/1';
+    const { body } = await t.http
+      .post('/organizations')
+      .send({ name: 'Encoded Logo Farm', farmType: 'dairy', logoUrl: encoded })
+      .expect(201);
+    expect(body.logoUrl).toBe(encoded);
+    const before = await databasesOfThisApp();
+    for (const logoUrl of [
+      'https://cdn.example.com/café.png',
+      'https://bücher.example/logo.png',
+      'https://cdn.example.com/logo{1}.png',
+      'https://cdn.example.com/a%zz.png',
+      'https://cdn.example.com/a|b.png',
+      'https://cdn.example.com/a.png#x#y',
+    ]) {
+      const res = await t.http
+        .post('/organizations')
+        .send({ name: 'Raw Logo Farm', farmType: 'dairy', logoUrl });
+      expect({ logoUrl, status: res.status }).toEqual({ logoUrl, status: 400 });
+      expect(res.body.message).toMatch(/logoUrl must be written as a URI/);
+    }
+    expect(await databasesOfThisApp()).toBe(before);
+  });
+
   it('lists organizations newest first with limit/offset and X-Total-Count', async () => {
     const all = await t.http.get('/organizations?limit=200').expect(200);
     expect(all.headers['x-total-count']).toBe(String(all.body.length));

@@ -1,9 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, IsUrl, ValidateIf, ValidateNested } from 'class-validator';
+import {
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
 import { EmailField, MaxChars, PasswordField, TextField } from '../../common/fields';
 import { TENANT_SLUG_MAX_LENGTH } from '../../tenancy/tenant-slug';
 import { FARM_TYPE_ENUM, FARM_TYPES, FarmType } from '../organization.entity';
+
+/** A URI character of a path segment (RFC 3986 `pchar`): unreserved, sub-delims, ':' or '@', or percent-encoded. */
+const PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+
+/**
+ * An http(s) URL written as an RFC 3986 URI (what `format: uri` promises the document's readers): ASCII, every other
+ * character percent-encoded, `[` `]` only around an IP literal host. isURL checks the protocol and the host, not the
+ * characters of the rest: it lets non-ASCII letters, `{`, `|`, a second `#` and a `%` without two hex digits through.
+ */
+const HTTP_URI = new RegExp(
+  '^[Hh][Tt][Tt][Pp][Ss]?://' +
+    `(?:(?:[A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*@)?` +
+    `(?:\\[[0-9A-Fa-f:.]+\\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?` +
+    `(?:/${PCHAR}*)*(?:\\?(?:${PCHAR}|[/?])*)?(?:#(?:${PCHAR}|[/?])*)?$`,
+);
 
 export class OwnerDto {
   @TextField(200, { example: 'Ada' })
@@ -40,8 +64,11 @@ export class CreateOrganizationDto {
     maxLength: 2000,
     nullable: true,
     format: 'uri',
+    pattern: HTTP_URI.source,
     description:
-      'An http or https URL whose host is a domain name with a top-level domain or an IP address (not localhost)',
+      'An http or https URL whose host is a domain name with a top-level domain or an IP address (not localhost), ' +
+      "written as an RFC 3986 URI: characters other than ASCII letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : " +
+      '@ / ? # percent-encoded (a space as %20), an internationalized domain name in its xn-- form',
   })
   @IsOptional()
   @IsString()
@@ -50,6 +77,11 @@ export class CreateOrganizationDto {
     { protocols: ['http', 'https'], require_protocol: true },
     { message: 'logoUrl must be an http(s) URL' },
   )
+  @Matches(HTTP_URI, {
+    message:
+      'logoUrl must be written as a URI: percent-encode characters other than ASCII letters, digits and ' +
+      "- . _ ~ ! $ & ' ( ) * + , ; = : @ / ? #, and write an internationalized domain name in its xn-- form",
+  })
   logoUrl?: string | null;
 
   @ApiPropertyOptional({
