@@ -161,6 +161,17 @@ describe('organizations (control plane)', () => {
     }
   });
 
+  it("gets an organization by a tenant id in a UUID's shape, and by its id", async () => {
+    const name = '4b6f0c7e 1c43 4a53 9a59 5d3c2a1f2b10';
+    const { body: created } = await t.http
+      .post('/organizations')
+      .send({ name, farmType: 'dairy' })
+      .expect(201);
+    expect(created.tenantId).toBe('4b6f0c7e-1c43-4a53-9a59-5d3c2a1f2b10');
+    expect((await t.http.get(`/organizations/${created.tenantId}`).expect(200)).body).toEqual(created);
+    expect((await t.http.get(`/organizations/${created.id}`).expect(200)).body).toEqual(created);
+  });
+
   it('takes a logo URL written as a URI only: percent-encoded, its domain name in ASCII', async () => {
     const encoded = 'https://cdn.example.com/logos/caf%C3%A9%20farm.png?size=2&v=a:b@c#top/1';
     const { body } = await t.http

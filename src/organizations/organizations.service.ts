@@ -107,13 +107,14 @@ export class OrganizationsService implements OnApplicationBootstrap, BeforeAppli
     );
   }
 
+  /** By id, else by tenant id (a tenant id may have a UUID's shape: a name of hex groups). */
   async get(idOrTenantId: string): Promise<Organization> {
-    const where = isUUID(idOrTenantId, 'all')
-      ? { id: idOrTenantId.toLowerCase() }
-      : isValidTenantSlug(idOrTenantId)
-        ? { tenantId: idOrTenantId }
-        : undefined;
-    const org = where && (await this.em.fork().findOne(Organization, where));
+    const em = this.em.fork();
+    const org =
+      (isUUID(idOrTenantId, 'all')
+        ? await em.findOne(Organization, { id: idOrTenantId.toLowerCase() })
+        : null) ??
+      (isValidTenantSlug(idOrTenantId) ? await em.findOne(Organization, { tenantId: idOrTenantId }) : null);
     if (!org) throw new NotFoundError('ORGANIZATION_NOT_FOUND', `Organization ${idOrTenantId} not found`);
     return org;
   }
