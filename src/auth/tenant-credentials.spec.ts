@@ -45,6 +45,8 @@ describe('TenantCredentials', () => {
       ['GET', '/api/open/status'],
       ['HEAD', '/api/open/status'],
       ['GET', '/API/Open/Status/?x=1'],
+      // An absolute URL in the request line, which Express routes by its path.
+      ['GET', 'http://farm.example:3000/api/open/status?x=1'],
     ]) {
       expect({ method, url, credentials: credentials.check(request(method, url), 'farm') }).toEqual({
         method,
@@ -59,6 +61,7 @@ describe('TenantCredentials', () => {
       ['POST', '/api/open/status'],
       ['GET', '/api/open/status/more'],
       ['GET', '/api/open/status//'],
+      ['GET', 'http://farm.example/api/open/status/more'],
     ]) {
       expect(() => credentials.check(request(method, url), 'farm')).toThrow(
         expect.objectContaining({ code: 'AUTH_REQUIRED' }),

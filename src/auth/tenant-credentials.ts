@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { Request } from 'express';
+import parseurl from 'parseurl';
 import { ForbiddenError } from '../common/domain-errors';
 import { AccessClaims, AccessTokens } from './access-tokens';
 import { PUBLIC_TENANT_ROUTE } from './auth.decorators';
@@ -17,8 +18,7 @@ export type Credentials = { kind: 'user'; claims: AccessClaims } | { kind: 'plat
  * costs neither a slot, nor another tenant's eviction, nor a PostgreSQL backend's start. The tenant auth guard then
  * loads the user and checks the role. Public tenant routes (login) are known by method and path, read at start from
  * the controllers marked with PublicTenantRoute, as the middleware runs before Nest has chosen a route; the path is
- * the controllers' own (the app sets no global prefix, no versioning), and the request's is matched as sent (an
- * absolute URL in the request line does not match: such a login answers 401, failing closed).
+ * the controllers' own (the app sets no global prefix, no versioning), and the request's is the one Express routes by.
  */
 @Injectable()
 export class TenantCredentials implements OnModuleInit {
@@ -61,7 +61,7 @@ export class TenantCredentials implements OnModuleInit {
    * neither a valid access token nor the platform token, 403 for another tenant's access token.
    */
   check(req: Request, tenantId: string): Credentials | undefined {
-    if (this.publicRoutes.has(`${req.method} ${requestPath(req.originalUrl)}`)) return undefined;
+    if (this.publicRoutes.has(`${req.method} ${requestPath(req)}`)) return undefined;
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) throw authRequired();
     let claims: AccessClaims;
@@ -95,9 +95,12 @@ function fixedPath(...parts: unknown[]): string | undefined {
   return `/${segments.join('/')}`.toLowerCase();
 }
 
-/** The path of a request's URL in fixedPath's form; Express's routes also match it with one trailing slash. */
-function requestPath(url: string): string {
-  const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
+/**
+ * The path Express routes the request by, in fixedPath's form (Express's routes also match it with one trailing
+ * slash): parsed by Express's own parser, so an absolute URL in the request line (`POST http://host/api/auth/login`)
+ * has the path Express gives it.
+ */
+function requestPath(req: Request): string {
+  const path = parseurl.original(req)?.pathname ?? '';
   return (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
 }

@@ -1,3 +1,4 @@
+import parseurl from 'parseurl';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -70,8 +71,8 @@ export class OpenApiContract {
   };
 
   private check(req: Request, res: Response, payload: unknown): void {
-    // The raw path, as the router saw it: URL parsing would resolve `..` segments away.
-    const path = req.originalUrl.split('?')[0];
+    // The path as the router saw it (Express's parser: an absolute URL's path, `..` segments kept as sent).
+    const path = parseurl.original(req)?.pathname ?? '';
     if (DOCS_PATH.test(path) || UNDOCUMENTED_PATH.test(path)) return;
     // CORS preflights are answered by the cors middleware for any path; OpenAPI does not describe them.
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return;
