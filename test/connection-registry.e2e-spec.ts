@@ -10,8 +10,26 @@ import { TenantRecord, TenantRegistry } from '../src/tenancy/tenant-registry';
 import type { TenantPayload } from '../src/tenancy/tenant-context-id.strategy';
 import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
 import { connectTo, countConnections, serverEnv, withLimitedRole } from './support/test-database';
-import { startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import {
+  cloneTemplate,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+  withMaintenanceClient,
+} from './support/test-app';
+import * as migrations from '../src/database/migrate-to-latest';
 import { until } from './support/until';
+
+/** The tenant's record as an operator moved its database, read after `record`. */
+function movedRecord(record: TenantRecord, databaseName: string): TenantRecord {
+  return { ...record, databaseName, readAt: performance.now() };
+}
+
+/** The database a lease's ORM queries. */
+function database(lease: TenantLease): Promise<{ db: string }[]> {
+  return lease.orm.em.getConnection().execute<{ db: string }[]>('SELECT current_database() AS db');
+}
 
 /** Reports which instance served the request: one per tenant subtree when durable, one per request otherwise. */
 @TenantRoute()
@@ -190,12 +208,9 @@ describe('tenant connection registry', () => {
 
     it('lets a request holding a replaced ORM finish on it, then closes it, not its successor', async () => {
       const registry = t.app.get(TenantConnectionRegistry);
-      const database = (lease: TenantLease) =>
-        lease.orm.em.getConnection().execute<{ db: string }[]>('SELECT current_database() AS db');
       const record = (await t.app.get(TenantRegistry).find('farm-200'))!;
       const held = await registry.acquire(record);
-      // The record as an operator moved it to another database (farm-201's here: the registry cannot tell).
-      const moved = { ...record, databaseName: `${t.prefix}farm-201` };
+      const moved = movedRecord(record, `${t.prefix}farm-201`);
       const successor = await registry.acquire(moved);
       successor.release();
       expect(successor.orm).not.toBe(held.orm);
@@ -215,15 +230,29 @@ describe('tenant connection registry', () => {
     it("does not hand a request the opening of its tenant's previous record", async () => {
       const registry = t.app.get(TenantConnectionRegistry);
       const record = (await t.app.get(TenantRegistry).find('farm-210'))!;
-      const moved = { ...record, databaseName: `${t.prefix}farm-211` };
+      const moved = movedRecord(record, `${t.prefix}farm-211`);
       await registry.evict('farm-210');
       // The second joins the opening the first started.
       const leases = await Promise.all([registry.acquire(record), registry.acquire(moved)]);
-      const databases = await Promise.all(
-        leases.map((lease) => lease.orm.em.getConnection().execute('SELECT current_database() AS db')),
-      );
+      const databases = await Promise.all(leases.map(database));
       leases.forEach((lease) => lease.release());
       expect(databases).toEqual([[{ db: `${t.prefix}farm-210` }], [{ db: `${t.prefix}farm-211` }]]);
+    });
+
+    it("serves a request holding a record older than its ORM's from that ORM, without replacing it", async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = (await t.app.get(TenantRegistry).find('farm-220'))!;
+      const moved = movedRecord(record, `${t.prefix}farm-221`);
+      const current = await registry.acquire(moved);
+      current.release();
+      const { replaced } = registry.stats();
+      // Read before the move, e.g. by a lookup under way when it was made: the moved ORM is the tenant's now.
+      const stale = await registry.acquire(record);
+      stale.release();
+      expect(stale.orm).toBe(current.orm);
+      expect(stale.record).toBe(moved);
+      expect(await database(stale)).toEqual([{ db: `${t.prefix}farm-221` }]);
+      expect(registry.stats().replaced).toBe(replaced);
     });
   });
 
@@ -252,6 +281,29 @@ describe('tenant connection registry', () => {
       expect(registry.stats()).toMatchObject({ open: 1, kept: 1 });
       expect(registry.stats().dropped).toBeGreaterThanOrEqual(1);
       expect(await instance('kept-two')).not.toBe(two);
+    });
+
+    it("checks the migrations of a database a dropped ORM's tenant is moved to", async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-one').expect(200);
+      await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-two').expect(200);
+      await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-three').expect(200);
+      expect(registry.isKept('kept-one')).toBe(false);
+      // Restored elsewhere (from a backup, which might be older than the latest tenant migration).
+      const restored = `${t.prefix}kept-one-restored`;
+      await cloneTemplate(t, restored);
+      await sqlIn(
+        t.config.DB_NAME,
+        "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'kept-one'",
+        [restored],
+      );
+      const check = jest.spyOn(migrations, 'migrateToLatest');
+      try {
+        await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-one').expect(200);
+        expect(check).toHaveBeenCalledTimes(1);
+      } finally {
+        check.mockRestore();
+      }
     });
   });
 

@@ -4,8 +4,16 @@ import type { AddressInfo, Server } from 'node:net';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
 import { quoteIdent } from '../src/database/sql-identifiers';
-import { asTenant, cloneTemplate, sqlIn, startTestApp, stopTestApp, TestApp } from './support/test-app';
-import { connectTo } from './support/test-database';
+import {
+  asTenant,
+  cloneTemplate,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+  withMaintenanceClient,
+} from './support/test-app';
+import { connectTo, countConnections } from './support/test-database';
 import { until } from './support/until';
 
 describe('reopening a tenant', () => {
@@ -106,19 +114,20 @@ describe('reopening a tenant', () => {
       expect(await crops('reopen-one')).toContain('Only moved');
       expect(registry.stats()).toMatchObject({ replaced: replaced + 1, evictions });
       // The replaced ORM's pool is closed, not left holding a connection to the old database.
-      await until(async () => (await backends(one)) === 0);
-      expect(await backends(one)).toBe(0);
-      // Kept without a slot when its record changes back: its reopening (the kept ORM's, replaced then) is on the
-      // old database again.
+      const connections = () => withMaintenanceClient((c) => countConnections(c, one));
+      await until(async () => (await connections()) === 0);
+      expect(await connections()).toBe(0);
+      // Kept without a slot when its record changes back: replaced without reconnecting, its successor on the old
+      // database again.
       await list('reopen-two');
       expect(registry.isOpen('reopen-one')).toBe(false);
       expect(registry.isKept('reopen-one')).toBe(true);
     } finally {
       await pointAt(one);
     }
+    const { reopens } = registry.stats();
     expect(await crops('reopen-one')).not.toContain('Only moved');
-    expect(registry.stats().replaced).toBe(replaced + 2);
-    expect(registry.stats().open).toBe(1);
+    expect(registry.stats()).toMatchObject({ replaced: replaced + 2, reopens, open: 1 });
   });
 
   it("builds a new DI subtree for an organization signed up again under a deleted one's name", async () => {
@@ -172,16 +181,6 @@ describe('reopening a tenant', () => {
     await list('reopen-two');
   });
 });
-
-/** Client backends connected to one database. */
-async function backends(database: string): Promise<number> {
-  const [row] = await sqlIn<{ n: number }>(
-    'postgres',
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
-    [database],
-  );
-  return row.n;
-}
 
 /** Backends waiting for a lock in one database. */
 async function lockWaiters(database: string): Promise<number> {

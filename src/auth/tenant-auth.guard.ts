@@ -45,7 +45,7 @@ export class TenantAuthGuard implements CanActivate {
     if (!credentials) throw authRequired();
     if (credentials.kind === 'platform') {
       this.logger.log(
-        `Platform operator access to tenant ${tenant.record.tenantId}: ${request.method} ${request.originalUrl}` +
+        `Platform operator access to tenant ${tenant.lease.tenantId}: ${request.method} ${request.originalUrl}` +
           ` (request ${String(request.headers['x-request-id'])})`,
       );
       request.principal = { kind: 'platform', role: 'admin' };

@@ -42,7 +42,10 @@ export function isStale(failed: FailedOpening, now: number): boolean {
   return now - failed.retryAt >= LONGEST_OPENING_RETRY_MS;
 }
 
-/** A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections. */
+/**
+ * A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections; once
+ * replaced, in `retiring` until its last request ends.
+ */
 class TenantEntry {
   leases = 0;
   /**
@@ -54,7 +57,7 @@ class TenantEntry {
   /** The pool's destruction after it lost its slot; a reconnection waits for it. */
   disconnecting: Promise<void> = Promise.resolve();
   closed = false;
-  /** Set when the tenant's record no longer names this entry's database and organization; closed once unleased. */
+  /** Set when a later record of the tenant names another database or organization; closed once unleased. */
   replaced = false;
   /** Keys the tenant's durable DI subtree; dropped with this entry, so a subtree never holds a closed ORM. */
   readonly contextId: ContextId = ContextIdFactory.create();
@@ -68,10 +71,16 @@ class TenantEntry {
     return this.tenant.tenantId;
   }
 
-  /** Whether the record names this entry's database and organization (an operator may move a tenant's database). */
-  serves(record: TenantRecord): boolean {
+  /**
+   * Whether the record, read no earlier than this entry's, names another database or organization (an operator moved
+   * the tenant's database, or deleted the organization and its name was signed up again). A request holding an older
+   * record (read before the change, or kept while it waited for a slot) is served by this entry.
+   */
+  supersededBy(record: TenantRecord): boolean {
     return (
-      record.databaseName === this.tenant.databaseName && record.organizationId === this.tenant.organizationId
+      record.readAt >= this.tenant.readAt &&
+      (record.databaseName !== this.tenant.databaseName ||
+        record.organizationId !== this.tenant.organizationId)
     );
   }
 
@@ -83,13 +92,15 @@ class TenantEntry {
 /** A tenant ORM checked out for one request; `release()` when the request ends. */
 export interface TenantLease {
   readonly tenantId: string;
+  /** The tenant's record the ORM was opened for: its database and organization. */
+  readonly record: TenantRecord;
   readonly orm: TenantOrm;
   readonly contextId: ContextId;
   release(): void;
 }
 
 export interface ConnectionRegistryStats {
-  /** Tenants holding a slot (their pools may hold connections). */
+  /** Tenant ORMs holding a slot (their pools may hold connections), replaced ones still in use included. */
   open: number;
   /** Tenant ORMs kept without connections. */
   kept: number;
@@ -136,14 +147,16 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly entries = new Map<string, TenantEntry>();
   /** The entries holding a slot. */
   private readonly open = new Set<TenantEntry>();
+  /** Replaced entries still leased: out of `entries` and `open`, they keep their slot until they close. */
+  private readonly retiring = new Set<TenantEntry>();
   /** Recent requests per tenant id, halved every agingPeriod requests (ids whose count drops below 1 removed). */
   private readonly requests = new Map<string, number>();
   private readonly agingPeriod: number;
   private requestsSinceAging = 0;
   private readonly openings = new Map<string, Promise<TenantEntry>>();
   private readonly closings = new Set<Promise<void>>();
-  /** Tenants this process has found at the latest migration: reopening them skips the check (one query). */
-  private readonly current = new Set<string>();
+  /** Tenants this process has found at the latest migration, with the database: reopening it skips the check. */
+  private readonly current = new Map<string, string>();
   /**
    * Tenants whose last opening failed, with the database it tried: one opening per FailedOpening.retryAt, not one per
    * request, while the tenant's record names that database.
@@ -196,7 +209,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       }
       const opened = await opening;
       // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
-      const lease = this.open.has(opened) && opened.serves(tenant) ? this.lease(opened) : undefined;
+      const lease = this.open.has(opened) && !opened.supersededBy(tenant) ? this.lease(opened) : undefined;
       if (opened.heldForOpening) {
         opened.heldForOpening = false;
         if (--opened.leases === 0) this.unleased(opened);
@@ -207,14 +220,13 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   /**
    * A lease on an open tenant ORM without waiting, or undefined when it is not open (then `acquire`): the common
-   * case of a request costs no promise. An ORM opened for another database or organization than the record names
-   * (an operator moved the tenant's database, or deleted the organization and its name was signed up again) is
-   * replaced: undefined, and it is closed once its requests have ended.
+   * case of a request costs no promise. An ORM the record supersedes (`TenantEntry.supersededBy`) is replaced:
+   * undefined, and it is closed once its requests have ended.
    */
   leaseIfOpen(tenant: TenantRecord): TenantLease | undefined {
     const entry = this.shuttingDown ? undefined : this.entries.get(tenant.tenantId);
     if (!entry || !this.open.has(entry)) return undefined;
-    if (!entry.serves(tenant)) {
+    if (entry.supersededBy(tenant)) {
       this.replace(entry, tenant);
       return undefined;
     }
@@ -234,9 +246,11 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   stats(): ConnectionRegistryStats {
-    let kept = 0;
-    for (const entry of this.entries.values()) if (!this.open.has(entry)) kept++;
-    return { open: this.open.size, kept, ...this.counters };
+    return {
+      open: this.open.size + this.retiring.size,
+      kept: this.entries.size - this.open.size,
+      ...this.counters,
+    };
   }
 
   /** Whether the tenant holds a slot. */
@@ -254,10 +268,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.openings.values()]);
-    const all = new Set([...this.entries.values(), ...this.open]);
-    await Promise.all([...all].map((entry) => this.close(entry)));
+    const all = [...this.entries.values(), ...this.retiring];
+    await Promise.all(all.map((entry) => this.close(entry)));
     await Promise.all([...this.closings]);
-    this.logger.log(`Shutdown: closed ${all.size} tenant ORM(s)`);
+    this.logger.log(`Shutdown: closed ${all.length} tenant ORM(s)`);
   }
 
   private lease(entry: TenantEntry): TenantLease {
@@ -269,6 +283,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     let released = false;
     return {
       tenantId: entry.tenantId,
+      record: entry.tenant,
       orm: entry.orm,
       contextId: entry.contextId,
       release: () => {
@@ -293,9 +308,9 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Stops handing out an entry whose database or organization the tenant's record no longer names: the next opening
-   * builds a new ORM and DI subtree on the record's database and checks its migrations. Requests holding the old one
-   * finish on it; it is closed when the last of them ends (at once when none does).
+   * Stops handing out an entry the tenant's record supersedes: the next opening builds a new ORM and DI subtree on the
+   * record's database and checks its migrations. Requests holding the old one finish on it, which keeps its slot
+   * meanwhile; it is closed when the last of them ends (at once when none does).
    */
   private replace(entry: TenantEntry, tenant: TenantRecord): void {
     this.logger.warn(
@@ -308,6 +323,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     this.entries.delete(entry.tenantId);
     this.current.delete(entry.tenantId);
     if (entry.leases === 0) this.unleased(entry);
+    else if (this.open.delete(entry)) this.retiring.add(entry);
   }
 
   private count(tenantId: string): void {
@@ -325,6 +341,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     await this.reserveSlot();
     try {
       let entry = this.entries.get(tenant.tenantId);
+      if (entry?.supersededBy(tenant)) {
+        this.replace(entry, tenant);
+        entry = undefined;
+      }
       await entry?.disconnecting;
       if (entry && !entry.closed) {
         entry.knex.initialize();
@@ -349,14 +369,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private async build(tenant: TenantRecord): Promise<TenantOrm> {
     const orm = this.factory.create(tenant.databaseName, `tenant:${tenant.tenantId}`);
     try {
-      if (!this.current.has(tenant.tenantId)) {
+      if (this.current.get(tenant.tenantId) !== tenant.databaseName) {
         const applied = await migrateToLatest(
           orm,
           (work) => this.server.withAdminClient(work, this.config.TENANT_SLOT_WAIT_MS),
           this.config.TENANT_SLOT_WAIT_MS,
         );
         if (applied.length > 0) this.logger.log(`Migrated tenant ${tenant.tenantId}: ${applied.join(', ')}`);
-        this.current.add(tenant.tenantId);
+        this.current.set(tenant.tenantId, tenant.databaseName);
       }
       this.failed.delete(tenant.tenantId);
       return orm;
@@ -408,7 +428,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   private hasFreeSlot(): boolean {
-    return this.open.size + this.reserved + this.draining < this.config.TENANT_MAX_OPEN;
+    return this.open.size + this.retiring.size + this.reserved + this.draining < this.config.TENANT_MAX_OPEN;
   }
 
   /**
@@ -511,7 +531,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   /** Removes the entry at once (new requests build a fresh one), then closes its ORM. */
   private async close(entry: TenantEntry): Promise<void> {
     if (entry.closed) return;
-    const held = this.open.delete(entry);
+    const held = this.open.delete(entry) || this.retiring.delete(entry);
     entry.closed = true;
     if (this.entries.get(entry.tenantId) === entry) this.entries.delete(entry.tenantId);
     const closing = entry.disconnecting.then(() => entry.orm.close(this.shuttingDown));

@@ -26,8 +26,8 @@ export class TenantContextIdStrategy implements ContextIdStrategy<TenantRequest>
     const tenant = request.tenant;
     if (!tenant) return () => contextId;
     const payload: TenantPayload = {
-      tenantId: tenant.record.tenantId,
-      organizationId: tenant.record.organizationId,
+      tenantId: tenant.lease.record.tenantId,
+      organizationId: tenant.lease.record.organizationId,
       em: tenant.lease.orm.em,
     };
     return {

@@ -67,10 +67,10 @@ export class TenantContextMiddleware implements NestMiddleware {
     }
     const credentials = this.credentials.check(req, tenantId);
     const lease = this.connections.leaseIfOpen(record);
-    if (lease) return this.run({ record, credentials, lease }, req, res, next);
+    if (lease) return this.run({ credentials, lease }, req, res, next);
     return this.connections
       .acquire(record)
-      .then((opened) => this.run({ record, credentials, lease: opened }, req, res, next));
+      .then((opened) => this.run({ credentials, lease: opened }, req, res, next));
   }
 
   private run(tenant: TenantContext, req: TenantRequest, res: Response, next: NextFunction): void {

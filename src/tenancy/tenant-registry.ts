@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { AppConfig } from '../config/app-config';
 import { Organization, OrganizationStatus } from '../organizations/organization.entity';
 
@@ -9,9 +10,14 @@ export interface TenantRecord {
   tenantId: string;
   status: OrganizationStatus;
   databaseName: string;
+  /**
+   * When this process asked for the record (`performance.now()`, before its query was sent): of two records of a
+   * tenant, the one read later reflects the control plane as of then or later.
+   */
+  readAt: number;
 }
 
-/** What the registry knows of an organization's tenant. */
+/** What the registry knows of an organization's tenant, as of now (the organization has just been read or written). */
 export function tenantRecordOf(
   org: Pick<Organization, 'id' | 'tenantId' | 'status' | 'databaseName'>,
 ): TenantRecord {
@@ -20,6 +26,7 @@ export function tenantRecordOf(
     tenantId: org.tenantId,
     status: org.status,
     databaseName: org.databaseName,
+    readAt: performance.now(),
   };
 }
 
@@ -133,12 +140,13 @@ export class TenantRegistry {
    * traffic and a 5 s time-to-live about a quarter of the requests came here (bench/README.md).
    */
   private async load(tenantId: string): Promise<TenantRecord | null> {
-    const [found] = await this.em.getConnection().execute<TenantRecord[]>(
+    const readAt = performance.now();
+    const [found] = await this.em.getConnection().execute<Omit<TenantRecord, 'readAt'>[]>(
       `SELECT id AS "organizationId", tenant_id AS "tenantId", status, database_name AS "databaseName"
          FROM organizations WHERE tenant_id = ?`,
       [tenantId],
     );
-    return found ?? null;
+    return found ? { ...found, readAt } : null;
   }
 
   private remember(tenantId: string, record: TenantRecord | null): void {

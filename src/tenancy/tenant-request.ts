@@ -2,14 +2,12 @@ import { BadRequestException } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Credentials } from '../auth/tenant-credentials';
 import type { TenantLease } from './tenant-connection-registry';
-import type { TenantRecord } from './tenant-registry';
 
 /**
  * What the tenant middleware attaches to a request once the tenant is validated, the request's credentials checked
  * (undefined on a public route) and the tenant's ORM leased.
  */
 export interface TenantContext {
-  record: TenantRecord;
   credentials: Credentials | undefined;
   lease: TenantLease;
 }
