@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { quoteIdent } from '../src/database/sql-identifiers';
 import {
   asTenant,
@@ -128,6 +129,24 @@ describe('reopening a tenant', () => {
     const { reopens } = registry.stats();
     expect(await crops('reopen-one')).not.toContain('Only moved');
     expect(registry.stats()).toMatchObject({ replaced: replaced + 2, reopens, open: 1 });
+  });
+
+  it("keeps a replaced ORM's slot while a request holds it: the successor waits for it", async () => {
+    const registry = t.app.get(TenantConnectionRegistry);
+    const moved = `${t.prefix}moved-again`;
+    await cloneTemplate(t, moved);
+    const record = (await t.app.get(TenantRegistry).find('reopen-one'))!;
+    const held = await registry.acquire(record);
+    const successor = registry.acquire({ ...record, databaseName: moved, readAt: performance.now() });
+    // The only slot is the replaced ORM's: the successor has no connection of its own yet.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const connections = () => withMaintenanceClient((c) => countConnections(c, moved));
+    expect(await connections()).toBe(0);
+    expect(registry.stats().open).toBe(1);
+    held.release();
+    const lease = await successor;
+    lease.release();
+    expect(lease.record.databaseName).toBe(moved);
   });
 
   it("builds a new DI subtree for an organization signed up again under a deleted one's name", async () => {
