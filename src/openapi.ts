@@ -27,8 +27,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Sign up with POST /organizations, then call /api/... routes with the X-Tenant-ID header set to the ' +
         "organization's tenantId and Authorization: Bearer <accessToken> from POST /api/auth/login (or the " +
         'platform admin token). Every error has the shape { statusCode, error, message, code }; each error response ' +
-        'lists the codes it can carry. A body field or query parameter an operation does not declare is refused ' +
-        '(400 VALIDATION_FAILED).',
+        'lists the codes it can carry. A body field an operation does not declare is refused (400 ' +
+        'VALIDATION_FAILED), as is a query parameter it does not declare when it declares some.',
     )
     .addBearerAuth(
       {
