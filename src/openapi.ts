@@ -28,7 +28,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         "organization's tenantId and Authorization: Bearer <accessToken> from POST /api/auth/login (or the " +
         'platform admin token). Every error has the shape { statusCode, error, message, code }; each error response ' +
         'lists the codes it can carry. A body field an operation does not declare is refused (400 ' +
-        'VALIDATION_FAILED), as is a query parameter it does not declare when it declares some.',
+        'VALIDATION_FAILED), as is a query parameter it does not declare when it declares some; one it declares, ' +
+        'sent empty or blank, counts as not sent.',
     )
     .addBearerAuth(
       {
@@ -166,7 +167,7 @@ function declareErrors(document: OpenAPIObject): void {
  */
 function declareClosedBodies(document: OpenAPIObject): void {
   const schemas = document.components?.schemas ?? {};
-  const closed = new Set<string>();
+  const visited = new Set<string>();
   const close = (value: unknown): void => {
     if (Array.isArray(value)) return value.forEach(close);
     if (value === null || typeof value !== 'object') return;
@@ -174,8 +175,8 @@ function declareClosedBodies(document: OpenAPIObject): void {
     if (typeof ref === 'string') {
       const name = ref.slice(ref.lastIndexOf('/') + 1);
       const schema = schemas[name];
-      if (closed.has(name) || !schema) return;
-      closed.add(name);
+      if (visited.has(name) || !schema) return;
+      visited.add(name);
       if ('type' in schema && schema.type === 'object') schema.additionalProperties = false;
       return close(schema);
     }
