@@ -298,9 +298,12 @@ describe('tenant connection registry', () => {
         [restored],
       );
       const check = jest.spyOn(migrations, 'migrateToLatest');
+      // Only the tenant's: a spare refill in the background checks the template too.
+      const checks = () =>
+        check.mock.calls.filter(([orm]) => orm.config.get('contextName') === 'tenant:kept-one');
       try {
         await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-one').expect(200);
-        expect(check).toHaveBeenCalledTimes(1);
+        expect(checks()).toHaveLength(1);
       } finally {
         check.mockRestore();
       }

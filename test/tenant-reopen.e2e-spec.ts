@@ -137,15 +137,21 @@ describe('reopening a tenant', () => {
     await cloneTemplate(t, moved);
     const record = (await t.app.get(TenantRegistry).find('reopen-one'))!;
     const held = await registry.acquire(record);
+    // A build checks the moved database's migrations first thing once it has a slot.
+    const check = jest.spyOn(migrations, 'migrateToLatest');
+    const built = () =>
+      check.mock.calls.some(([orm]) => orm.config.get('contextName') === 'tenant:reopen-one');
     const successor = registry.acquire({ ...record, databaseName: moved, readAt: performance.now() });
-    // The only slot is the replaced ORM's: the successor has no connection of its own yet.
+    // The only slot is the replaced ORM's: the successor waits for it, neither built nor connected.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const connections = () => withMaintenanceClient((c) => countConnections(c, moved));
+    expect(built()).toBe(false);
     expect(await connections()).toBe(0);
     expect(registry.stats().open).toBe(1);
     held.release();
     const lease = await successor;
     lease.release();
+    expect(built()).toBe(true);
     expect(lease.record.databaseName).toBe(moved);
   });
 

@@ -245,7 +245,7 @@ describe('TenantAuthGuard', () => {
           getRequest: () => ({
             method: 'GET',
             headers: {},
-            tenant: { record: { tenantId: 'green-valley' } },
+            tenant: { lease: { tenantId: 'green-valley' } },
           }),
         }),
         getHandler: () => handler,

@@ -49,8 +49,9 @@ export function isStale(failed: FailedOpening, now: number): boolean {
 class TenantEntry {
   leases = 0;
   /**
-   * Set by an opening, which counts as a lease until the first request waiting for it takes the lease over: no
-   * other opening can take the slot back (or the idle sweeper close it) in between.
+   * Set by an opening, which counts as a lease until the first request waiting for it has taken its own (or turned
+   * the entry down, superseded by its record): no other opening can take the slot back (or the idle sweeper close
+   * it) in between.
    */
   heldForOpening = false;
   lastUsed = Date.now();
@@ -145,7 +146,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    * first kept one is the one to drop.
    */
   private readonly entries = new Map<string, TenantEntry>();
-  /** The entries holding a slot. */
+  /** The tenants' current entries holding a slot (retiring ones hold theirs too). */
   private readonly open = new Set<TenantEntry>();
   /** Replaced entries still leased: out of `entries` and `open`, they keep their slot until they close. */
   private readonly retiring = new Set<TenantEntry>();
@@ -235,8 +236,9 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Closes a tenant's ORM now, even while requests hold it (tests force a reopen with it); its next opening, at
-   * once even after a failed one, builds a new ORM and DI subtree and checks its migrations again.
+   * Closes a tenant's current ORM now, even while requests hold it (tests force a reopen with it); its next opening,
+   * at once even after a failed one, builds a new ORM and DI subtree and checks its migrations again. A replaced ORM
+   * still in use is left to close when its requests end.
    */
   async evict(tenantId: string): Promise<void> {
     this.current.delete(tenantId);
@@ -253,7 +255,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     };
   }
 
-  /** Whether the tenant holds a slot. */
+  /** Whether the tenant's current ORM holds a slot. */
   isOpen(tenantId: string): boolean {
     const entry = this.entries.get(tenantId);
     return entry !== undefined && this.open.has(entry);

@@ -12,7 +12,8 @@ export interface TenantRecord {
   databaseName: string;
   /**
    * When this process asked for the record (`performance.now()`, before its query was sent): of two records of a
-   * tenant, the one read later reflects the control plane as of then or later.
+   * tenant, the one asked for later reflects the control plane as of then or later, but for a lookup that waited for
+   * a pool connection past a later one's while the row changed twice (the next lookup then corrects it).
    */
   readAt: number;
 }
