@@ -12,7 +12,7 @@ import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
 import { connectTo, countConnections, serverEnv, withLimitedRole } from './support/test-database';
 import {
   cloneTemplate,
-  sqlIn,
+  moveTenant,
   startTestApp,
   stopTestApp,
   TestApp,
@@ -292,11 +292,7 @@ describe('tenant connection registry', () => {
       // Restored elsewhere (from a backup, which might be older than the latest tenant migration).
       const restored = `${t.prefix}kept-one-restored`;
       await cloneTemplate(t, restored);
-      await sqlIn(
-        t.config.DB_NAME,
-        "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'kept-one'",
-        [restored],
-      );
+      await moveTenant(t, 'kept-one', restored);
       const check = jest.spyOn(migrations, 'migrateToLatest');
       // Only the tenant's: a spare refill in the background checks the template too.
       const checks = () =>

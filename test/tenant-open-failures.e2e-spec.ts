@@ -8,6 +8,7 @@ import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-regis
 import {
   cloneTemplate,
   logIn,
+  moveTenant,
   OWNER_PASSWORD,
   sqlIn,
   startTestApp,
@@ -223,11 +224,7 @@ describe('a tenant whose opening fails', () => {
     });
     await crops('steady-farm').expect(200);
     // Restored elsewhere by an operator, within the wait of 1 s: tried at once.
-    await sqlIn(
-      t.config.DB_NAME,
-      "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'broken-farm'",
-      [restored],
-    );
+    await moveTenant(t, 'broken-farm', restored);
     await crops('broken-farm').expect(200);
     expect(registry.stats()).toMatchObject({ failedOpenings: failedOpenings + 1, refused: refused + 1 });
   });

@@ -8,6 +8,7 @@ import { quoteIdent } from '../src/database/sql-identifiers';
 import {
   asTenant,
   cloneTemplate,
+  moveTenant,
   sqlIn,
   startTestApp,
   stopTestApp,
@@ -98,10 +99,7 @@ describe('reopening a tenant', () => {
     await cloneTemplate(t, moved);
     const crops = async (tenantId: string) =>
       ((await list(tenantId)).body as { name: string }[]).map((crop) => crop.name);
-    const pointAt = (database: string) =>
-      sqlIn(t.config.DB_NAME, "UPDATE organizations SET database_name = $1 WHERE tenant_id = 'reopen-one'", [
-        database,
-      ]);
+    const pointAt = (database: string) => moveTenant(t, 'reopen-one', database);
     await sqlIn(
       moved,
       "INSERT INTO crops (id, name, planting_date) VALUES (gen_random_uuid(), 'Only moved', now())",

@@ -170,6 +170,14 @@ export function cloneTemplate(t: TestApp, database: string): Promise<void> {
   });
 }
 
+/** Points a tenant's registry record at another database, as an operator restoring it elsewhere would. */
+export async function moveTenant(t: TestApp, tenantId: string, database: string): Promise<void> {
+  await sqlIn(t.config.DB_NAME, 'UPDATE organizations SET database_name = $1 WHERE tenant_id = $2', [
+    database,
+    tenantId,
+  ]);
+}
+
 /**
  * Holds these advisory locks (keys as the app takes them) while `send` starts requests, and returns how many
  * backends waited for the locks (see settledLockWaiters) before they were released, and then the statuses.
