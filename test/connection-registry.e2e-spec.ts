@@ -239,6 +239,18 @@ describe('tenant connection registry', () => {
       expect(databases).toEqual([[{ db: `${t.prefix}farm-210` }], [{ db: `${t.prefix}farm-211` }]]);
     });
 
+    it('refuses a request with the record from before a move while the moved database fails to open', async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = (await t.app.get(TenantRegistry).find('farm-230'))!;
+      (await registry.acquire(record)).release();
+      const moved = movedRecord(record, `${t.prefix}no-such-database`);
+      await expect(registry.acquire(moved)).rejects.toMatchObject({ code: 'TENANT_UNAVAILABLE' });
+      const { refused, opens } = registry.stats();
+      // Not the database the tenant moved away from: refused while the moved one's failure is.
+      await expect(registry.acquire(record)).rejects.toMatchObject({ code: 'TENANT_UNAVAILABLE' });
+      expect(registry.stats()).toMatchObject({ refused: refused + 1, opens });
+    });
+
     it("serves a request holding a record older than its ORM's from that ORM, without replacing it", async () => {
       const registry = t.app.get(TenantConnectionRegistry);
       const record = (await t.app.get(TenantRegistry).find('farm-220'))!;

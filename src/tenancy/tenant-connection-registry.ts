@@ -43,6 +43,17 @@ export function isStale(failed: FailedOpening, now: number): boolean {
 }
 
 /**
+ * Whether `record`, read no earlier than `previous` (see TenantRecord.readAt), names another database or organization
+ * than it: an operator moved the tenant's database, or deleted the organization and its name was signed up again.
+ */
+function supersedes(record: TenantRecord, previous: TenantRecord): boolean {
+  return (
+    record.readAt >= previous.readAt &&
+    (record.databaseName !== previous.databaseName || record.organizationId !== previous.organizationId)
+  );
+}
+
+/**
  * A tenant's ORM: open while the registry's `open` set holds it (it has a slot), else kept without connections; once
  * replaced, in `retiring` until its last request ends.
  */
@@ -73,16 +84,11 @@ class TenantEntry {
   }
 
   /**
-   * Whether the record, read no earlier than this entry's, names another database or organization (an operator moved
-   * the tenant's database, or deleted the organization and its name was signed up again). A request holding an older
-   * record (read before the change, or kept while it waited for a slot) is served by this entry.
+   * Whether the record supersedes this entry's. A request holding an older record (read before the change, or kept
+   * while it waited for a slot) is served by this entry.
    */
   supersededBy(record: TenantRecord): boolean {
-    return (
-      record.readAt >= this.tenant.readAt &&
-      (record.databaseName !== this.tenant.databaseName ||
-        record.organizationId !== this.tenant.organizationId)
-    );
+    return supersedes(record, this.tenant);
   }
 
   get knex(): Knex {
@@ -159,10 +165,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   /** Tenants this process has found at the latest migration, with the database: reopening it skips the check. */
   private readonly current = new Map<string, string>();
   /**
-   * Tenants whose last opening failed, with the database it tried: one opening per FailedOpening.retryAt, not one per
-   * request, while the tenant's record names that database.
+   * Tenants whose last opening failed, with the record it tried: one opening per FailedOpening.retryAt, not one per
+   * request, until a record superseding that one comes.
    */
-  private readonly failed = new Map<string, FailedOpening & { databaseName: string }>();
+  private readonly failed = new Map<string, FailedOpening & { tenant: TenantRecord }>();
   private readonly slotWaiters = new WaitQueue();
   private reserved = 0;
   /** Pools being destroyed: they hold a slot until their connections are gone. */
@@ -406,11 +412,12 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   /**
    * Throws until the `retryAt` of the tenant's last failed opening, so that a tenant that cannot be opened (a failing
    * migration, a missing database) costs one attempt per wait, not a slot, a connection and a maintenance session per
-   * request. A record naming another database (an operator restored it elsewhere) is tried at once.
+   * request. A record superseding the failed one (an operator restored the database elsewhere) is tried at once; an
+   * older one (from before a move whose opening failed) is refused too.
    */
   private refuseAfterFailure(tenant: TenantRecord): void {
     const failed = this.failed.get(tenant.tenantId);
-    if (failed?.databaseName !== tenant.databaseName) return;
+    if (!failed || supersedes(tenant, failed.tenant)) return;
     const waitMs = failed.retryAt - performance.now();
     if (waitMs <= 0) return;
     this.counters.refused++;
@@ -421,10 +428,10 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private recordFailure(tenant: TenantRecord): number {
     const previous = this.failed.get(tenant.tenantId);
     const failed = nextFailedOpening(
-      previous?.databaseName === tenant.databaseName ? previous : undefined,
+      previous && !supersedes(tenant, previous.tenant) ? previous : undefined,
       performance.now(),
     );
-    this.failed.set(tenant.tenantId, { ...failed, databaseName: tenant.databaseName });
+    this.failed.set(tenant.tenantId, { ...failed, tenant });
     this.counters.failedOpenings++;
     return failed.retryMs;
   }
