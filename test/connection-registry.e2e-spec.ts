@@ -12,6 +12,7 @@ import { InjectTenant } from '../src/tenancy/tenant-entity-manager';
 import { connectTo, countConnections, serverEnv, withLimitedRole } from './support/test-database';
 import {
   cloneTemplate,
+  movedRecord,
   moveTenant,
   startTestApp,
   stopTestApp,
@@ -20,11 +21,6 @@ import {
 } from './support/test-app';
 import * as migrations from '../src/database/migrate-to-latest';
 import { until } from './support/until';
-
-/** The tenant's record as an operator moved its database, read after `record`. */
-function movedRecord(record: TenantRecord, databaseName: string): TenantRecord {
-  return { ...record, databaseName, readAt: performance.now() };
-}
 
 /** The database a lease's ORM queries. */
 function database(lease: TenantLease): Promise<{ db: string }[]> {

@@ -8,6 +8,7 @@ import { quoteIdent } from '../src/database/sql-identifiers';
 import {
   asTenant,
   cloneTemplate,
+  movedRecord,
   moveTenant,
   sqlIn,
   startTestApp,
@@ -139,7 +140,7 @@ describe('reopening a tenant', () => {
     const check = jest.spyOn(migrations, 'migrateToLatest');
     const built = () =>
       check.mock.calls.some(([orm]) => orm.config.get('contextName') === 'tenant:reopen-one');
-    const successor = registry.acquire({ ...record, databaseName: moved, readAt: performance.now() });
+    const successor = registry.acquire(movedRecord(record, moved));
     // The only slot is the replaced ORM's: the successor waits for it, neither built nor connected.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const connections = () => withMaintenanceClient((c) => countConnections(c, moved));

@@ -44,7 +44,9 @@ export function isStale(failed: FailedOpening, now: number): boolean {
 
 /**
  * Whether `record`, read no earlier than `previous` (see TenantRecord.readAt), names another database or organization
- * than it: an operator moved the tenant's database, or deleted the organization and its name was signed up again.
+ * than it: an operator moved the tenant's database, or deleted the organization and its name was signed up again. An
+ * entry's ORM a record supersedes is replaced; a request holding an older record than the entry's (read before the
+ * change, or kept while it waited for a slot) is served by the entry.
  */
 function supersedes(record: TenantRecord, previous: TenantRecord): boolean {
   return (
@@ -81,14 +83,6 @@ class TenantEntry {
 
   get tenantId(): string {
     return this.tenant.tenantId;
-  }
-
-  /**
-   * Whether the record supersedes this entry's. A request holding an older record (read before the change, or kept
-   * while it waited for a slot) is served by this entry.
-   */
-  supersededBy(record: TenantRecord): boolean {
-    return supersedes(record, this.tenant);
   }
 
   get knex(): Knex {
@@ -216,7 +210,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       }
       const opened = await opening;
       // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
-      const lease = this.open.has(opened) && !opened.supersededBy(tenant) ? this.lease(opened) : undefined;
+      const lease =
+        this.open.has(opened) && !supersedes(tenant, opened.tenant) ? this.lease(opened) : undefined;
       if (opened.heldForOpening) {
         opened.heldForOpening = false;
         if (--opened.leases === 0) this.unleased(opened);
@@ -227,13 +222,13 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
 
   /**
    * A lease on an open tenant ORM without waiting, or undefined when it is not open (then `acquire`): the common
-   * case of a request costs no promise. An ORM the record supersedes (`TenantEntry.supersededBy`) is replaced:
+   * case of a request costs no promise. An ORM the record supersedes (`supersedes`) is replaced:
    * undefined, and it is closed once its requests have ended.
    */
   leaseIfOpen(tenant: TenantRecord): TenantLease | undefined {
     const entry = this.shuttingDown ? undefined : this.entries.get(tenant.tenantId);
     if (!entry || !this.open.has(entry)) return undefined;
-    if (entry.supersededBy(tenant)) {
+    if (supersedes(tenant, entry.tenant)) {
       this.replace(entry, tenant);
       return undefined;
     }
@@ -349,7 +344,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
     await this.reserveSlot();
     try {
       let entry = this.entries.get(tenant.tenantId);
-      if (entry?.supersededBy(tenant)) {
+      if (entry && supersedes(tenant, entry.tenant)) {
         this.replace(entry, tenant);
         entry = undefined;
       }

@@ -13,6 +13,7 @@ import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { buildOpenApiDocument } from '../../src/openapi';
 import { OrganizationsService } from '../../src/organizations/organizations.service';
 import { TenantDatabaseNames } from '../../src/tenancy/tenant-database-names';
+import type { TenantRecord } from '../../src/tenancy/tenant-registry';
 import { TenantSparePool } from '../../src/tenancy/tenant-spare-pool';
 import { templateLockKey } from '../../src/tenancy/tenant-template';
 import { quoteIdent } from '../../src/database/sql-identifiers';
@@ -168,6 +169,11 @@ export function cloneTemplate(t: TestApp, database: string): Promise<void> {
     await advisoryLock(c, templateLockKey(template), 'shared');
     await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(template)}`);
   });
+}
+
+/** A tenant's record as an operator moved its database, read after `record`. */
+export function movedRecord(record: TenantRecord, databaseName: string): TenantRecord {
+  return { ...record, databaseName, readAt: performance.now() };
 }
 
 /** Points a tenant's registry record at another database, as an operator restoring it elsewhere would. */
