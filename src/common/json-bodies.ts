@@ -22,10 +22,11 @@ const MESSAGES: Record<string, [string, string]> = {
  * Express error middleware placed right after the body parser: turns its errors (tagged with `type` and a 4xx
  * `status`) into HttpExceptions with a clear message, before Nest would pass the parser's own wording through.
  */
-export function bodyParserErrors(error: unknown, _req: Request, _res: Response, next: NextFunction): void {
-  const { type, status, code } = (error ?? {}) as { type?: unknown; status?: unknown; code?: unknown };
-  if (typeof code === 'string' && code.startsWith('Z_')) {
-    // zlib could not inflate a body sent with Content-Encoding: gzip/deflate/br.
+export function bodyParserErrors(error: unknown, req: Request, _res: Response, next: NextFunction): void {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (status === 400 && type === undefined && isEncoded(req)) {
+    // The body's decompression stream failed: the parser tags its own errors with a `type`, and gives the stream's
+    // (zlib's Z_* codes for gzip and deflate, Brotli's ERR_* codes for br, ...) a 400 only.
     next(
       new BadRequestException({ message: 'Request body could not be decompressed', code: 'MALFORMED_BODY' }),
     );
@@ -44,6 +45,12 @@ export function bodyParserErrors(error: unknown, _req: Request, _res: Response, 
         ? new BadRequestException(body)
         : new HttpException(body, status),
   );
+}
+
+/** Whether the request's body is sent with a Content-Encoding the parser decompresses. */
+function isEncoded(req: Request): boolean {
+  const encoding = req.headers['content-encoding'];
+  return encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
 }
 
 /** The methods of the routes that take a body (every POST and PATCH route has one). */
