@@ -158,9 +158,11 @@ describe('reopening a tenant', () => {
     const registry = t.app.get(TenantConnectionRegistry);
     const first = await t.signUp('Signed Up Twice');
     const create = (organizationId: string) =>
-      asTenant(t, first.tenantId)
-        .post('/api/crops')
-        .send({ name: 'Wheat', plantingDate: '2025-06-01', organizationId });
+      asTenant(t, first.tenantId).post('/api/crops', {
+        name: 'Wheat',
+        plantingDate: '2025-06-01',
+        organizationId,
+      });
     // Builds the tenant's CropsService, which holds its organization's id.
     await create(first.id).expect(201);
     await list('reopen-two');

@@ -75,7 +75,7 @@ class AuthGuard implements CanActivate {
     if (!user || user.credentialsVersion !== claims.ver) {
       throw new UnauthenticatedError('TOKEN_REVOKED', 'The access token is no longer valid; log in again');
     }
-    request.principal = { kind: 'user', user, role: user.role };
+    request.principal = { kind: 'user', user, role: user.role, tokenVersion: claims.ver };
     return true;
   }
 }
