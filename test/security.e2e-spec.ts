@@ -1,6 +1,4 @@
 import { LoggerService } from '@nestjs/common';
-import * as http from 'node:http';
-import type { AddressInfo, Server } from 'node:net';
 import * as argon2 from 'argon2';
 import { JwtService } from '@nestjs/jwt';
 import type { Response } from 'supertest';
@@ -12,6 +10,7 @@ import {
   asTenant,
   logIn,
   OWNER_PASSWORD,
+  rawRequest,
   SignedUp,
   sqlIn,
   startTestApp,
@@ -464,28 +463,16 @@ describe('security', () => {
 
     it('logs in with an absolute URL in the request line, by the path Express routes it to', async () => {
       await addUser('viewer', 'absolute@secure.example');
-      const server = t.app.getHttpServer() as Server;
-      if (!server.listening) await t.app.listen(0, '127.0.0.1');
       const body = JSON.stringify({ email: 'absolute@secure.example', password: PASSWORD });
-      const answer = await new Promise<{ status?: number; text: string }>((resolve, reject) => {
-        const req = http.request(
-          {
-            host: '127.0.0.1',
-            port: (server.address() as AddressInfo).port,
-            method: 'POST',
-            path: 'http://farm.example/api/auth/login',
-            headers: { 'content-type': 'application/json', 'x-tenant-id': A },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve({ status: res.statusCode, text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+      const answer = await rawRequest(
+        t,
+        {
+          method: 'POST',
+          path: 'http://farm.example/api/auth/login',
+          headers: { 'content-type': 'application/json', 'x-tenant-id': A },
+        },
+        body,
+      );
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.text)).toMatchObject({ accessToken: expect.any(String), tokenType: 'Bearer' });
     });

@@ -8,7 +8,14 @@ import { InjectTenantEntityManager } from '../src/tenancy/tenant-entity-manager'
 import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import { TenantRoute } from '../src/tenancy/api-tenant.decorator';
 import { countDatabases, countTenantDatabases } from './support/test-database';
-import { sqlIn, startTestApp, stopTestApp, TestApp, withMaintenanceClient } from './support/test-app';
+import {
+  rawRequest,
+  sqlIn,
+  startTestApp,
+  stopTestApp,
+  TestApp,
+  withMaintenanceClient,
+} from './support/test-app';
 
 /** A tenant route that changes a crop in memory and never flushes: the identity-map regression probe. */
 @TenantRoute()
@@ -382,6 +389,23 @@ describe('subdomain tenant resolution', () => {
       .expect(201);
     const res = await t.http.get('/api/crops').set('Host', 'hill-top-dairy.farms.test:8080').expect(200);
     expect(res.body.map((c: { name: string }) => c.name)).toEqual(['Clover']);
+  });
+
+  it("takes the tenant from an absolute URL's host in the request line, not from the Host header", async () => {
+    const answer = await rawRequest(t, {
+      method: 'GET',
+      path: 'http://hill-top-dairy.farms.test/api/crops',
+      headers: { host: 'unknown.farms.test', authorization: `Bearer ${t.platformToken}` },
+    });
+    // By the Host header it would be 404: no tenant unknown.
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text)).toEqual(expect.any(Array));
+    const bare = await rawRequest(t, {
+      method: 'GET',
+      path: 'http://farms.test/api/crops',
+      headers: { host: 'hill-top-dairy.farms.test', authorization: `Bearer ${t.platformToken}` },
+    });
+    expect(bare.status).toBe(400);
   });
 
   it('still needs a tenant on the bare base domain and on localhost', async () => {

@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable, NestMiddleware, NotFoundException } from '@nestjs/common';
 import { RequestContext } from '@mikro-orm/core';
 import type { NextFunction, Response } from 'express';
+import parseurl from 'parseurl';
 import { TenantCredentials } from '../auth/tenant-credentials';
 import { AppConfig } from '../config/app-config';
 import { UnavailableError } from '../common/domain-errors';
@@ -30,7 +31,12 @@ export class TenantContextMiddleware implements NestMiddleware {
    * request awaits nothing here; otherwise it returns the promise of the lookup or the opening.
    */
   use(req: TenantRequest, res: Response, next: NextFunction): void | Promise<void> {
-    const tenantId = resolveTenantId(req.headers, this.config.TENANT_BASE_DOMAIN);
+    const baseDomain = this.config.TENANT_BASE_DOMAIN;
+    const tenantId = resolveTenantId(
+      req.headers,
+      baseDomain,
+      baseDomain ? parseurl.original(req)?.host : undefined,
+    );
     if (tenantId === undefined) {
       throw tenantRequired();
     }

@@ -22,6 +22,16 @@ describe('resolveTenantId', () => {
     expect(resolveTenantId({ host: 'evilfarms.example.com' }, base)).toBeUndefined();
   });
 
+  it("takes an absolute URL's host from the request line over the Host header", () => {
+    const host = 'other.farms.example.com';
+    expect(resolveTenantId({ host }, base, 'green-valley.farms.example.com:8080')).toBe('green-valley');
+    expect(resolveTenantId({ host }, base, 'localhost')).toBeUndefined();
+    expect(resolveTenantId({ host }, base, null)).toBe('other');
+    expect(resolveTenantId({ 'x-tenant-id': 'acme', host }, base, 'green-valley.farms.example.com')).toBe(
+      'acme',
+    );
+  });
+
   it('returns the header value unvalidated, for the caller to validate', () => {
     expect(resolveTenantId({ 'x-tenant-id': "x'; DROP" }, base)).toBe("x'; DROP");
   });

@@ -2,6 +2,8 @@ import { LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import type { Client } from 'pg';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
@@ -238,6 +240,30 @@ export async function sqlIn<T extends object = Record<string, unknown>>(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Sends one request as written, with a request line supertest cannot send (an absolute URL), to the app listening
+ * on an ephemeral port (started on first use); resolves with the status and the body's text.
+ */
+export async function rawRequest(
+  t: TestApp,
+  options: { method: string; path: string; headers: http.OutgoingHttpHeaders },
+  body?: string,
+): Promise<{ status?: number; text: string }> {
+  const server = t.app.getHttpServer() as Server;
+  if (!server.listening) await t.app.listen(0, '127.0.0.1');
+  const port = (server.address() as AddressInfo).port;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, ...options }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Logs a user in to a tenant and returns the access token. */
