@@ -4,6 +4,9 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { ApiErrors } from '../common/api-errors.decorator';
 import { HttpShutdown } from './http-shutdown';
 
+/** How long readiness waits for the control plane's answer before it answers 503 NOT_READY. */
+const READY_TIMEOUT_MS = 5_000;
+
 class HealthDto {
   @ApiProperty({ example: 'ok' })
   status!: string;
@@ -35,13 +38,29 @@ export class HealthController {
     if (this.shutdown.shuttingDown) {
       throw new ServiceUnavailableException({ message: 'The app is shutting down', code: 'SHUTTING_DOWN' });
     }
-    const connected = await this.controlOrm.checkConnection();
-    if (!connected.ok) {
+    if (!(await this.controlPlaneAnswers())) {
       throw new ServiceUnavailableException({
         message: 'Control-plane database unreachable',
         code: 'NOT_READY',
       });
     }
     return { status: 'ok' };
+  }
+
+  /**
+   * Whether the control plane answers a statement within READY_TIMEOUT_MS. A server (or a proxy before it) that
+   * keeps the connection open but stopped answering would otherwise hold the probe until TCP gave up.
+   */
+  private async controlPlaneAnswers(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+    });
+    try {
+      const check = this.controlOrm.checkConnection().then((connected) => connected.ok);
+      return await Promise.race([check, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
