@@ -62,6 +62,30 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).not.toThrow(/short-but-secret/);
   });
 
+  it.each([
+    ['a space', 'platform token with a space 1234567890'],
+    ['a line break', 'platform-token-from-a-file-1234567890\n'],
+    ['a non-ASCII letter', 'platform-token-café-12345678901234567890'],
+  ])('refuses a PLATFORM_ADMIN_TOKEN with %s, which no Bearer header can carry', (_what, value) => {
+    expect(() => loadConfig({ PLATFORM_ADMIN_TOKEN: value })).toThrow(
+      /^\s*PLATFORM_ADMIN_TOKEN=\(hidden, \d+ characters\): PLATFORM_ADMIN_TOKEN must be printable ASCII/m,
+    );
+    expect(() => loadConfig({ PLATFORM_ADMIN_TOKEN: value })).not.toThrow(/platform.token/);
+  });
+
+  it('takes CORS origins as browsers send them: the host lowercased, a default port dropped', () => {
+    const config = loadConfig({
+      CORS_ORIGINS: 'https://App.Example.com:443, http://localhost:3000,HTTP://Farm.example:80',
+    });
+    expect(config.CORS_ORIGINS).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+      'http://farm.example',
+    ]);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://user@app.example.com' })).toThrow(/^\s*CORS_ORIGINS=/m);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/^\s*CORS_ORIGINS=/m);
+  });
+
   it('keeps the control-plane database and the system databases out of the tenant namespace', () => {
     expect(() => loadConfig({ TENANT_DB_PREFIX: 'farm_', DB_NAME: 'farm_control' })).toThrow(
       /DB_NAME="farm_control": must not start with TENANT_DB_PREFIX/,

@@ -18,6 +18,13 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
+/** A browser origin: scheme and host, with a port or without. */
+const ORIGIN = /^https?:\/\/[^/\s,@]+$/i;
+/** An origin as browsers send it in `Origin` (`https://App.example.com:443` as `https://app.example.com`). */
+const asSent = (origin: string): string => {
+  if (!ORIGIN.test(origin) || !URL.canParse(origin)) return origin;
+  return new URL(origin).origin;
+};
 
 /**
  * Every setting of the process, parsed and validated once at start. Defaults live here and in `.env.example`.
@@ -238,6 +245,10 @@ export class AppConfig {
   @IsOptional()
   @IsString()
   @MinLength(32, { message: 'PLATFORM_ADMIN_TOKEN must be at least 32 characters' })
+  @Matches(/^[\x21-\x7e]+$/, {
+    message:
+      'PLATFORM_ADMIN_TOKEN must be printable ASCII without spaces or line breaks: it is sent as a Bearer token',
+  })
   PLATFORM_ADMIN_TOKEN?: string = undefined;
 
   /** HMAC key of the tenant users' access tokens. Unset: generated on first start and kept in `SECRETS_DIR`. */
@@ -274,17 +285,21 @@ export class AppConfig {
   @IsIn(['admin', 'open'])
   SIGNUP_MODE: 'admin' | 'open' = 'admin';
 
-  /** Comma-separated browser origins allowed by CORS (e.g. `https://app.example.com`); empty: none. */
+  /**
+   * Comma-separated browser origins allowed by CORS (e.g. `https://app.example.com`); empty: none. Each is taken as
+   * a browser sends it (`Origin` is compared as a string): its host lowercased, a default port dropped.
+   */
   @Transform(({ value }: { value: unknown }) =>
     typeof value === 'string'
       ? value
           .split(',')
           .map((origin) => origin.trim())
           .filter((origin) => origin !== '')
+          .map(asSent)
       : value,
   )
   @IsString({ each: true })
-  @Matches(/^https?:\/\/[^/\s,]+$/, {
+  @Matches(ORIGIN, {
     each: true,
     message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://app.example.com',
   })
