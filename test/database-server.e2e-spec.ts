@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
+import { createServer, type AddressInfo } from 'node:net';
 import type { Client } from 'pg';
+import { isServerUnavailable } from '../src/common/error-text';
 import { advisoryLock, tryAdvisoryLock } from '../src/database/advisory-lock';
 import { DatabaseServer, ServerOptions } from '../src/database/database-server';
 import { quoteIdent } from '../src/database/sql-identifiers';
@@ -165,6 +167,32 @@ describe('DatabaseServer', () => {
     } finally {
       await proxy.close();
       await silent.stop();
+    }
+  });
+
+  it('gives up a connection the server never completes after maintenanceTimeoutMs, as the server unavailable', async () => {
+    // Accepts connections and never answers: a hung server, or a proxy before a server that is down.
+    const mute = createServer(() => undefined);
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const port = (mute.address() as AddressInfo).port;
+    const silent = new DatabaseServer('127.0.0.1', port, env.DB_USER, env.DB_PASSWORD, {
+      maintenanceTimeoutMs: 500,
+    });
+    try {
+      const started = performance.now();
+      const failed = await Promise.race([
+        silent.withAdminClient(() => Promise.resolve('connected')).catch((error: unknown) => error),
+        failAfter(3_000, 'Not given up within 3 s'),
+      ]);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(480);
+      expect(failed).toMatchObject({
+        code: 'ETIMEDOUT',
+        message: `PostgreSQL at 127.0.0.1:${port} did not complete a connection within 500 ms`,
+      });
+      expect(isServerUnavailable(failed)).toBe(true);
+    } finally {
+      await silent.stop();
+      mute.close();
     }
   });
 

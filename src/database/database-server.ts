@@ -109,10 +109,11 @@ export interface ServerOptions {
   /** How long a maintenance connection is kept for the next session (default 30 s, as the control plane pool's). */
   maintenanceIdleMs?: number;
   /**
-   * How long a maintenance connection may take to be reset, to answer its check when taken back, or to close, before
-   * it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the socket (a failover
-   * that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up retransmitting, some
-   * 15 minutes (keepalive probes do not run while data is unacknowledged).
+   * How long a maintenance connection may take to be made, to be reset, to answer its check when taken back, or to
+   * close, before it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the socket
+   * (a failover that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up
+   * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged); one that accepts
+   * connections but never answers (a hung server, a proxy before a server that is down) would hold it for good.
    */
   maintenanceTimeoutMs?: number;
   /** Stops the embedded server this process started. */
@@ -260,16 +261,28 @@ export class DatabaseServer {
    * and logged unless the connection was kept idle (it is dropped then).
    */
   private async connect(database: string): Promise<MaintenanceConnection> {
-    const client = this.client(database, 'farm-management:admin') as ReferencedClient;
+    const client = this.client(database, 'farm-management:admin', {
+      connectionTimeoutMillis: this.maintenanceTimeoutMs,
+    }) as ReferencedClient;
     const connection: MaintenanceConnection = { client };
     client.on('error', (error) => {
       connection.lost ??= error;
       if (this.idle.includes(connection)) void this.dropKept(connection);
       else logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
     });
-    await client.connect();
+    await client.connect().catch((error: unknown) => {
+      // pg's "timeout expired" names neither the server nor a cause callers can tell a down server by.
+      if (!(error instanceof Error) || error.message !== 'timeout expired') throw error;
+      throw Object.assign(
+        new Error(
+          `PostgreSQL at ${this.host}:${this.port} did not complete a connection within ${this.maintenanceTimeoutMs} ms`,
+          { cause: error },
+        ),
+        { code: 'ETIMEDOUT' },
+      );
+    });
     try {
-      await keepWhileIdle(client);
+      await keepWhileIdle(client, this.maintenanceTimeoutMs);
     } catch (error) {
       await this.close(client);
       throw error;
