@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Client } from 'pg';
 import { isServerUnavailable } from '../src/common/error-text';
 import { advisoryLock, tryAdvisoryLock } from '../src/database/advisory-lock';
@@ -170,13 +170,17 @@ describe('DatabaseServer', () => {
     }
   });
 
-  it('gives up a connection the server never completes after maintenanceTimeoutMs, as the server unavailable', async () => {
+  it('gives up a connection the server never completes after connectTimeoutMs, as the server unavailable', async () => {
     // Accepts connections and never answers: a hung server, or a proxy before a server that is down.
-    const mute = createServer(() => undefined);
+    const accepted = new Set<Socket>();
+    const mute = createServer((socket) => {
+      accepted.add(socket);
+      socket.on('error', () => undefined);
+    });
     await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
     const port = (mute.address() as AddressInfo).port;
     const silent = new DatabaseServer('127.0.0.1', port, env.DB_USER, env.DB_PASSWORD, {
-      maintenanceTimeoutMs: 500,
+      connectTimeoutMs: 500,
     });
     try {
       const started = performance.now();
@@ -187,12 +191,13 @@ describe('DatabaseServer', () => {
       expect(performance.now() - started).toBeGreaterThanOrEqual(480);
       expect(failed).toMatchObject({
         code: 'ETIMEDOUT',
-        message: `PostgreSQL at 127.0.0.1:${port} did not complete a connection within 500 ms`,
+        message: `PostgreSQL at 127.0.0.1:${port} did not answer within 500 ms (timeout expired)`,
       });
       expect(isServerUnavailable(failed)).toBe(true);
     } finally {
       await silent.stop();
-      mute.close();
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => mute.close(resolve));
     }
   });
 

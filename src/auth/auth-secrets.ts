@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, PRINTABLE_TOKEN } from '../config/app-config';
 
 /** The platform operator's token and the access-token signing key, from the environment or from SECRETS_DIR. */
 export class AuthSecrets {
@@ -17,6 +17,13 @@ export class AuthSecrets {
     const platform = config.PLATFORM_ADMIN_TOKEN
       ? { value: config.PLATFORM_ADMIN_TOKEN, created: false }
       : await loadOrCreateSecret(config.SECRETS_DIR, 'platform-admin-token');
+    // Checked in the environment by AppConfig; a file an operator wrote (a mounted secret) is checked here.
+    if (!PRINTABLE_TOKEN.test(platform.value)) {
+      throw new Error(
+        `${join(config.SECRETS_DIR, 'platform-admin-token')} must hold printable ASCII without spaces: ` +
+          'the platform token is sent as a Bearer token',
+      );
+    }
     const jwt = config.JWT_SECRET
       ? { value: config.JWT_SECRET, created: false }
       : await loadOrCreateSecret(config.SECRETS_DIR, 'jwt-secret');

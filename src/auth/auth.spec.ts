@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnauthenticatedError, UnavailableError } from '../common/domain-errors';
 import { AccessTokens } from './access-tokens';
-import { loadOrCreateSecret } from './auth-secrets';
+import type { AppConfig } from '../config/app-config';
+import { AuthSecrets, loadOrCreateSecret } from './auth-secrets';
 import { PublicTenantRoute } from './auth.decorators';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { recordLoginAttempt } from './login-throttle';
@@ -124,6 +125,20 @@ describe('loadOrCreateSecret', () => {
     await loadOrCreateSecret(dir, 'key');
     writeFileSync(join(dir, 'key'), 'short\n');
     await expect(loadOrCreateSecret(dir, 'key')).rejects.toThrow(/fewer than 32 characters/);
+  });
+});
+
+describe('AuthSecrets', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'secrets-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const fromDir = () => AuthSecrets.fromConfig({ SECRETS_DIR: dir, JWT_SECRET: 'j'.repeat(32) } as AppConfig);
+
+  it('refuses a platform token file no Bearer header can carry, as the environment variable is refused', async () => {
+    writeFileSync(join(dir, 'platform-admin-token'), 'a platform token with spaces in it, 1234\n');
+    await expect(fromDir()).rejects.toThrow(/platform-admin-token must hold printable ASCII without spaces/);
+    writeFileSync(join(dir, 'platform-admin-token'), 'a-platform-token-without-spaces-1234\n');
+    expect((await fromDir()).platformToken).toBe('a-platform-token-without-spaces-1234');
   });
 });
 

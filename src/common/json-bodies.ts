@@ -20,7 +20,8 @@ const MESSAGES: Record<string, [string, string]> = {
 
 /**
  * Express error middleware placed right after the body parser: turns its errors (tagged with `type` and a 4xx
- * `status`) into HttpExceptions with a clear message, before Nest would pass the parser's own wording through.
+ * `status`, or, from the body's decompression stream, a 400 without a `type`) into HttpExceptions with a clear
+ * message, before Nest would pass the parser's own wording through.
  */
 export function bodyParserErrors(error: unknown, req: Request, _res: Response, next: NextFunction): void {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
@@ -47,10 +48,9 @@ export function bodyParserErrors(error: unknown, req: Request, _res: Response, n
   );
 }
 
-/** Whether the request's body is sent with a Content-Encoding the parser decompresses. */
+/** Whether the request's body is sent with a Content-Encoding, which the parser decompresses (as body-parser reads it). */
 function isEncoded(req: Request): boolean {
-  const encoding = req.headers['content-encoding'];
-  return encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
+  return (req.headers['content-encoding'] || 'identity').toLowerCase() !== 'identity';
 }
 
 /** The methods of the routes that take a body (every POST and PATCH route has one). */

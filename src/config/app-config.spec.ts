@@ -83,7 +83,13 @@ describe('loadConfig', () => {
       'http://farm.example',
     ]);
     expect(() => loadConfig({ CORS_ORIGINS: 'https://user@app.example.com' })).toThrow(/^\s*CORS_ORIGINS=/m);
-    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/^\s*CORS_ORIGINS=/m);
+    for (const origin of [
+      'https://app.example.com/path',
+      'https://app.example.com?x',
+      'https://host:99999',
+    ]) {
+      expect(() => loadConfig({ CORS_ORIGINS: origin })).toThrow(/^\s*CORS_ORIGINS=/m);
+    }
   });
 
   it('keeps the control-plane database and the system databases out of the tenant namespace', () => {

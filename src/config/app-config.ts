@@ -9,6 +9,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidateIf,
   validateSync,
 } from 'class-validator';
@@ -18,13 +19,18 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
+/** What a Bearer token of ours may hold: printable ASCII, no spaces or line breaks (an HTTP header carries it whole). */
+export const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
 /** A browser origin: scheme and host, with a port or without. */
-const ORIGIN = /^https?:\/\/[^/\s,@]+$/i;
+const ORIGIN = /^https?:\/\/[^/\\\s,@?#]+$/i;
 /** An origin as browsers send it in `Origin` (`https://App.example.com:443` as `https://app.example.com`). */
 const asSent = (origin: string): string => {
   if (!ORIGIN.test(origin) || !URL.canParse(origin)) return origin;
   return new URL(origin).origin;
 };
+/** Whether `origin` is one as browsers send it (asSent leaves one that is not, or that cannot be parsed, as it was). */
+const isOrigin = (origin: string): boolean =>
+  ORIGIN.test(origin) && URL.canParse(origin) && new URL(origin).origin === origin;
 
 /**
  * Every setting of the process, parsed and validated once at start. Defaults live here and in `.env.example`.
@@ -245,7 +251,7 @@ export class AppConfig {
   @IsOptional()
   @IsString()
   @MinLength(32, { message: 'PLATFORM_ADMIN_TOKEN must be at least 32 characters' })
-  @Matches(/^[\x21-\x7e]+$/, {
+  @Matches(PRINTABLE_TOKEN, {
     message:
       'PLATFORM_ADMIN_TOKEN must be printable ASCII without spaces or line breaks: it is sent as a Bearer token',
   })
@@ -299,10 +305,16 @@ export class AppConfig {
       : value,
   )
   @IsString({ each: true })
-  @Matches(ORIGIN, {
-    each: true,
-    message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://app.example.com',
-  })
+  @ValidateBy(
+    {
+      name: 'isOrigin',
+      validator: { validate: (origin: unknown) => typeof origin === 'string' && isOrigin(origin) },
+    },
+    {
+      each: true,
+      message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://app.example.com',
+    },
+  )
   CORS_ORIGINS: string[] = [];
 
   /**

@@ -67,6 +67,16 @@ export async function keepWhileIdle(client: Client, timeoutMs?: number): Promise
   });
 }
 
+/**
+ * How long a connection of ours outside the ORMs' pools (a maintenance session's, the change listener's) may take to
+ * be made (TCP, startup, authentication) before it is given up: a server that accepts connections but never answers
+ * (a hung server, a proxy before one that is down) would hold it for good. Longer than a statement's limits: a
+ * healthy server under a storm of connections may drop an attempt, which the client's kernel repeats after 1 and 3 s.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** What pg's own timeouts say: a connection's (connectionTimeoutMillis) and a statement's (query_timeout). */
+const PG_TIMEOUTS = new Set(['timeout expired', 'Query read timeout']);
+
 /** A statement whose answer pg waits for at most `timeoutMs` (its query_timeout, which @types/pg omits). */
 function limited(text: string, timeoutMs?: number): QueryConfig {
   const statement: QueryConfig & { query_timeout?: number } = { text, query_timeout: timeoutMs };
@@ -109,13 +119,14 @@ export interface ServerOptions {
   /** How long a maintenance connection is kept for the next session (default 30 s, as the control plane pool's). */
   maintenanceIdleMs?: number;
   /**
-   * How long a maintenance connection may take to be made, to be reset, to answer its check when taken back, or to
-   * close, before it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the socket
-   * (a failover that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up
-   * retransmitting, some 15 minutes (keepalive probes do not run while data is unacknowledged); one that accepts
-   * connections but never answers (a hung server, a proxy before a server that is down) would hold it for good.
+   * How long a maintenance connection may take to be reset, to answer its check when taken back, or to close, before
+   * it is given up (closed, its socket destroyed; default 5 s): a server gone without closing the socket (a failover
+   * that moved its address) would otherwise hold the session, or a shutdown, until TCP gives up retransmitting, some
+   * 15 minutes (keepalive probes do not run while data is unacknowledged).
    */
   maintenanceTimeoutMs?: number;
+  /** How long a maintenance connection may take to be made (default CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
   /** Stops the embedded server this process started. */
   stopEmbedded?: () => Promise<void>;
 }
@@ -133,6 +144,7 @@ export class DatabaseServer {
   private readonly stopEmbedded?: () => Promise<void>;
   private readonly maintenanceIdleMs: number;
   private readonly maintenanceTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   /** Maintenance connections kept after their work, the last one kept at the end. */
   private readonly idle: MaintenanceConnection[] = [];
   private stopped = false;
@@ -147,6 +159,7 @@ export class DatabaseServer {
     this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
     this.maintenanceIdleMs = options.maintenanceIdleMs ?? 30_000;
     this.maintenanceTimeoutMs = options.maintenanceTimeoutMs ?? 5_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.stopEmbedded = options.stopEmbedded;
   }
 
@@ -262,7 +275,7 @@ export class DatabaseServer {
    */
   private async connect(database: string): Promise<MaintenanceConnection> {
     const client = this.client(database, 'farm-management:admin', {
-      connectionTimeoutMillis: this.maintenanceTimeoutMs,
+      connectionTimeoutMillis: this.connectTimeoutMs,
     }) as ReferencedClient;
     const connection: MaintenanceConnection = { client };
     client.on('error', (error) => {
@@ -271,23 +284,28 @@ export class DatabaseServer {
       else logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
     });
     await client.connect().catch((error: unknown) => {
-      // pg's "timeout expired" names neither the server nor a cause callers can tell a down server by.
-      if (!(error instanceof Error) || error.message !== 'timeout expired') throw error;
-      throw Object.assign(
-        new Error(
-          `PostgreSQL at ${this.host}:${this.port} did not complete a connection within ${this.maintenanceTimeoutMs} ms`,
-          { cause: error },
-        ),
-        { code: 'ETIMEDOUT' },
-      );
+      throw this.unanswered(error, this.connectTimeoutMs);
     });
     try {
       await keepWhileIdle(client, this.maintenanceTimeoutMs);
     } catch (error) {
       await this.close(client);
-      throw error;
+      throw this.unanswered(error, this.maintenanceTimeoutMs);
     }
     return connection;
+  }
+
+  /**
+   * pg's own timeouts (`timeout expired` for a connection, `Query read timeout` for a statement) as the server
+   * unavailable (ETIMEDOUT, see isServerUnavailable): as pg words them they name neither the server nor a cause.
+   */
+  private unanswered(error: unknown, timeoutMs: number): unknown {
+    if (!(error instanceof Error) || !PG_TIMEOUTS.has(error.message)) return error;
+    const unanswered = new Error(
+      `PostgreSQL at ${this.host}:${this.port} did not answer within ${timeoutMs} ms (${error.message})`,
+      { cause: error },
+    );
+    return Object.assign(unanswered, { code: 'ETIMEDOUT' });
   }
 
   /**

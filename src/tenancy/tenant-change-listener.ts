@@ -3,7 +3,7 @@ import { DatabaseError } from 'pg';
 import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer, endWithin, keepWhileIdle } from '../database/database-server';
+import { CONNECT_TIMEOUT_MS, DatabaseServer, endWithin, keepWhileIdle } from '../database/database-server';
 import { TenantRegistry } from './tenant-registry';
 
 /** The channel the control plane's triggers on `organizations` notify (migrations/control). */
@@ -12,7 +12,6 @@ export const TENANT_CHANGED_CHANNEL = 'tenant_changed';
 export const ALL_TENANTS_CHANGED = '*';
 /** The listener's connection in pg_stat_activity. */
 export const TENANT_CHANGES_APPLICATION_NAME = 'farm-management:tenant-changes';
-const CONNECT_TIMEOUT_MS = 10_000;
 const FIRST_RETRY_MS = 250;
 const LONGEST_RETRY_MS = 30_000;
 /**
