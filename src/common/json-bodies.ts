@@ -48,7 +48,7 @@ export function bodyParserErrors(error: unknown, req: Request, _res: Response, n
   );
 }
 
-/** Whether the request's body is sent with a Content-Encoding, which the parser decompresses (as body-parser reads it). */
+/** Whether the body is sent with a Content-Encoding the parser decompresses (read as body-parser reads it). */
 function isEncoded(req: Request): boolean {
   return (req.headers['content-encoding'] || 'identity').toLowerCase() !== 'identity';
 }

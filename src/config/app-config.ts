@@ -19,7 +19,7 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
-/** What a Bearer token of ours may hold: printable ASCII, no spaces or line breaks (an HTTP header carries it whole). */
+/** What a Bearer token of ours may hold: printable ASCII without spaces or line breaks (a header carries it whole). */
 export const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
 /** A browser origin: scheme and host, with a port or without. */
 const ORIGIN = /^https?:\/\/[^/\\\s,@?#]+$/i;
