@@ -49,6 +49,10 @@ describe('loadConfig', () => {
     ['SIGNUP_RESUME_AFTER_MS', '999'],
     ['SIGNUP_RESUME_AFTER_MS', '3600001'],
     ['SIGNUP_RESUME_AFTER_MS', 'soon'],
+    ['DB_HOST', '127.0.0.1 '],
+    ['DB_USER', ' postgres'],
+    ['EMBEDDED_PG_DIR', ' '],
+    ['SECRETS_DIR', '.data\n'],
   ])('stops with a message naming %s when it is %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^\\s*${name}=`, 'm'));

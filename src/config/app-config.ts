@@ -19,6 +19,14 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown => (value === '' ? undefined : value);
+/**
+ * A text setting without whitespace at either end: a stray space or line break (an editor's, a template's) would fail
+ * later, far from the setting's name (`getaddrinfo ENOTFOUND 127.0.0.1 `), or name a directory `" "`.
+ */
+const Trimmed = () =>
+  Matches(/^\S(.*\S)?$/s, {
+    message: ({ property }) => `${property} must not start or end with a space or a line break`,
+  });
 /** What a Bearer token of ours may hold: printable ASCII without spaces or line breaks (a header carries it whole). */
 export const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
 /** A browser origin: scheme and host, with a port or without. */
@@ -51,6 +59,7 @@ export class AppConfig {
   @IsOptional()
   @IsString()
   @MinLength(1)
+  @Trimmed()
   DB_HOST?: string = undefined;
 
   @Transform(toInt)
@@ -67,6 +76,7 @@ export class AppConfig {
 
   @IsString()
   @MinLength(1)
+  @Trimmed()
   DB_USER = 'postgres';
 
   @IsString()
@@ -230,6 +240,7 @@ export class AppConfig {
 
   @IsString()
   @MinLength(1)
+  @Trimmed()
   EMBEDDED_PG_DIR = '.data/postgres';
 
   /** 0 picks a free port. */
@@ -274,6 +285,7 @@ export class AppConfig {
   /** Where generated secrets (platform token, JWT key) are kept; created with mode 0700. */
   @IsString()
   @MinLength(1)
+  @Trimmed()
   SECRETS_DIR = '.data';
 
   /**
