@@ -17,9 +17,9 @@ import {
   startTestApp,
   stopTestApp,
   TestApp,
+  watchMigrationChecks,
   withMaintenanceClient,
 } from './support/test-app';
-import * as migrations from '../src/database/migrate-to-latest';
 import { until } from './support/until';
 
 /** The database a lease's ORM queries. */
@@ -301,15 +301,12 @@ describe('tenant connection registry', () => {
       const restored = `${t.prefix}kept-one-restored`;
       await cloneTemplate(t, restored);
       await moveTenant(t, 'kept-one', restored);
-      const check = jest.spyOn(migrations, 'migrateToLatest');
-      // Only the tenant's: a spare refill in the background checks the template too.
-      const checks = () =>
-        check.mock.calls.filter(([orm]) => orm.config.get('contextName') === 'tenant:kept-one');
+      const checks = watchMigrationChecks('kept-one');
       try {
         await t.http.get('/api/crops').set('X-Tenant-ID', 'kept-one').expect(200);
-        expect(checks()).toHaveLength(1);
+        expect(checks.count()).toBe(1);
       } finally {
-        check.mockRestore();
+        checks.restore();
       }
     });
   });

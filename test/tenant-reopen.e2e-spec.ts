@@ -14,6 +14,7 @@ import {
   startTestApp,
   stopTestApp,
   TestApp,
+  watchMigrationChecks,
   withMaintenanceClient,
 } from './support/test-app';
 import { connectTo, countConnections } from './support/test-database';
@@ -137,9 +138,8 @@ describe('reopening a tenant', () => {
     const record = (await t.app.get(TenantRegistry).find('reopen-one'))!;
     const held = await registry.acquire(record);
     // A build checks the moved database's migrations first thing once it has a slot.
-    const check = jest.spyOn(migrations, 'migrateToLatest');
-    const built = () =>
-      check.mock.calls.some(([orm]) => orm.config.get('contextName') === 'tenant:reopen-one');
+    const checks = watchMigrationChecks('reopen-one');
+    const built = () => checks.count() > 0;
     const successor = registry.acquire(movedRecord(record, moved));
     // The only slot is the replaced ORM's: the successor waits for it, neither built nor connected.
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -9,6 +9,7 @@ import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { AppModule } from '../../src/app.module';
 import { advisoryLock } from '../../src/database/advisory-lock';
+import * as migrations from '../../src/database/migrate-to-latest';
 import { configureApp } from '../../src/app.setup';
 import { APP_OPTIONS } from '../../src/common/json-bodies';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
@@ -176,6 +177,19 @@ export function cloneTemplate(t: TestApp, database: string): Promise<void> {
 /** A tenant's record as an operator moved its database, read after `record`. */
 export function movedRecord(record: TenantRecord, databaseName: string): TenantRecord {
   return { ...record, databaseName, readAt: performance.now() };
+}
+
+/**
+ * Watches the migration checks of one tenant's ORMs (a spare refill or the template's upkeep checks others in the
+ * background): `count()` of them since the call; `restore()` ends the watch.
+ */
+export function watchMigrationChecks(tenantId: string): { count(): number; restore(): void } {
+  const check = jest.spyOn(migrations, 'migrateToLatest');
+  return {
+    count: () =>
+      check.mock.calls.filter(([orm]) => orm.config.get('contextName') === `tenant:${tenantId}`).length,
+    restore: () => check.mockRestore(),
+  };
 }
 
 /** Points a tenant's registry record at another database, as an operator restoring it elsewhere would. */
