@@ -1,9 +1,12 @@
+import { MikroORM } from '@mikro-orm/postgresql';
 import { Logger } from '@nestjs/common';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Client } from 'pg';
 import { isServerUnavailable } from '../src/common/error-text';
 import { advisoryLock, tryAdvisoryLock } from '../src/database/advisory-lock';
 import { DatabaseServer, ServerOptions } from '../src/database/database-server';
+import { controlOrmOptions } from '../src/organizations/control-orm.config';
+import { TenantOrmFactory } from '../src/tenancy/tenant-orm.factory';
 import { quoteIdent } from '../src/database/sql-identifiers';
 import { SilentProxy } from './support/silent-proxy';
 import { serverEnv, testServer, withLimitedRole } from './support/test-database';
@@ -19,6 +22,35 @@ const connected = (pid: number): Promise<boolean> =>
     const { rowCount } = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
     return rowCount === 1;
   });
+
+/**
+ * Runs `work` with a DatabaseServer (connectTimeoutMs 500) on a listener that accepts connections and never answers
+ * (a hung server, or a proxy before a server that is down), given the listener's port and the sockets it accepted.
+ */
+async function withMuteServer(
+  work: (silent: DatabaseServer, port: number, accepted: Set<Socket>) => Promise<void>,
+): Promise<void> {
+  const env = serverEnv();
+  const accepted = new Set<Socket>();
+  const mute = createServer((socket) => {
+    accepted.add(socket);
+    socket.on('error', () => undefined);
+    // Reads what the client sends (and answers nothing), so that its close is seen (readableEnded).
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  const port = (mute.address() as AddressInfo).port;
+  const silent = new DatabaseServer('127.0.0.1', port, env.DB_USER, env.DB_PASSWORD, {
+    connectTimeoutMs: 500,
+  });
+  try {
+    await work(silent, port, accepted);
+  } finally {
+    await silent.stop();
+    for (const socket of accepted) socket.destroy();
+    await new Promise((resolve) => mute.close(resolve));
+  }
+}
 
 /** What the app checks of, and does on, the PostgreSQL server it is given. */
 describe('DatabaseServer', () => {
@@ -170,19 +202,8 @@ describe('DatabaseServer', () => {
     }
   });
 
-  it('gives up a connection the server never completes after connectTimeoutMs, as the server unavailable', async () => {
-    // Accepts connections and never answers: a hung server, or a proxy before a server that is down.
-    const accepted = new Set<Socket>();
-    const mute = createServer((socket) => {
-      accepted.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
-    const port = (mute.address() as AddressInfo).port;
-    const silent = new DatabaseServer('127.0.0.1', port, env.DB_USER, env.DB_PASSWORD, {
-      connectTimeoutMs: 500,
-    });
-    try {
+  it('gives up a connection the server never completes after connectTimeoutMs, as the server unavailable', () =>
+    withMuteServer(async (silent, port) => {
       const started = performance.now();
       const failed = await Promise.race([
         silent.withAdminClient(() => Promise.resolve('connected')).catch((error: unknown) => error),
@@ -194,12 +215,45 @@ describe('DatabaseServer', () => {
         message: `PostgreSQL at 127.0.0.1:${port} did not answer within 500 ms (timeout expired)`,
       });
       expect(isServerUnavailable(failed)).toBe(true);
-    } finally {
-      await silent.stop();
-      for (const socket of accepted) socket.destroy();
-      await new Promise((resolve) => mute.close(resolve));
-    }
-  });
+    }));
+
+  it.each(['a tenant ORM', 'the control ORM'] as const)(
+    "gives up a connection of %s's pool that the server never completes after connectTimeoutMs, closing it",
+    (which) =>
+      withMuteServer(async (silent, _port, accepted) => {
+        const config = {
+          DB_NAME: `${newPrefix()}control`,
+          CONTROL_POOL_MAX: 1,
+          TENANT_POOL_MAX: 1,
+          TENANT_POOL_IDLE_MS: 1000,
+          DB_STATEMENT_TIMEOUT_MS: 0,
+          DB_MIGRATION_LOCK_TIMEOUT_MS: 0,
+        };
+        const orm =
+          which === 'a tenant ORM'
+            ? new TenantOrmFactory(silent, config).create(`${newPrefix()}mute`, 'tenant:mute')
+            : await MikroORM.init(controlOrmOptions(silent, config));
+        try {
+          const started = performance.now();
+          const failed = await Promise.race([
+            orm.em
+              .getConnection()
+              .execute('SELECT 1')
+              .catch((error: unknown) => error),
+            failAfter(5_000, 'Not given up within 5 s'),
+          ]);
+          expect(performance.now() - started).toBeGreaterThanOrEqual(480);
+          expect(isServerUnavailable(failed)).toBe(true);
+          // Each attempt's socket is closed by the client (the pool's own 30 s limit would have left it open).
+          const closedByClient = () => [...accepted].every((socket) => socket.readableEnded);
+          expect(accepted.size).toBeGreaterThan(0);
+          await until(closedByClient);
+          expect(closedByClient()).toBe(true);
+        } finally {
+          await orm.close(true);
+        }
+      }),
+  );
 
   it('refuses to start for a role that may not create databases, which every sign-up does', () =>
     withLimitedRole(50, async (role) => {

@@ -53,19 +53,21 @@ const SERVER_UNAVAILABLE =
   /^(08...|53300|57P0[1-3]|57P05|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOENT|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
 
 /**
+ * node-postgres's words for a connection the server closed under a query or at its start, and for one not made
+ * within its `connectionTimeoutMillis`.
+ */
+const PG_CONNECTION_LOST = /^(Connection (terminated|ended) unexpectedly|timeout expired$)/;
+
+/**
  * Whether `error`, or an error it wraps, says the database server cannot be reached or takes no more sessions
- * (SERVER_UNAVAILABLE; node-postgres's "Connection terminated unexpectedly" when the server closed a connection under
- * a query or at its start; knex's timeout waiting for a connection): every tenant would meet it alike.
+ * (SERVER_UNAVAILABLE, PG_CONNECTION_LOST, knex's timeout waiting for a connection): every tenant would meet it
+ * alike.
  */
 export function isServerUnavailable(error: unknown): boolean {
   for (const { code, name, message } of errorChain(error)) {
     if (name === 'KnexTimeoutError') return true;
     if (typeof code === 'string' && SERVER_UNAVAILABLE.test(code)) return true;
-    if (
-      typeof message === 'string' &&
-      /^Connection (terminated|ended) unexpectedly/.test(postgresMessage(message))
-    )
-      return true;
+    if (typeof message === 'string' && PG_CONNECTION_LOST.test(postgresMessage(message))) return true;
   }
   return false;
 }

@@ -47,10 +47,13 @@ const NOT_QUERYABLE = /is not queryable$/;
  * the last traffic, then every second, 10 in all. Without them a connection waiting for a query's answer would wait
  * for good, holding its tenant's slot or its maintenance session. On a Unix socket they do nothing.
  */
-export const KEEPALIVE: Pick<ClientConfig, 'keepAlive' | 'keepAliveInitialDelayMillis'> = {
+const KEEPALIVE: Pick<ClientConfig, 'keepAlive' | 'keepAliveInitialDelayMillis'> = {
   keepAlive: true,
   keepAliveInitialDelayMillis: 10_000,
 };
+
+/** The socket options of every connection to the server (see DatabaseServer.socketOptions). */
+export type SocketOptions = typeof KEEPALIVE & { connectionTimeoutMillis: number };
 
 /** PostgreSQL's undefined_object: here, a setting the server does not have (idle_session_timeout before 14). */
 const UNDEFINED_OBJECT = '42704';
@@ -68,12 +71,13 @@ export async function keepWhileIdle(client: Client, timeoutMs?: number): Promise
 }
 
 /**
- * How long a connection of ours outside the ORMs' pools (a maintenance session's, the change listener's) may take to
- * be made (TCP, startup, authentication) before it is given up: a server that accepts connections but never answers
- * (a hung server, a proxy before one that is down) would hold it for good. Longer than a statement's limits: a
- * healthy server under a storm of connections may drop an attempt, which the client's kernel repeats after 1 and 3 s.
+ * How long a connection of ours (a maintenance session's, the change listener's, one of an ORM's pool) may take to be
+ * made (TCP, startup, authentication) before it is given up and its socket closed: a server that accepts connections
+ * but never answers (a hung server, a proxy before one that is down) would hold it for good, or an ORM's pool for
+ * its own 30 s, leaving the socket open. Longer than a statement's limits: a healthy server under a storm of
+ * connections may drop an attempt, which the client's kernel repeats after 1 and 3 s.
  */
-export const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 /** What pg's own timeouts say: a connection's (connectionTimeoutMillis) and a statement's (query_timeout). */
 const PG_TIMEOUTS = new Set(['timeout expired', 'Query read timeout']);
 
@@ -125,7 +129,7 @@ export interface ServerOptions {
    * 15 minutes (keepalive probes do not run while data is unacknowledged).
    */
   maintenanceTimeoutMs?: number;
-  /** How long a maintenance connection may take to be made (default CONNECT_TIMEOUT_MS). */
+  /** How long a connection to the server may take to be made (default CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;
   /** Stops the embedded server this process started. */
   stopEmbedded?: () => Promise<void>;
@@ -144,7 +148,11 @@ export class DatabaseServer {
   private readonly stopEmbedded?: () => Promise<void>;
   private readonly maintenanceIdleMs: number;
   private readonly maintenanceTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
+  /**
+   * The socket options of every connection of ours to the server, pg's: TCP keepalive (KEEPALIVE) and the limit on
+   * making it (`connectTimeoutMs`). The ORMs' pools take them as their driver's connection options.
+   */
+  readonly socketOptions: SocketOptions;
   /** Maintenance connections kept after their work, the last one kept at the end. */
   private readonly idle: MaintenanceConnection[] = [];
   private stopped = false;
@@ -159,7 +167,10 @@ export class DatabaseServer {
     this.sessions = new Semaphore(options.maintenanceSessions ?? 1);
     this.maintenanceIdleMs = options.maintenanceIdleMs ?? 30_000;
     this.maintenanceTimeoutMs = options.maintenanceTimeoutMs ?? 5_000;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.socketOptions = {
+      ...KEEPALIVE,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    };
     this.stopEmbedded = options.stopEmbedded;
   }
 
@@ -183,7 +194,7 @@ export class DatabaseServer {
       password: this.password,
       database,
       application_name: applicationName,
-      ...KEEPALIVE,
+      ...this.socketOptions,
       ...options,
     });
   }
@@ -274,9 +285,7 @@ export class DatabaseServer {
    * and logged unless the connection was kept idle (it is dropped then).
    */
   private async connect(database: string): Promise<MaintenanceConnection> {
-    const client = this.client(database, 'farm-management:admin', {
-      connectionTimeoutMillis: this.connectTimeoutMs,
-    }) as ReferencedClient;
+    const client = this.client(database, 'farm-management:admin') as ReferencedClient;
     const connection: MaintenanceConnection = { client };
     client.on('error', (error) => {
       connection.lost ??= error;
@@ -284,7 +293,7 @@ export class DatabaseServer {
       else logger.warn(`Maintenance session in ${database} lost: ${describeError(error)}`);
     });
     await client.connect().catch((error: unknown) => {
-      throw this.unanswered(error, this.connectTimeoutMs);
+      throw this.unanswered(error, this.socketOptions.connectionTimeoutMillis);
     });
     try {
       await keepWhileIdle(client, this.maintenanceTimeoutMs);

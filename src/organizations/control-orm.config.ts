@@ -1,7 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { Options } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
-import { KEEPALIVE, type DatabaseServer } from '../database/database-server';
+import { type DatabaseServer } from '../database/database-server';
 import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { CONTROL_MIGRATIONS } from '../../migrations/control';
 import { SpareDatabase } from '../tenancy/spare-database.entity';
@@ -9,7 +9,7 @@ import { Organization } from './organization.entity';
 
 /** The control-plane database: the registry of organizations (tenants) and the pool of spare databases. */
 export function controlOrmOptions(
-  server: Pick<DatabaseServer, 'ormConnection'>,
+  server: Pick<DatabaseServer, 'ormConnection' | 'socketOptions'>,
   config: Pick<
     AppConfig,
     'DB_NAME' | 'CONTROL_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_MIGRATION_LOCK_TIMEOUT_MS'
@@ -25,7 +25,7 @@ export function controlOrmOptions(
     pool: { min: 0, max: config.CONTROL_POOL_MAX, idleTimeoutMillis: 30_000 },
     driverOptions: {
       connection: {
-        ...KEEPALIVE,
+        ...server.socketOptions,
         application_name: 'farm-management:control',
         statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
       },

@@ -3,7 +3,7 @@ import { DatabaseError } from 'pg';
 import type { Client, Notification } from 'pg';
 import { describeError } from '../common/error-text';
 import { AppConfig } from '../config/app-config';
-import { CONNECT_TIMEOUT_MS, DatabaseServer, endWithin, keepWhileIdle } from '../database/database-server';
+import { DatabaseServer, endWithin, keepWhileIdle } from '../database/database-server';
 import { TenantRegistry } from './tenant-registry';
 
 /** The channel the control plane's triggers on `organizations` notify (migrations/control). */
@@ -63,9 +63,9 @@ export class TenantChangeListener implements OnApplicationBootstrap, OnApplicati
 
   private async listen(): Promise<void> {
     const client = this.server.client(this.config.DB_NAME, TENANT_CHANGES_APPLICATION_NAME, {
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      // The LISTEN (and a heartbeat) too: a connection that goes silent before the heartbeat starts is not kept.
-      query_timeout: CONNECT_TIMEOUT_MS,
+      // The LISTEN (and a heartbeat) gets as long as the connection may take to be made (socketOptions): a
+      // connection that goes silent before the heartbeat starts is not kept.
+      query_timeout: this.server.socketOptions.connectionTimeoutMillis,
       // A peer that vanished (no FIN, no RST) is noticed by the kernel's probes (KEEPALIVE, every client of the
       // server's); one that answers them but not the queries (a proxy or pooler in between, a hung server) by the
       // heartbeat (TENANT_CHANGES_HEARTBEAT_MS).

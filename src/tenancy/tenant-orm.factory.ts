@@ -2,7 +2,7 @@ import { EntityComparator, MetadataStorage, MigrationObject } from '@mikro-orm/c
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { AppConfig } from '../config/app-config';
-import { DatabaseServer, KEEPALIVE, OLDEST_SERVER_VERSION } from '../database/database-server';
+import { DatabaseServer, OLDEST_SERVER_VERSION } from '../database/database-server';
 import { withMigrationTimeouts } from '../database/migrate-to-latest';
 import { TENANT_MIGRATIONS } from '../../migrations/tenant';
 import { TENANT_ENTITIES } from './tenant-entities';
@@ -39,7 +39,7 @@ interface GlobalFlag {
 
 /** Options for one tenant database. The contextName keeps each tenant's RequestContext fork apart. */
 export function tenantOrmOptions(
-  server: Pick<DatabaseServer, 'ormConnection'>,
+  server: Pick<DatabaseServer, 'ormConnection' | 'socketOptions'>,
   config: TenantOrmConfig,
   dbName: string,
   contextName: string,
@@ -57,7 +57,7 @@ export function tenantOrmOptions(
     pool: { min: 0, max: config.TENANT_POOL_MAX, idleTimeoutMillis: config.TENANT_POOL_IDLE_MS },
     driverOptions: {
       connection: {
-        ...KEEPALIVE,
+        ...server.socketOptions,
         application_name: `farm-management:${contextName}`,
         // A startup parameter: PostgreSQL applies it to the session without a statement (0 is not sent).
         statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
@@ -102,7 +102,7 @@ export class TenantOrmFactory {
   private readonly driverComparator: EntityComparator;
 
   constructor(
-    private readonly server: Pick<DatabaseServer, 'ormConnection'>,
+    private readonly server: Pick<DatabaseServer, 'ormConnection' | 'socketOptions'>,
     private readonly config: TenantOrmConfig,
     private readonly migrations: MigrationObject[] = TENANT_MIGRATIONS,
   ) {
