@@ -235,6 +235,23 @@ describe('tenant connection registry', () => {
       expect(databases).toEqual([[{ db: `${t.prefix}farm-210` }], [{ db: `${t.prefix}farm-211` }]]);
     });
 
+    it("opens a request's own record when the opening it joined, of the tenant's previous record, fails", async () => {
+      const registry = t.app.get(TenantConnectionRegistry);
+      const record = (await t.app.get(TenantRegistry).find('farm-240'))!;
+      await registry.evict('farm-240');
+      // Read before an operator restored the lost database elsewhere (a lookup under way), then after.
+      const lost = movedRecord(record, `${t.prefix}no-such-database`);
+      const restored = movedRecord(record, `${t.prefix}farm-241`);
+      // The second joins the opening the first started, which fails.
+      const [first, second] = await Promise.allSettled([registry.acquire(lost), registry.acquire(restored)]);
+      expect(first).toMatchObject({ status: 'rejected', reason: { code: 'TENANT_UNAVAILABLE' } });
+      expect(second.status).toBe('fulfilled');
+      const lease = (second as PromiseFulfilledResult<TenantLease>).value;
+      const served = await database(lease);
+      lease.release();
+      expect(served).toEqual([{ db: `${t.prefix}farm-241` }]);
+    });
+
     it('refuses a request with the record from before a move while the moved database fails to open', async () => {
       const registry = t.app.get(TenantConnectionRegistry);
       const record = (await t.app.get(TenantRegistry).find('farm-230'))!;

@@ -154,7 +154,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   private readonly requests = new Map<string, number>();
   private readonly agingPeriod: number;
   private requestsSinceAging = 0;
-  private readonly openings = new Map<string, Promise<TenantEntry>>();
+  /** Openings under way by tenant id, with the record each opens. */
+  private readonly openings = new Map<string, { tenant: TenantRecord; opened: Promise<TenantEntry> }>();
   private readonly closings = new Set<Promise<void>>();
   /** Tenants this process has found at the latest migration, with the database: reopening it skips the check. */
   private readonly current = new Map<string, string>();
@@ -205,11 +206,20 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
       let opening = this.openings.get(tenant.tenantId);
       if (!opening) {
         if (!evenAfterFailure) this.refuseAfterFailure(tenant);
-        opening = this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId));
+        opening = {
+          tenant,
+          opened: this.connect(tenant).finally(() => this.openings.delete(tenant.tenantId)),
+        };
         this.openings.set(tenant.tenantId, opening);
       }
-      const opened = await opening;
-      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops.
+      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops, whether
+      // that opening succeeded or failed (a record it supersedes, a database since moved, is not its failure).
+      const openingFor = opening.tenant;
+      const opened = await opening.opened.catch((error: unknown) => {
+        if (supersedes(tenant, openingFor)) return undefined;
+        throw error;
+      });
+      if (!opened) continue;
       const lease =
         this.open.has(opened) && !supersedes(tenant, opened.tenant) ? this.lease(opened) : undefined;
       if (opened.heldForOpening) {
@@ -270,7 +280,7 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
-    await Promise.allSettled([...this.openings.values()]);
+    await Promise.allSettled([...this.openings.values()].map(({ opened }) => opened));
     const all = [...this.entries.values(), ...this.retiring];
     await Promise.all(all.map((entry) => this.close(entry)));
     await Promise.all([...this.closings]);
