@@ -31,6 +31,7 @@ import {
   withMaintenanceClient,
 } from './support/test-app';
 import { TenantSparePool } from '../src/tenancy/tenant-spare-pool';
+import { sourceProcess } from './support/source-process';
 
 class AddFleetProbeTable extends Migration {
   override up(): void {
@@ -296,18 +297,22 @@ describe('migrations', () => {
         TENANT_DB_PREFIX: t.prefix,
         DB_NAME: t.config.DB_NAME,
       };
-      const cli = (script: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
-        run(process.execPath, [require.resolve('ts-node/dist/bin'), '-T', `src/cli/${script}.ts`, ...args], {
-          env: { ...env, ...extraEnv },
-          cwd: join(__dirname, '..'),
-        }).then(
-          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-          (e: { code: number; stdout: string; stderr: string }) => ({
-            code: e.code,
-            stdout: e.stdout,
-            stderr: e.stderr,
-          }),
-        );
+      const cli = (script: string, args: string[] = [], extraEnv: Record<string, string> = {}) => {
+        const command = sourceProcess(`src/cli/${script}.ts`, args);
+        return run(process.execPath, command.args, {
+          env: { ...env, ...command.env, ...extraEnv },
+          cwd: command.cwd,
+        })
+          .then(
+            (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+            (e: { code: number; stdout: string; stderr: string }) => ({
+              code: e.code,
+              stdout: e.stdout,
+              stderr: e.stderr,
+            }),
+          )
+          .finally(() => rmSync(command.cwd, { recursive: true, force: true }));
+      };
       const status = await cli('tenants-status');
       expect(status.code).toBe(1);
       expect(status.stdout).toMatch(/^north-field: up to date$/m);

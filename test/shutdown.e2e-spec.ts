@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { sourceProcess } from './support/source-process';
 import { connectTo, countConnections, lockWaitersIn, serverEnv } from './support/test-database';
 import { until } from './support/until';
 import { HttpShutdown } from '../src/health/http-shutdown';
@@ -55,13 +56,17 @@ function spawnApp(env: Record<string, string>): {
   output: () => string;
   exited: Promise<unknown[]>;
 } {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: join(__dirname, '..'),
-    env: { ...process.env, ...serverEnv(), ...env },
+  const main = sourceProcess('src/main.ts');
+  const child = spawn(process.execPath, main.args, {
+    cwd: main.cwd,
+    env: { ...process.env, ...serverEnv(), ...main.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
-  child.once('exit', () => running.delete(child));
+  child.once('exit', () => {
+    running.delete(child);
+    rmSync(main.cwd, { recursive: true, force: true });
+  });
   if (env.EMBEDDED_PG_DIR) embeddedDirs.add(env.EMBEDDED_PG_DIR);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
