@@ -27,6 +27,8 @@ describe('readiness through a control-plane connection that stops answering', ()
       status: 503,
       code: 'NOT_READY',
     });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+    const waitedMs = Date.now() - started;
+    expect(waitedMs).toBeGreaterThanOrEqual(4_900);
+    expect(waitedMs).toBeLessThan(8_000);
   });
 });

@@ -198,9 +198,16 @@ describe('organizations (control plane)', () => {
   });
 
   it('lists organizations newest first with limit/offset and X-Total-Count', async () => {
+    const newest = await t.http
+      .post('/organizations')
+      .send({ name: 'Newest Farm', farmType: 'mixed' })
+      .expect(201);
     const all = await t.http.get('/organizations?limit=200').expect(200);
     expect(all.headers['x-total-count']).toBe(String(all.body.length));
     expect(all.body.length).toBeGreaterThanOrEqual(2);
+    expect(all.body[0].id).toBe(newest.body.id);
+    const created = (all.body as { createdAt: string }[]).map((org) => org.createdAt);
+    expect(created).toEqual([...created].sort().reverse());
     const page = await t.http.get('/organizations?limit=1&offset=1').expect(200);
     expect(page.body).toEqual([all.body[1]]);
     await t.http.get('/organizations?limit=201').expect(400);

@@ -5,6 +5,7 @@ import { advisoryLock, lockKey } from '../src/database/advisory-lock';
 import { DatabaseServer } from '../src/database/database-server';
 import * as migrations from '../src/database/migrate-to-latest';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
+import { TenantRegistry } from '../src/tenancy/tenant-registry';
 import {
   cloneTemplate,
   logIn,
@@ -223,10 +224,13 @@ describe('a tenant whose opening fails', () => {
       refused: refused + 1,
     });
     await crops('steady-farm').expect(200);
-    // Restored elsewhere by an operator, within the wait of 1 s: tried at once.
+    const lost = (await t.app.get(TenantRegistry).find('broken-farm'))!;
+    // Restored elsewhere by an operator, within the wait of 1 s (its record from before is still refused, without
+    // an attempt): tried at once.
     await moveTenant(t, 'broken-farm', restored);
+    await expect(registry.acquire(lost)).rejects.toMatchObject({ code: 'TENANT_UNAVAILABLE' });
     await crops('broken-farm').expect(200);
-    expect(registry.stats()).toMatchObject({ failedOpenings: failedOpenings + 1, refused: refused + 1 });
+    expect(registry.stats()).toMatchObject({ failedOpenings: failedOpenings + 1, refused: refused + 2 });
   });
 
   it('is opened at once for a repeated sign-up, although its first attempt failed to open it', async () => {

@@ -1,6 +1,7 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { RequestContext } from '@mikro-orm/core';
+import { gzipSync } from 'node:zlib';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Crop } from '../src/crops/crop.entity';
 import { TenantConnectionRegistry } from '../src/tenancy/tenant-connection-registry';
@@ -266,6 +267,48 @@ describe('tenant requests', () => {
       .send(deep)
       .expect(400);
     expect(nested.body.message).toMatch(/nested more than 32 levels deep/);
+  });
+
+  it('reads a gzip-compressed JSON body, and refuses with 415 a charset or an encoding it cannot read', async () => {
+    // As sent (supertest would serialize a Buffer given with a JSON content type as JSON).
+    const post = async (body: string | Buffer, contentType: string, encoding?: string) => {
+      const headers = {
+        authorization: `Bearer ${t.platformToken}`,
+        'x-tenant-id': greenValley.tenantId,
+        'content-type': contentType,
+        ...(encoding ? { 'content-encoding': encoding } : {}),
+      };
+      const res = await rawRequest(t, { method: 'POST', path: '/api/crops', headers }, body);
+      return { status: res.status, body: JSON.parse(res.text) as { name?: string; code?: string } };
+    };
+    const json = (name: string) => JSON.stringify({ name, plantingDate: '2025-05-01' });
+    const gzipped = await post(gzipSync(json('Sent Gzipped')), 'application/json', 'gzip');
+    expect({ status: gzipped.status, name: gzipped.body.name }).toEqual({
+      status: 201,
+      name: 'Sent Gzipped',
+    });
+    for (const [res, code, message] of [
+      [
+        await post(json('Sent As Latin 1'), 'application/json; charset=latin1'),
+        'UNSUPPORTED_CHARSET',
+        'charset',
+      ],
+      [
+        await post(json('Sent Compressed'), 'application/json', 'compress'),
+        'UNSUPPORTED_ENCODING',
+        'encoding',
+      ],
+    ] as const) {
+      expect(res).toMatchObject({
+        status: 415,
+        body: { code, message: `Unsupported request body ${message}` },
+      });
+    }
+    const rows = await sqlIn(
+      `${t.prefix}${greenValley.tenantId}`,
+      `SELECT name FROM crops WHERE name IN ('Sent Gzipped', 'Sent As Latin 1', 'Sent Compressed')`,
+    );
+    expect(rows).toEqual([{ name: 'Sent Gzipped' }]);
   });
 
   it('refuses a JSON body over 100 kB with 413', async () => {

@@ -3,12 +3,15 @@ import { tryAdvisoryLock } from '../src/database/advisory-lock';
 import { quoteIdent } from '../src/database/sql-identifiers';
 import { newPrefix, withMaintenanceClient } from './support/test-app';
 import {
+  connectTo,
+  countConnections,
   countDatabases,
   dropAbandonedRunDatabases,
   runId,
   runLockKey,
   TEST_DB_MARKER,
 } from './support/test-database';
+import { until } from './support/until';
 
 /** An app prefix of a run that is not this one, as `newPrefix` makes them. */
 function foreignPrefix(): string {
@@ -41,10 +44,24 @@ describe('databases of test runs that did not tear down', () => {
       expect(await tryAdvisoryLock(client, runLockKey(runId()))).toBe(false);
     });
 
+    // A session on one of them (a developer's psql, say): that database is left alone while it is in use.
+    const inUse = `${abandoned}b`;
+    await withMaintenanceClient((client) => client.query(`CREATE DATABASE ${quoteIdent(inUse)}`));
+    const session = await connectTo(inUse);
+    try {
+      await dropAbandonedRunDatabases();
+      // Counted rather than read from what the sweep returns: another run's sweep may have dropped them first.
+      expect(await count(abandoned.slice(0, 8))).toBe(1);
+      expect(await count(inUse)).toBe(1);
+      expect(await count(own.slice(0, -1))).toBe(2);
+    } finally {
+      await session.end();
+    }
+    // Once no longer in use (its backend may outlive the client's close a moment), the next sweep drops it.
+    const sessions = () => withMaintenanceClient((client) => countConnections(client, inUse));
+    await until(async () => (await sessions()) === 0);
     await dropAbandonedRunDatabases();
-    // Counted rather than read from what the sweep returns: another run's sweep may have dropped them first.
     expect(await count(abandoned.slice(0, 8))).toBe(0);
-    expect(await count(own.slice(0, -1))).toBe(2);
     const roles = await withMaintenanceClient(
       async (client) =>
         (await client.query('SELECT 1 FROM pg_roles WHERE rolname = ANY ($1)', [[role, roleAlone]])).rowCount,

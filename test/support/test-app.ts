@@ -111,9 +111,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const contract = new OpenApiContract(buildOpenApiDocument(app));
   app.use(contract.middleware);
   configureApp(app);
-  await app.init();
-  await app.get(OrganizationsService).resumedProvisioning();
-  await app.get(TenantSparePool).settled();
+  try {
+    await app.init();
+    await app.get(OrganizationsService).resumedProvisioning();
+    await app.get(TenantSparePool).settled();
+  } catch (error) {
+    // Half started: what it opened (pools, the change listener, timers) is closed; the start's failure is thrown.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   const platformToken = config.PLATFORM_ADMIN_TOKEN ?? '';
   const http = request.agent(app.getHttpServer()).set('Authorization', `Bearer ${platformToken}`);
   const anon = request(app.getHttpServer());
@@ -152,8 +158,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
  */
 export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
-  await testApp.close();
-  assertNoContractViolations(testApp.contract);
+  try {
+    await testApp.close();
+  } finally {
+    assertNoContractViolations(testApp.contract);
+  }
 }
 
 export async function withMaintenanceClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
@@ -263,7 +272,7 @@ export async function sqlIn<T extends object = Record<string, unknown>>(
 export async function rawRequest(
   t: TestApp,
   options: { method: string; path: string; headers: http.OutgoingHttpHeaders },
-  body?: string,
+  body?: string | Buffer,
 ): Promise<{ status?: number; text: string }> {
   const server = t.app.getHttpServer() as Server;
   if (!server.listening) await t.app.listen(0, '127.0.0.1');
