@@ -8,10 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { sourceProcess } from './support/source-process';
-import { connectTo, countConnections, lockWaitersIn, serverEnv } from './support/test-database';
+import {
+  connectTo,
+  countConnections,
+  countDatabases,
+  lockWaitersIn,
+  serverEnv,
+  settledLockWaiters,
+} from './support/test-database';
 import { until } from './support/until';
 import { HttpShutdown } from '../src/health/http-shutdown';
-import { newPrefix, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
+import { newPrefix, sqlIn, startTestApp, stopTestApp, withMaintenanceClient } from './support/test-app';
+import { assertNoContractViolations } from './support/openapi-contract';
+import { advisoryLock } from '../src/database/advisory-lock';
+import { TenantDatabaseNames } from '../src/tenancy/tenant-database-names';
+import { templateLockKey } from '../src/tenancy/tenant-template';
 
 /**
  * Waits until the child, started on PORT=0, logs the port it listens on, then until it answers /health there; its
@@ -297,5 +308,37 @@ describe('readiness during a shutdown', () => {
     } finally {
       await stopTestApp(t);
     }
+  });
+});
+
+describe('a shutdown with work of its own under way', () => {
+  it('finishes a spare refill before closing its databases, serving new connections meanwhile', async () => {
+    const t = await startTestApp({ env: { TENANT_SPARE_POOL: '1' } });
+    const spares = () => sqlIn<{ name: string }>(t.config.DB_NAME, 'SELECT name FROM spare_databases');
+    const [spare] = await spares();
+    let closed = false;
+    try {
+      const key = templateLockKey(t.app.get(TenantDatabaseNames).template);
+      await withMaintenanceClient(async (holder) => {
+        // The refill the sign-up starts (it claims the spare) waits to clone the template.
+        await advisoryLock(holder, key);
+        await t.signUp('Drain Spare Farm');
+        expect(await settledLockWaiters(holder, [key], 1)).toBe(1);
+        const closing = t.app.close().then(() => (closed = true));
+        await t.anon.get('/health/ready').expect(503);
+        await t.anon.get('/health').expect(200);
+        expect(closed).toBe(false);
+        await holder.query('SELECT pg_advisory_unlock_all()');
+        await closing;
+      });
+      // Refilled, recorded in the control plane before it closed: a spare of its own, not the one claimed.
+      const [refilled, ...others] = await spares();
+      expect(others).toEqual([]);
+      expect(refilled.name).not.toBe(spare.name);
+      expect(await withMaintenanceClient((c) => countDatabases(c, refilled.name))).toBe(1);
+    } finally {
+      if (!closed) await t.close();
+    }
+    assertNoContractViolations(t.contract);
   });
 });
