@@ -206,6 +206,29 @@ describe('reopening a tenant', () => {
     // gave their leases back.
     await list('reopen-two');
   });
+
+  it('brings a database replaced under its name by an older one up to date, after one 503', async () => {
+    const { tenantId } = await t.signUp('Restored Farm');
+    await list(tenantId);
+    const database = `${t.prefix}${tenantId}`;
+    // Restored in place from a backup older than the tenant's migrations (here: from before the first).
+    await withMaintenanceClient(async (c) => {
+      await c.query(`DROP DATABASE ${quoteIdent(database)} WITH (FORCE)`);
+      await c.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5 && statuses.at(-1) !== 200; i++) {
+      statuses.push((await t.http.get('/api/crops').set('X-Tenant-ID', tenantId)).status);
+    }
+    // Its open connection was ended with the old database (503 DATABASE_UNAVAILABLE), its next met no crops table.
+    expect(statuses.at(-1)).toBe(200);
+    expect(statuses.filter((status) => status !== 503)).toEqual([200]);
+    const [{ tables }] = await sqlIn<{ tables: number }>(
+      database,
+      "SELECT count(*)::int AS tables FROM pg_tables WHERE tablename IN ('crops', 'harvests', 'users')",
+    );
+    expect(tables).toBe(3);
+  });
 });
 
 /** Backends waiting for a lock in one database. */

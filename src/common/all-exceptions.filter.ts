@@ -1,4 +1,12 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+  Optional,
+} from '@nestjs/common';
 import {
   DriverException,
   ForeignKeyConstraintViolationException,
@@ -9,6 +17,8 @@ import { STATUS_CODES } from 'node:http';
 import { DomainError } from './domain-errors';
 import { describeError, isServerUnavailable } from './error-text';
 import { ErrorResponseDto } from './error-response.dto';
+import { TenantConnectionRegistry } from '../tenancy/tenant-connection-registry';
+import type { TenantRequest } from '../tenancy/tenant-request';
 
 const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
   not_found: HttpStatus.NOT_FOUND,
@@ -27,6 +37,9 @@ const DOMAIN_STATUS: Record<DomainError['kind'], number> = {
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ExceptionFilter');
+
+  /** The tenants' ORMs: absent from an app without tenants (the bench's baseline). */
+  constructor(@Optional() private readonly connections?: TenantConnectionRegistry) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -68,6 +81,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return errorBody(
         HttpStatus.SERVICE_UNAVAILABLE,
         "The organization's database is not available",
+        'TENANT_UNAVAILABLE',
+      );
+    }
+    const lease = (request as TenantRequest).tenant?.lease;
+    if (lease && this.connections && isSchemaBehind(exception)) {
+      this.connections.schemaBehind(lease);
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        "The organization's database is behind its migrations and is being brought up to date; retry shortly",
         'TENANT_UNAVAILABLE',
       );
     }
@@ -170,6 +192,12 @@ function isTransactionConflict(exception: unknown): boolean {
 /** PostgreSQL's invalid_catalog_name: a tenant's database was dropped behind the registry's back. */
 function isMissingDatabase(exception: unknown): boolean {
   return sqlState(exception) === '3D000';
+}
+
+/** PostgreSQL's undefined_table and undefined_column: a table or column the database does not have. */
+function isSchemaBehind(exception: unknown): boolean {
+  const code = sqlState(exception);
+  return code === '42P01' || code === '42703';
 }
 
 /** The error's `code`: PostgreSQL's SQLSTATE on a driver error (MikroORM keeps it), or Node's on a socket error. */

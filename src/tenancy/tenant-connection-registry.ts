@@ -331,6 +331,28 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         `${tenant.organizationId} (was ${entry.tenant.databaseName} of ${entry.tenant.organizationId}): ` +
         'its ORM is replaced',
     );
+    this.retire(entry);
+  }
+
+  /**
+   * A request on the lease's ORM met a table or column its database lacks (42P01, 42703): the database was replaced
+   * under the same name (restored from an older backup, say) after this process had found it at the latest
+   * migration, which a reopening takes as known. Its ORM is retired as a replaced one is, and the next opening checks
+   * its migrations again, bringing the database up to date.
+   */
+  schemaBehind(lease: TenantLease): void {
+    this.current.delete(lease.tenantId);
+    const entry = this.entries.get(lease.tenantId);
+    if (entry?.orm !== lease.orm) return;
+    this.logger.warn(
+      `Tenant ${lease.tenantId}'s database ${entry.tenant.databaseName} lacks a table or column of its ` +
+        'migrations: its ORM is replaced and its migrations checked again',
+    );
+    this.retire(entry);
+  }
+
+  /** Takes the entry out of the tenant's place (`replace`): closed once no request holds it. */
+  private retire(entry: TenantEntry): void {
     this.counters.replaced++;
     entry.replaced = true;
     this.entries.delete(entry.tenantId);
