@@ -317,27 +317,32 @@ describe('a shutdown with work of its own under way', () => {
     const spares = () => sqlIn<{ name: string }>(t.config.DB_NAME, 'SELECT name FROM spare_databases');
     const [spare] = await spares();
     let closed = false;
+    let closing: Promise<unknown> | undefined;
     try {
       const key = templateLockKey(t.app.get(TenantDatabaseNames).template);
       await withMaintenanceClient(async (holder) => {
         // The refill the sign-up starts (it claims the spare) waits to clone the template.
         await advisoryLock(holder, key);
-        await t.signUp('Drain Spare Farm');
-        expect(await settledLockWaiters(holder, [key], 1)).toBe(1);
-        const closing = t.app.close().then(() => (closed = true));
-        await t.anon.get('/health/ready').expect(503);
-        await t.anon.get('/health').expect(200);
-        expect(closed).toBe(false);
-        await holder.query('SELECT pg_advisory_unlock_all()');
-        await closing;
+        try {
+          await t.signUp('Drain Spare Farm');
+          expect(await settledLockWaiters(holder, [key], 1)).toBe(1);
+          closing = t.app.close().then(() => (closed = true));
+          await t.anon.get('/health/ready').expect(503);
+          await t.anon.get('/health').expect(200);
+          expect(closed).toBe(false);
+        } finally {
+          await holder.query('SELECT pg_advisory_unlock_all()');
+        }
       });
+      await closing;
       // Refilled, recorded in the control plane before it closed: a spare of its own, not the one claimed.
       const [refilled, ...others] = await spares();
       expect(others).toEqual([]);
       expect(refilled.name).not.toBe(spare.name);
       expect(await withMaintenanceClient((c) => countDatabases(c, refilled.name))).toBe(1);
     } finally {
-      if (!closed) await t.close();
+      // Closed once, whatever failed: by the close under way, else here.
+      await (closing ?? t.close()).catch(() => undefined);
     }
     assertNoContractViolations(t.contract);
   });

@@ -209,6 +209,7 @@ describe('a tenant whose opening fails', () => {
     await registry.evict('broken-farm');
     await withMaintenanceClient((c) => c.query(`DROP DATABASE "${brokenDatabase()}" WITH (FORCE)`));
     await crops('steady-farm').expect(200);
+    const lost = (await t.app.get(TenantRegistry).find('broken-farm'))!;
     const { failedOpenings, refused } = registry.stats();
 
     const first = await crops('broken-farm').expect(503);
@@ -224,9 +225,8 @@ describe('a tenant whose opening fails', () => {
       refused: refused + 1,
     });
     await crops('steady-farm').expect(200);
-    const lost = (await t.app.get(TenantRegistry).find('broken-farm'))!;
-    // Restored elsewhere by an operator, within the wait of 1 s (its record from before is still refused, without
-    // an attempt): tried at once.
+    // Restored elsewhere by an operator, within the wait of 1 s (the record read before the failure is still
+    // refused, without an attempt): tried at once.
     await moveTenant(t, 'broken-farm', restored);
     await expect(registry.acquire(lost)).rejects.toMatchObject({ code: 'TENANT_UNAVAILABLE' });
     await crops('broken-farm').expect(200);

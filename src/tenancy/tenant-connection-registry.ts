@@ -212,11 +212,14 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
         };
         this.openings.set(tenant.tenantId, opening);
       }
-      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops, whether
-      // that opening succeeded or failed (a record it supersedes, a database since moved, is not its failure).
+      // An opening for another record of the tenant (shared by tenant id) is not this request's: it loops when that
+      // opening succeeded, and when it failed for its record's own reason (recorded against that record: a database
+      // since moved is not this one's); a failure that is not the record's (the server, a slot, a session) is.
       const openingFor = opening.tenant;
       const opened = await opening.opened.catch((error: unknown) => {
-        if (supersedes(tenant, openingFor)) return undefined;
+        if (supersedes(tenant, openingFor) && this.failed.get(tenant.tenantId)?.tenant === openingFor) {
+          return undefined;
+        }
         throw error;
       });
       if (!opened) continue;

@@ -160,9 +160,19 @@ export async function stopTestApp(testApp: TestApp | undefined): Promise<void> {
   if (!testApp) return;
   try {
     await testApp.close();
-  } finally {
-    assertNoContractViolations(testApp.contract);
+  } catch (error) {
+    // The contract is checked all the same; both failures are told.
+    try {
+      assertNoContractViolations(testApp.contract);
+    } catch (violations) {
+      throw new AggregateError(
+        [error, violations],
+        'The app failed to close, and broke the OpenAPI document',
+      );
+    }
+    throw error;
   }
+  assertNoContractViolations(testApp.contract);
 }
 
 export async function withMaintenanceClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
