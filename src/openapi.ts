@@ -72,7 +72,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   declareRequiredRoles(document);
   declareClosedBodies(document);
   declareErrors(document);
-  declareRequestId(document);
+  declareCommonHeaders(document);
   return sortKeys(document);
 }
 
@@ -116,7 +116,10 @@ const RETRY_AFTER: Record<string, string> = {
   PASSWORD_CHECKS_BUSY: 'too many password checks under way',
 };
 
-type ErrorHeaders = Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+type ErrorHeaders = Record<
+  string,
+  { description: string; required?: boolean; schema: { type: 'string' | 'integer'; enum?: string[] } }
+>;
 
 /**
  * Declares every error an operation can answer, each status with the `code`s it can carry as an enum: the route's
@@ -188,7 +191,11 @@ function declareClosedBodies(document: OpenAPIObject): void {
 function errorResponse(status: number, codes: string[]) {
   const headers: ErrorHeaders = {};
   if (status === 401)
-    headers['WWW-Authenticate'] = { description: 'Always `Bearer`', schema: { type: 'string' } };
+    headers['WWW-Authenticate'] = {
+      description: 'Always `Bearer`',
+      required: true,
+      schema: { type: 'string', enum: ['Bearer'] },
+    };
   const retryAfter = codes.filter((code) => code in RETRY_AFTER);
   if (status === 429 || retryAfter.length > 0) {
     headers['Retry-After'] = {
@@ -232,8 +239,11 @@ function isUuid(schema: unknown): boolean {
   return typeof schema === 'object' && schema !== null && (schema as { format?: unknown }).format === 'uuid';
 }
 
-/** The request id every route takes and answers with (`requestId` middleware), as one parameter and one header. */
-function declareRequestId(document: OpenAPIObject): void {
+/**
+ * What every operation takes and every response carries: the request id (`requestId` middleware), as one parameter
+ * and one header, and `Cache-Control: no-store` (`noStore`).
+ */
+function declareCommonHeaders(document: OpenAPIObject): void {
   const components = (document.components ??= {});
   (components.parameters ??= {}).RequestId = {
     name: 'X-Request-Id',
@@ -246,13 +256,23 @@ function declareRequestId(document: OpenAPIObject): void {
   };
   (components.headers ??= {}).RequestId = {
     description: "The request's X-Request-Id when it matched the pattern, else a new UUID",
+    required: true,
     schema: { type: 'string', pattern: ACCEPTABLE_ID.source },
+  };
+  components.headers.NoStore = {
+    description:
+      "Always `no-store`: a response carries one organization's data for one user, which no cache may keep (no " +
+      'validators are sent and conditional requests are not answered with 304)',
+    required: true,
+    schema: { type: 'string', enum: ['no-store'] },
   };
   for (const { operation } of listOperations(document)) {
     (operation.parameters ??= []).push({ $ref: '#/components/parameters/RequestId' });
     for (const response of Object.values(operation.responses)) {
       if (!response || '$ref' in response) continue;
-      (response.headers ??= {})['X-Request-Id'] = { $ref: '#/components/headers/RequestId' };
+      response.headers ??= {};
+      response.headers['X-Request-Id'] = { $ref: '#/components/headers/RequestId' };
+      response.headers['Cache-Control'] = { $ref: '#/components/headers/NoStore' };
     }
   }
 }

@@ -1,5 +1,10 @@
 import parseurl from 'parseurl';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import type {
+  HeaderObject,
+  ReferenceObject,
+  ResponseObject,
+} from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { NextFunction, Request, Response } from 'express';
@@ -94,6 +99,7 @@ export class OpenApiContract {
       );
       return;
     }
+    this.checkHeaders(label, found, status, response, res);
     const schema = 'content' in response ? response.content?.['application/json']?.schema : undefined;
     if (!schema) {
       if (text !== '') this.violations.push(`${label}: answered a body, the document declares none`);
@@ -113,6 +119,41 @@ export class OpenApiContract {
         .join('; ');
       this.violations.push(`${label}: the body does not match the schema: ${errors}; body: ${excerpt(text)}`);
     }
+  }
+
+  /**
+   * The response's headers against those the document declares for it: a required one must be sent, and one sent
+   * must match its schema (a header's value is text: a number where the schema wants an integer).
+   */
+  private checkHeaders(
+    label: string,
+    found: DocumentedOperation,
+    status: string,
+    response: ResponseObject | ReferenceObject,
+    res: Response,
+  ): void {
+    if ('$ref' in response) return;
+    for (const [name, declared] of Object.entries(response.headers ?? {})) {
+      const header = '$ref' in declared ? this.componentHeader(declared.$ref) : declared;
+      const sent = res.getHeader(name);
+      if (sent === undefined) {
+        if (header.required) this.violations.push(`${label}: the required header ${name} was not sent`);
+        continue;
+      }
+      if (!header.schema) continue;
+      const text = String(sent);
+      const value = /^-?\d+$/.test(text) ? Number(text) : text;
+      const validate = this.validator(found, `${status} ${name}`, header.schema);
+      const asDeclared = validate(value) || (typeof value === 'number' && validate(text));
+      if (!asDeclared)
+        this.violations.push(`${label}: the header ${name}: ${text} does not match its schema`);
+    }
+  }
+
+  private componentHeader(ref: string): HeaderObject {
+    const header = this.document.components?.headers?.[ref.replace('#/components/headers/', '')];
+    if (!header || '$ref' in header) throw new Error(`${ref}: no such header in the document`);
+    return header;
   }
 
   /** One compiled validator per operation and status; `$ref`s resolve against the document's components. */
