@@ -207,7 +207,7 @@ describe('reopening a tenant', () => {
     await list('reopen-two');
   });
 
-  it('brings a database replaced under its name by an older one up to date, after one 503', async () => {
+  it('brings a database replaced under its name by an older one up to date: 503 until it is, then served', async () => {
     const { tenantId } = await t.signUp('Restored Farm');
     await list(tenantId);
     const database = `${t.prefix}${tenantId}`;

@@ -156,9 +156,12 @@ export class OpenApiContract {
     return header;
   }
 
-  /** One compiled validator per operation and status; `$ref`s resolve against the document's components. */
-  private validator(found: DocumentedOperation, status: string, schema: object): ValidateFunction {
-    const key = `${found.method} ${found.path} ${status}`;
+  /**
+   * One compiled validator per operation and status, or status and header (`what`); `$ref`s resolve against the
+   * document's components.
+   */
+  private validator(found: DocumentedOperation, what: string, schema: object): ValidateFunction {
+    const key = `${found.method} ${found.path} ${what}`;
     let validate = this.validators.get(key);
     if (!validate) {
       validate = this.ajv.compile(
