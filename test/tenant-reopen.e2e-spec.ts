@@ -228,6 +228,13 @@ describe('reopening a tenant', () => {
       "SELECT count(*)::int AS tables FROM pg_tables WHERE tablename IN ('crops', 'harvests', 'users')",
     );
     expect(tables).toBe(3);
+
+    // A table missing though its migrations ran (a bug's query would meet the same): its migrations were checked
+    // just now, so the error is the request's own, not a reopening per request.
+    const { replaced } = t.app.get(TenantConnectionRegistry).stats();
+    await sqlIn(database, 'DROP TABLE crops CASCADE');
+    await t.http.get('/api/crops').set('X-Tenant-ID', tenantId).expect(500);
+    expect(t.app.get(TenantConnectionRegistry).stats().replaced).toBe(replaced);
   });
 });
 

@@ -85,8 +85,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     const lease = (request as TenantRequest).tenant?.lease;
-    if (lease && this.connections && isSchemaBehind(exception)) {
-      this.connections.schemaBehind(lease);
+    if (lease && this.connections && isSchemaBehind(exception) && this.connections.schemaBehind(lease)) {
       return errorBody(
         HttpStatus.SERVICE_UNAVAILABLE,
         "The organization's database is behind its migrations and is being brought up to date; retry shortly",

@@ -21,6 +21,12 @@ const AGING_REQUESTS_PER_SLOT = 100;
  */
 const FIRST_OPENING_RETRY_MS = 1_000;
 const LONGEST_OPENING_RETRY_MS = 30_000;
+/**
+ * A tenant's ORM is replaced for a missing table or column (`schemaBehind`) at most once in this long: when its
+ * migrations, checked again, were not the cause (a bug's query, an older process during a deploy that dropped a column
+ * it reads), its requests fail as they would have, instead of each reopening the tenant.
+ */
+const SCHEMA_RECHECK_INTERVAL_MS = 30_000;
 
 /** A tenant whose last opening failed. Times are `performance.now()` (monotonic: no wall-clock jump moves them). */
 export interface FailedOpening {
@@ -164,6 +170,8 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    * request, until a record superseding that one comes.
    */
   private readonly failed = new Map<string, FailedOpening & { tenant: TenantRecord }>();
+  /** When each tenant's ORM was last replaced for a missing table or column (`schemaBehind`). */
+  private readonly schemaRechecks = new Map<string, number>();
   private readonly slotWaiters = new WaitQueue();
   private reserved = 0;
   /** Pools being destroyed: they hold a slot until their connections are gone. */
@@ -341,17 +349,22 @@ export class TenantConnectionRegistry implements OnApplicationShutdown {
    * A request on the lease's ORM met a table or column its database lacks (42P01, 42703): the database was replaced
    * under the same name (restored from an older backup, say) after this process had found it at the latest
    * migration, which a reopening takes as known. Its ORM is retired as a replaced one is, and the next opening checks
-   * its migrations again, bringing the database up to date.
+   * its migrations again, bringing the database up to date; at most once per SCHEMA_RECHECK_INTERVAL_MS. Whether it
+   * was (or a concurrent request's had it already): if not, the error is the request's own.
    */
-  schemaBehind(lease: TenantLease): void {
-    this.current.delete(lease.tenantId);
+  schemaBehind(lease: TenantLease): boolean {
     const entry = this.entries.get(lease.tenantId);
-    if (entry?.orm !== lease.orm) return;
+    if (entry?.orm !== lease.orm) return true;
+    const now = performance.now();
+    const last = this.schemaRechecks.get(lease.tenantId);
+    if (last !== undefined && now - last < SCHEMA_RECHECK_INTERVAL_MS) return false;
+    this.schemaRechecks.set(lease.tenantId, now);
     this.logger.warn(
       `Tenant ${lease.tenantId}'s database ${entry.tenant.databaseName} lacks a table or column of its ` +
         'migrations: its ORM is replaced and its migrations checked again',
     );
     this.retire(entry);
+    return true;
   }
 
   /** Takes the entry out of the tenant's place (`replace`): closed once no request holds it. */
